@@ -1,0 +1,23 @@
+"""micrograd_ann: a scalar autograd engine where every gradient step is visible."""
+
+from .engine import (
+    OPS,
+    Op,
+    OpDomainError,
+    OpError,
+    OpOverflowError,
+    OpZeroDivisionError,
+    Value,
+    dot,
+    sum_values,
+    topological_order,
+)
+from .nn import MLP, Layer, Module, Neuron
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OPS", "Op", "OpError", "OpDomainError", "OpOverflowError", "OpZeroDivisionError",
+    "Value", "dot", "sum_values", "topological_order",
+    "Module", "Neuron", "Layer", "MLP",
+]

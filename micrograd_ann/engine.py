@@ -1,0 +1,473 @@
+"""The scalar autograd engine: `Value`, the table of primitive ops, and backward.
+
+Every differentiable op is one entry in `OPS`: its forward (floats in, a float out) and
+its local partial derivatives (floats in, one float per input out) sit side by side.
+A node stores those partials as numbers when it is created, so `backward()` is only
+"upstream gradient x local partial, added into each input" -- no closures, no reference
+cycles. Higher-order gradients are out of scope: partials are floats, not Values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import operator
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
+
+
+class Op(NamedTuple):
+    """One primitive: how to compute it and its local derivatives.
+
+    `forward(*inputs, *params)` and `partials(*inputs, *params, out)` take and return
+    floats; `params` are constants such as an exponent. `kinks` lists input values where
+    the op has no derivative (the partial there is a documented subgradient).
+    """
+
+    name: str
+    symbol: str  # drawn in graphs; "{}" is filled with the node's params
+    forward: Callable[..., float]
+    partials: Callable[..., tuple[float, ...]]
+    kinks: tuple[float, ...] = ()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class OpError(Exception):
+    """A float error inside an op, naming the op and its operand values."""
+
+    def __init__(self, op: str, operands: Sequence[float], reason: str):
+        self.op = op
+        self.operands = tuple(operands)
+        self.reason = reason
+        shown = ", ".join(repr(x) for x in self.operands)
+        super().__init__(f"{op}({shown}): {reason}")
+
+
+class OpDomainError(OpError, ValueError):
+    """An op was asked for a value outside its domain, e.g. log(-1)."""
+
+
+class OpZeroDivisionError(OpError, ZeroDivisionError):
+    """An op divided by zero, e.g. x / 0 (computed as x * 0 ** -1)."""
+
+
+class OpOverflowError(OpError, OverflowError):
+    """An op's result is too large for a float, e.g. exp(1000)."""
+
+
+def _op_error(op: Op, operands: Sequence[float], exc: Exception) -> OpError:
+    if isinstance(exc, ZeroDivisionError):
+        return OpZeroDivisionError(op.name, operands, f"division by zero ({exc})")
+    if isinstance(exc, OverflowError):
+        return OpOverflowError(op.name, operands, f"result too large for a float ({exc})")
+    return OpDomainError(op.name, operands, f"outside the op's domain ({exc})")
+
+
+# ------------------------------------------------------------------ forward helpers
+
+
+def _sigmoid(a: float) -> float:
+    """1 / (1 + e^-a), computed without overflow for any |a|."""
+    # NOTE: exp() only ever sees a non-positive argument, so it cannot overflow.
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _real_pow(a: float, b: float) -> float:
+    """a ** b as a float; Python would return a complex number for (-8) ** 0.5."""
+    out = a**b
+    if isinstance(out, complex):
+        raise ValueError("a negative base to a fractional power is not a real number")
+    return out
+
+
+def _pow_partials(a: float, n: float, out: float) -> tuple[float]:
+    """d(a^n)/da = n * a^(n-1), with the limits at a == 0 spelled out."""
+    if n == 0.0:
+        return (0.0,)
+    if a == 0.0 and n < 1.0:
+        return (math.inf,)  # NOTE: vertical tangent, e.g. a ** 0.5 at 0
+    return (n * a ** (n - 1.0),)
+
+
+def _powv_forward(a: float, b: float) -> float:
+    """a ** b where the exponent is differentiable too, so a must be > 0 (or 0 with b > 0)."""
+    if a < 0.0:
+        raise ValueError("the base must be >= 0 when the exponent is a Value (d/db = a^b ln a)")
+    return _real_pow(a, b)
+
+
+def _powv_partials(a: float, b: float, out: float) -> tuple[float, float]:
+    """d/da = b * a^(b-1); d/db = a^b * ln a, which tends to 0 as a -> 0+ for b > 0."""
+    if a == 0.0:
+        return (_pow_partials(a, b, out)[0], 0.0)
+    return (b * a ** (b - 1.0), out * math.log(a))
+
+
+def _dot_forward(*args: float) -> float:
+    """w . x (+ b): args are w0..w(n-1), x0..x(n-1) and, when their count is odd, b."""
+    n = len(args) // 2
+    total = sum(map(operator.mul, args[:n], args[n : 2 * n]))
+    return total + args[-1] if len(args) % 2 else total
+
+
+def _dot_partials(*args: float) -> tuple[float, ...]:
+    """d/dw_i = x_i, d/dx_i = w_i, d/db = 1 (the last argument is the output)."""
+    n = (len(args) - 1) // 2
+    weights, inputs = args[:n], args[n : 2 * n]
+    return inputs + weights + (1.0,) if len(args) % 2 == 0 else inputs + weights
+
+
+# ------------------------------------------------------------------------ the table
+# Each rule takes the op's inputs (then params, then the output) and returns one partial
+# per input. Rules that reuse the output (tanh, sigmoid, exp) are both cheap and stable.
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in [
+        Op("add", "+", operator.add, lambda a, b, out: (1.0, 1.0)),
+        Op("mul", "*", operator.mul, lambda a, b, out: (b, a)),
+        Op("pow", "**{}", _real_pow, _pow_partials),  # exponent is a number
+        Op("powv", "**", _powv_forward, _powv_partials),  # exponent is a Value
+        Op("exp", "exp", math.exp, lambda a, out: (out,)),
+        Op("log", "log", math.log, lambda a, out: (1.0 / a,)),
+        Op("tanh", "tanh", math.tanh, lambda a, out: (1.0 - out * out,)),
+        Op("sigmoid", "sigmoid", _sigmoid, lambda a, out: (out * (1.0 - out),)),
+        # NOTE: at the kink a == 0 the subgradient 0 is used (as PyTorch does).
+        Op("relu", "ReLU", lambda a: a if a > 0.0 else 0.0,
+           lambda a, out: (1.0 if a > 0.0 else 0.0,), kinks=(0.0,)),
+        Op("leaky_relu", "leaky_relu({})", lambda a, s: a if a > 0.0 else s * a,
+           lambda a, s, out: (1.0 if a > 0.0 else s,), kinks=(0.0,)),
+        Op("abs", "abs", abs,
+           lambda a, out: (1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0,), kinks=(0.0,)),
+        Op("sqrt", "sqrt", math.sqrt, lambda a, out: (0.5 / out if out else math.inf,)),
+        Op("sum", "sum", lambda *a: sum(a), lambda *a: (1.0,) * (len(a) - 1)),
+        Op("dot", "dot", _dot_forward, _dot_partials),  # one node per neuron: w.x + b
+    ]
+}
+
+
+# ------------------------------------------------------------------- anomaly hooks
+# Set only by trace.detect_anomaly() (module-global, not per thread). While they are
+# None the engine pays one global lookup per node and nothing else.
+_on_create: Callable[[Value], None] | None = None
+_on_step: Callable[[Value], None] | None = None
+
+_ids = itertools.count()  # creation order: a node's inputs always have smaller ids
+
+
+def _check_number(data: object) -> float:
+    """The float a leaf holds; anything but a real number is a TypeError."""
+    if type(data) is float:
+        return data
+    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+        hint = " (use v itself, or v.data for its number)" if isinstance(data, Value) else ""
+        raise TypeError(f"Value() takes an int or float, got {type(data).__name__}{hint}")
+    return float(data)
+
+
+class Value:
+    """A scalar in a computation graph: its data, its gradient and how it was made.
+
+    `parents` are the inputs in operand order (duplicates kept: a*a has two), `op` the
+    name of the rule in `OPS` that made it ("" for a leaf), `partials` the local
+    derivative with respect to each parent, computed when the node was created.
+    """
+
+    __slots__ = ("data", "grad", "label", "op", "parents", "partials", "params",
+                 "_id", "_module", "_origin")
+
+    def __init__(self, data: float, label: str = ""):
+        self.data = _check_number(data)
+        self.grad = 0.0
+        self.label = label
+        self.op = ""
+        self.parents: tuple[Value, ...] = ()
+        self.partials: tuple[float, ...] = ()
+        self.params: tuple[float, ...] = ()
+        self._id = next(_ids)
+        if _on_create is not None:
+            _on_create(self)
+
+    # -- building nodes ------------------------------------------------------------
+
+    @staticmethod
+    def _apply(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = ()) -> Value:
+        """Run `op` on the parents' data and return the new node with its partials."""
+        args = [p.data for p in parents]
+        args.extend(params)
+        try:
+            out = op.forward(*args)
+            partials = op.partials(*args, out)
+        except (ArithmeticError, ValueError) as exc:
+            raise _op_error(op, args, exc) from None
+        node = _new_value(Value)
+        node.data = out
+        node.grad = 0.0
+        node.label = ""
+        node.op = op.name
+        node.parents = parents
+        node.partials = partials
+        node.params = params
+        node._id = next(_ids)
+        if _on_create is not None:
+            _on_create(node)
+        return node
+
+    # -- arithmetic: add, mul and pow are primitives; the rest is composed ------------
+
+    def __add__(self, other: Value | float) -> Value:
+        other = _as_value(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self._apply(_ADD, (self, other))
+
+    def __mul__(self, other: Value | float) -> Value:
+        other = _as_value(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self._apply(_MUL, (self, other))
+
+    def __pow__(self, other: Value | float) -> Value:
+        if isinstance(other, Value):
+            return self._apply(_POWV, (self, other))
+        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+            return NotImplemented
+        return self._apply(_POW, (self,), (float(other),))
+
+    def __rpow__(self, other: float) -> Value:  # other ** self
+        base = _as_value(other)
+        if base is NotImplemented:
+            return NotImplemented
+        return base._apply(_POWV, (base, self))
+
+    def __neg__(self) -> Value:  # -self
+        return self * -1.0
+
+    def __sub__(self, other: Value | float) -> Value:  # self - other
+        other = _as_value(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self + (-other)
+
+    def __truediv__(self, other: Value | float) -> Value:  # self / other
+        other = _as_value(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self * other**-1
+
+    def __radd__(self, other: float) -> Value:  # other + self
+        return self + other
+
+    def __rmul__(self, other: float) -> Value:  # other * self
+        return self * other
+
+    def __rsub__(self, other: float) -> Value:  # other - self
+        return (-self) + other
+
+    def __rtruediv__(self, other: float) -> Value:  # other / self
+        return self**-1 * other
+
+    # -- functions -----------------------------------------------------------------
+
+    def exp(self) -> Value:
+        """e^x; derivative e^x."""
+        return self._apply(_EXP, (self,))
+
+    def log(self) -> Value:
+        """Natural log, x > 0; derivative 1/x. log(0) raises rather than nudging x."""
+        return self._apply(_LOG, (self,))
+
+    def tanh(self) -> Value:
+        """tanh(x) via math.tanh; derivative 1 - tanh(x)^2."""
+        return self._apply(_TANH, (self,))
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e^-x), stable for any |x|; derivative s(1 - s)."""
+        return self._apply(_SIGMOID, (self,))
+
+    def relu(self) -> Value:
+        """max(0, x); derivative 1 for x > 0, else 0 (0 at the kink)."""
+        return self._apply(_RELU, (self,))
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x for x > 0, else slope * x; derivative 1 or slope (slope at the kink)."""
+        return self._apply(_LEAKY_RELU, (self,), (float(slope),))
+
+    def abs(self) -> Value:
+        """|x|; derivative sign(x) (0 at the kink)."""
+        return self._apply(_ABS, (self,))
+
+    def sqrt(self) -> Value:
+        """sqrt(x), x >= 0; derivative 1 / (2 sqrt(x)) (inf at 0)."""
+        return self._apply(_SQRT, (self,))
+
+    # -- backward ------------------------------------------------------------------
+
+    def backward(self, grad: float = 1.0,
+                 break_if: Callable[..., bool] | None = None) -> None:
+        """Add d(self)/d(node) * grad into every node's .grad, in reverse topological order.
+
+        Leaves accumulate across calls (reset them with zero_grad, as in PyTorch);
+        intermediate nodes are reset first, so calling backward twice gives leaves
+        exactly twice the gradient and intermediates the same values.
+        `break_if(step)` calls breakpoint() on each matching step (see trace.py).
+        """
+        if break_if is not None:
+            from .trace import backward_with_breaks  # lazy: the engine needs no trace
+
+            backward_with_breaks(self, grad, break_if)
+            return
+        for node in _backward_walk(self, grad):
+            if _on_step is not None:
+                _on_step(node)
+
+    def backward_steps(self, grad: float = 1.0) -> Iterator:
+        """Do what backward() does one node at a time, yielding a trace.Step after each."""
+        from .trace import backward_steps  # lazy: the engine needs no trace
+
+        return backward_steps(self, grad)
+
+    def zero_grad(self) -> None:
+        """Set this Value's gradient to 0."""
+        self.grad = 0.0
+
+    # -- drawing -------------------------------------------------------------------
+
+    def draw(self, **options):
+        """The computation graph ending here as a graphviz.Digraph (see viz.draw_dot)."""
+        from .viz import draw_dot  # lazy: graphviz is only needed for drawing
+
+        return draw_dot(self, **options)
+
+    # -- micrograd compatibility and display ---------------------------------------
+
+    @property
+    def _prev(self) -> set[Value]:
+        """micrograd's name for the inputs (a set there; `parents` keeps order)."""
+        return set(self.parents)
+
+    @property
+    def _op(self) -> str:
+        """micrograd's op label, e.g. '+', '*', '**2', 'ReLU'; '' for a leaf."""
+        return op_symbol(self)
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's per-node step: add this node's contribution into its inputs."""
+        return lambda: _propagate(self)
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+
+_new_value = object.__new__
+_ADD, _MUL, _POW, _POWV = OPS["add"], OPS["mul"], OPS["pow"], OPS["powv"]
+_EXP, _LOG, _TANH, _SIGMOID = OPS["exp"], OPS["log"], OPS["tanh"], OPS["sigmoid"]
+_RELU, _LEAKY_RELU, _ABS, _SQRT = OPS["relu"], OPS["leaky_relu"], OPS["abs"], OPS["sqrt"]
+
+
+def _as_value(x: object) -> Value:
+    """x itself if a Value, a new leaf for a plain number, else NotImplemented."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return NotImplemented
+    return Value(x)
+
+
+def op_symbol(node: Value) -> str:
+    """How a node's op is drawn: its table symbol with params filled in, '' for a leaf."""
+    if not node.op:
+        return ""
+    params = ", ".join(f"{p:g}" for p in node.params)
+    return OPS[node.op].symbol.format(params)
+
+
+# ------------------------------------------------------------------- many inputs
+
+
+def sum_values(values: Iterable[Value | float]) -> Value:
+    """One 'sum' node over all values (not a chain of adds); d/dv_i = 1."""
+    parents = tuple(_leaf_if_number(v) for v in values)
+    if not parents:
+        raise ValueError("sum_values needs at least one value")
+    return Value._apply(OPS["sum"], parents)
+
+
+def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
+        bias: Value | float | None = None) -> Value:
+    """One 'dot' node for w . x + b -- a whole neuron's pre-activation.
+
+    Inputs are w0..w(n-1), x0..x(n-1), then b: d/dw_i = x_i, d/dx_i = w_i, d/db = 1.
+    """
+    if len(weights) != len(inputs):
+        raise ValueError(f"dot needs as many weights as inputs, got {len(weights)} "
+                         f"weights and {len(inputs)} inputs")
+    parents = [_leaf_if_number(v) for v in weights]
+    parents.extend(_leaf_if_number(v) for v in inputs)
+    if bias is not None:
+        parents.append(_leaf_if_number(bias))
+    return Value._apply(OPS["dot"], tuple(parents))
+
+
+def _leaf_if_number(v: Value | float) -> Value:
+    if isinstance(v, Value):
+        return v
+    leaf = _as_value(v)
+    if leaf is NotImplemented:
+        raise TypeError(f"expected a Value or a number, got {type(v).__name__}")
+    return leaf
+
+
+# ------------------------------------------------------------------------ backward
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node that `root` depends on, inputs before the nodes made from them.
+
+    NOTE: iterative, so graph depth is unbounded. Ids come from a creation counter and a
+    node's inputs always exist before it, so sorting the reachable nodes by id is a
+    topological order.
+    """
+    nodes = [root]
+    seen = {root}
+    for node in nodes:  # the list grows while we walk it: a breadth-first search
+        for parent in node.parents:
+            if parent not in seen:
+                seen.add(parent)
+                nodes.append(parent)
+    nodes.sort(key=_by_id)
+    return nodes
+
+
+_by_id = operator.attrgetter("_id")
+
+
+def _propagate(node: Value) -> None:
+    """The chain rule for one node: input.grad += node.grad * d(node)/d(input)."""
+    upstream = node.grad
+    for parent, local in zip(node.parents, node.partials):
+        parent.grad += upstream * local
+
+
+def _backward_walk(root: Value, grad: float) -> Iterator[Value]:
+    """Seed `root` with `grad`, then propagate each non-leaf node, yielding it after.
+
+    This is the one implementation of backward: backward() drains it, and
+    trace.backward_steps() turns each yielded node into a Step.
+    """
+    order = topological_order(root)
+    for node in order:
+        if node.parents:
+            node.grad = 0.0  # intermediates restart; leaves accumulate
+    root.grad += grad
+    for node in reversed(order):
+        if node.parents:
+            _propagate(node)
+            yield node

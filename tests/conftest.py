@@ -1,0 +1,22 @@
+"""Shared test helpers: tools that may be missing on a user's machine but never in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+# .ci/run sets this: there every tool is installed, so a missing one is a failure.
+REQUIRE_TOOLS = os.environ.get("MICROGRAD_ANN_REQUIRE_TOOLS") == "1"
+
+
+def require_tool(name: str) -> str:
+    """Path of executable `name`; skip the test when absent (fail instead in CI)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"`{name}` is not installed (Debian: run `make test` as root to install it)"
+        if REQUIRE_TOOLS:
+            pytest.fail(message + " -- CI must have it")
+        pytest.skip(message)
+    return path
