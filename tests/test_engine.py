@@ -1,0 +1,299 @@
+"""The Value engine: every op against closed forms and central differences, backward
+semantics, depth and width limits, float errors, and micrograd's published checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_cases import CASES, COMPOSED
+
+from micrograd_ann import (
+    OPS,
+    OpDomainError,
+    OpError,
+    OpOverflowError,
+    OpZeroDivisionError,
+    Value,
+    dot,
+    sum_values,
+    topological_order,
+)
+from micrograd_ann.gradcheck import numerical_grad
+
+ALL_CASES = CASES + COMPOSED
+
+
+def _inputs(case, data):
+    """Hypothesis-drawn leaves inside the case's domain."""
+    return [
+        Value(data.draw(st.floats(lo, hi, allow_nan=False), label=f"x{i}"), f"x{i}")
+        for i, (lo, hi) in enumerate(case.domain)
+    ]
+
+
+def test_every_table_op_has_a_case():
+    covered = {case.op for case in CASES}
+    assert covered == set(OPS), f"ops without a test case: {set(OPS) - covered}"
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_op_value_and_gradient(case, data):
+    xs = _inputs(case, data)
+    floats = [x.data for x in xs]
+    out = case.fn(*xs)
+    assert out.data == pytest.approx(case.ref(*floats), rel=1e-12, abs=1e-12)
+    out.backward()
+    analytic = [x.grad for x in xs]
+    assert analytic == pytest.approx(list(case.grads(*floats)), rel=1e-9, abs=1e-12)
+    numeric = numerical_grad(lambda vs: case.fn(*vs), xs)
+    assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+# ------------------------------------------------------------------ kinks and limits
+# At points without a derivative the engine uses a documented subgradient or limit.
+
+
+@pytest.mark.parametrize(
+    ("build", "x", "expected"),
+    [
+        (lambda v: v.relu(), 0.0, 0.0),
+        (lambda v: v.abs(), 0.0, 0.0),
+        (lambda v: v.leaky_relu(0.2), 0.0, 0.2),
+        (lambda v: v.sqrt(), 0.0, math.inf),
+        (lambda v: v**0.5, 0.0, math.inf),
+        (lambda v: v**0, 0.0, 0.0),
+        (lambda v: v**1, 0.0, 1.0),
+        (lambda v: v**2, 0.0, 0.0),
+    ],
+    ids=["relu", "abs", "leaky_relu", "sqrt", "pow_half", "pow_0", "pow_1", "pow_2"],
+)
+def test_gradient_at_kinks_and_limits(build, x, expected):
+    v = Value(x)
+    build(v).backward()
+    assert v.grad == expected
+
+
+def test_value_exponent_at_zero_base():
+    a, b = Value(0.0), Value(2.0)
+    (a**b).backward()
+    assert (a.grad, b.grad) == (0.0, 0.0)
+
+
+def test_kinks_are_listed_in_the_table():
+    assert {name for name, op in OPS.items() if op.kinks} == {"relu", "leaky_relu", "abs"}
+
+
+def test_stable_sigmoid_and_tanh_at_extremes():
+    for x, s in [(1000.0, 1.0), (-1000.0, 0.0), (40.0, 1.0)]:
+        v = Value(x)
+        out = v.sigmoid()
+        out.backward()
+        assert out.data == pytest.approx(s, abs=1e-15)
+        assert v.grad == pytest.approx(0.0, abs=1e-15)
+    assert Value(-1000.0).tanh().data == -1.0
+
+
+# --------------------------------------------------------------- backward semantics
+
+
+def test_operands_keep_order_and_duplicates():
+    a, b = Value(3.0, "a"), Value(-2.0, "b")
+    sq = a * a
+    assert sq.parents == (a, a)
+    sq.backward()
+    assert a.grad == 6.0
+    c = b - a
+    assert c.parents[0] is b
+
+
+def test_backward_twice_doubles_leaves_and_keeps_intermediates():
+    a, b = Value(2.0), Value(-3.0)
+    h = (a * b).tanh()
+    out = h * a + b
+    out.backward()
+    first = (a.grad, b.grad, h.grad, out.grad)
+    out.backward()
+    # 2x up to rounding: a leaf reached by two paths sums its contributions in a new order
+    assert (a.grad, b.grad) == pytest.approx((2 * first[0], 2 * first[1]), rel=1e-15)
+    assert (h.grad, out.grad) == (first[2], first[3])
+    c = Value(1.5)
+    d = (c * 2.0).exp()  # one path: exactly twice
+    d.backward()
+    d.backward()
+    assert c.grad == 2 * (2.0 * d.data)
+
+
+def test_backward_seed_and_leaf_root():
+    a = Value(2.0)
+    out = a * a
+    out.backward(grad=0.5)
+    assert a.grad == 2.0
+    leaf = Value(1.0)
+    leaf.backward()
+    leaf.backward()
+    assert leaf.grad == 2.0
+
+
+def test_zero_grad_on_value():
+    a = Value(2.0)
+    (a * 3).backward()
+    a.zero_grad()
+    assert a.grad == 0.0
+
+
+def test_topological_order_puts_inputs_first():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    order = topological_order(d)
+    assert order.index(a) < order.index(c) < order.index(d)
+    assert order.index(b) < order.index(c)
+    assert len(order) == 4
+
+
+def test_deep_chain_of_a_million_has_no_recursion_limit():
+    x = Value(0.5)
+    y = x
+    for _ in range(1_000_000):
+        y = y.relu()
+    y.backward()
+    assert x.grad == 1.0
+
+
+def test_builtin_sum_and_sum_values_of_a_million():
+    xs = [Value(float(i % 7)) for i in range(1_000_000)]
+    chain = sum(xs)  # a chain a million deep
+    chain.backward()
+    assert chain.data == sum(i % 7 for i in range(1_000_000))
+    assert xs[0].grad == 1.0 and xs[-1].grad == 1.0
+    wide = sum_values(xs)  # one node with a million inputs
+    assert len(wide.parents) == 1_000_000
+    wide.backward()
+    assert wide.data == chain.data
+    assert xs[0].grad == 2.0 and xs[123_456].grad == 2.0
+
+
+def test_dot_with_numbers_and_without_bias():
+    w = [Value(0.5), Value(-2.0)]
+    out = dot(w, [4.0, 1.0])
+    assert out.data == 0.0
+    assert len(out.parents) == 4
+    out.backward()
+    assert [wi.grad for wi in w] == [4.0, 1.0]
+    with pytest.raises(ValueError, match="2 weights and 3 inputs"):
+        dot(w, [1.0, 2.0, 3.0])
+
+
+def test_sum_values_rejects_empty_and_bad_items():
+    with pytest.raises(ValueError, match="at least one"):
+        sum_values([])
+    with pytest.raises(TypeError, match="str"):
+        sum_values([Value(1.0), "2"])
+
+
+# ----------------------------------------------------------------------- float errors
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "base", "op_name"),
+    [
+        (lambda: Value(0.0).log(), OpDomainError, ValueError, "log"),
+        (lambda: Value(-1.0).log(), OpDomainError, ValueError, "log"),
+        (lambda: Value(-4.0).sqrt(), OpDomainError, ValueError, "sqrt"),
+        (lambda: Value(-8.0) ** 0.5, OpDomainError, ValueError, "pow"),
+        (lambda: Value(-2.0) ** Value(2.0), OpDomainError, ValueError, "powv"),
+        (lambda: Value(1.0) / 0, OpZeroDivisionError, ZeroDivisionError, "pow"),
+        (lambda: 3 / Value(0.0), OpZeroDivisionError, ZeroDivisionError, "pow"),
+        (lambda: Value(1000.0).exp(), OpOverflowError, OverflowError, "exp"),
+        (lambda: Value(10.0) ** 1000, OpOverflowError, OverflowError, "pow"),
+    ],
+    ids=["log0", "log_neg", "sqrt_neg", "pow_complex", "powv_neg", "div0", "rdiv0", "exp",
+         "pow_big"],
+)
+def test_float_errors_name_the_op_and_operands(build, error, base, op_name):
+    with pytest.raises(error) as info:
+        build()
+    assert isinstance(info.value, base) and isinstance(info.value, OpError)
+    assert info.value.op == op_name
+    assert str(info.value).startswith(f"{op_name}(")
+
+
+def test_log_error_message_shows_the_operand():
+    with pytest.raises(OpDomainError, match=r"log\(-1\.0\)"):
+        Value(-1.0).log()
+
+
+def test_unsupported_operands_give_python_type_errors():
+    v = Value(1.0)
+    for bad in ("a", [1], None, 1j):
+        with pytest.raises(TypeError):
+            v + bad
+        with pytest.raises(TypeError):
+            bad * v
+
+
+# --------------------------------------------------------- micrograd compatibility
+
+
+def test_micrograd_sanity_check():
+    # Values from micrograd's test_engine.py, which computes them with PyTorch.
+    x = Value(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    assert (y.data, x.grad) == (-20.0, 46.0)
+
+
+def test_micrograd_more_ops():
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.backward()
+    # micrograd's README: g = 24.7041, a.grad = 138.8338, b.grad = 645.5773
+    assert g.data == pytest.approx(24.7041, abs=1e-4)
+    assert a.grad == pytest.approx(138.8338, abs=1e-4)
+    assert b.grad == pytest.approx(645.5773, abs=1e-4)
+
+
+def test_micrograd_attribute_names():
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    assert c._prev == {a, b}
+    assert (c._op, (a**2)._op, a.relu()._op, a._op) == ("*", "**2", "ReLU", "")
+    c.grad = 1.0
+    c._backward()
+    assert (a.grad, b.grad) == (3.0, 2.0)
+
+
+def test_repr_shows_data_grad_and_label():
+    assert repr(Value(2, "w")) == "Value(data=2.0, grad=0.0, label='w')"
+    assert repr(Value(-1.5)) == "Value(data=-1.5, grad=0.0)"
+
+
+def test_the_tutorials_neuron():
+    # inputs [1, 5, 3], weights [0.2, 0.5, -0.1], bias 0.1: w.x + b = 2.5
+    w = [Value(0.2), Value(0.5), Value(-0.1)]
+    b = Value(0.1)
+    out = dot(w, [1.0, 5.0, 3.0], b).sigmoid()
+    assert out.data == pytest.approx(0.9241418199787566, rel=1e-15)
+    assert out.data != pytest.approx(0.865, abs=1e-3)  # the tutorial's misprint
+    out.backward()
+    s = 1 / (1 + math.exp(-2.5))
+    assert [wi.grad for wi in w] == pytest.approx([s * (1 - s) * x for x in (1, 5, 3)])
+    assert b.grad == pytest.approx(0.07010371654510807, rel=1e-12)
