@@ -13,6 +13,7 @@ from .engine import (
     topological_order,
 )
 from .nn import MLP, Layer, Module, Neuron
+from .trace import AnomalyError, Step, detect_anomaly, explain
 
 __version__ = "0.1.0"
 
@@ -20,4 +21,5 @@ __all__ = [
     "OPS", "Op", "OpError", "OpDomainError", "OpOverflowError", "OpZeroDivisionError",
     "Value", "dot", "sum_values", "topological_order",
     "Module", "Neuron", "Layer", "MLP",
+    "Step", "explain", "detect_anomaly", "AnomalyError",
 ]
