@@ -1,0 +1,275 @@
+"""gradcheck: every table op passes, a wrong derivative is caught and named, kinks are
+reported as nondifferentiable, inputs and gradients are restored, modules are checked."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_cases import CASES, COMPOSED
+
+from micrograd_ann import MLP, OPS, Op, Value
+from micrograd_ann.gradcheck import (
+    FAIL,
+    NONDIFFERENTIABLE,
+    OK,
+    GradcheckError,
+    assert_gradients_close,
+    check_module,
+    gradcheck,
+    numerical_grad,
+)
+from micrograd_ann.losses import binary_cross_entropy, cross_entropy, hinge, mse
+
+# x**2 with the factor 2 forgotten: d/dx is x instead of 2x.
+BROKEN_SQUARE = Op("broken_square", "sq", lambda a: a * a, lambda a, out: (a,))
+
+
+def _marked_line(text: str, label: str) -> list[str]:
+    """The columns of the table line marked '>>' for input `label`."""
+    lines = [line.split() for line in text.splitlines() if line.startswith(">>")]
+    matching = [cols for cols in lines if cols[1] == label]
+    assert len(matching) == 1, f"no single marked row for {label!r} in:\n{text}"
+    return matching[0]
+
+
+# ------------------------------------------------------------------- every table op
+
+
+def test_every_table_op_has_a_case():
+    covered = {case.op for case in CASES + COMPOSED}
+    assert set(OPS) <= covered, f"ops without a case: {sorted(set(OPS) - covered)}"
+
+
+@pytest.mark.parametrize("case", CASES + COMPOSED, ids=lambda c: c.name)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_every_op_passes_gradcheck_away_from_kinks(case, data):
+    xs = [Value(data.draw(st.floats(lo, hi), label=f"x{i}"), f"x{i}")
+          for i, (lo, hi) in enumerate(case.domain)]
+    report = gradcheck(lambda vs: case.fn(*vs), xs)
+    assert [row.status for row in report.rows] == [OK] * len(xs)
+    expected = case.grads(*(x.data for x in xs))
+    assert [row.numeric for row in report.rows] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_numerical_grad_matches_closed_form():
+    x, y = Value(0.7), Value(-1.3)
+    grads = numerical_grad(lambda v: v[0] * v[1] + v[0].exp(), [x, y])
+    assert grads == pytest.approx([-1.3 + math.exp(0.7), 0.7], rel=1e-8)
+
+
+# ---------------------------------------------------------------- wrong derivatives
+
+
+def test_wrong_derivative_is_caught_and_named():
+    a, b = Value(1.5, "a"), Value(2.0, "b")
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda v: Value._apply(BROKEN_SQUARE, (v[0],)) * v[1], [a, b])
+    report = info.value.report
+    assert not report.passed
+    assert [row.label for row in report.failures] == ["a"]
+    bad, good = report.rows
+    assert bad.analytic == 3.0  # x * y = 1.5 * 2: the broken rule
+    assert bad.numeric == pytest.approx(6.0, rel=1e-8)  # 2 x y
+    assert good.status == OK and good.analytic == pytest.approx(2.25)
+    cols = _marked_line(str(info.value), "a")
+    assert float(cols[3]) == 3.0
+    assert float(cols[4]) == pytest.approx(6.0, rel=1e-8)
+    assert cols[-1] == FAIL
+
+
+def test_report_without_raising():
+    report = gradcheck(lambda v: Value._apply(BROKEN_SQUARE, (v[0],)), [Value(-2.0)],
+                       raise_exception=False)
+    (row,) = report.rows
+    assert (row.label, row.status, row.analytic) == ("inputs[0]", FAIL, -2.0)
+    assert row.numeric == pytest.approx(-4.0, rel=1e-8)
+    assert row.abs_error == pytest.approx(2.0, rel=1e-8)
+    assert row.rel_error == pytest.approx(0.5, rel=1e-8)
+    assert "gradcheck FAILED: 1 of 1" in str(report)
+
+
+def test_assert_gradients_close_fails_with_the_table():
+    x = Value(3.0, "x")
+    assert_gradients_close(lambda v: v[0] ** 2, [x])  # the correct rule passes
+    with pytest.raises(AssertionError) as info:
+        assert_gradients_close(lambda v: Value._apply(BROKEN_SQUARE, (v[0],)), [x])
+    cols = _marked_line(str(info.value), "x")
+    assert (float(cols[3]), round(float(cols[4]), 6)) == (3.0, 6.0)
+
+
+def test_tolerances_decide():
+    # An analytic 1% off passes a 2% rtol and fails the default 0.1%.
+    off = Op("off_by_1pct", "off", lambda a: 2 * a, lambda a, out: (2.02,))
+
+    def f(v):
+        return Value._apply(off, (v[0],))
+
+    assert gradcheck(f, [Value(1.0)], rtol=0.02).passed
+    assert not gradcheck(f, [Value(1.0)], raise_exception=False).passed
+
+
+# -------------------------------------------------------------------------- kinks
+
+
+@pytest.mark.parametrize("fn", [Value.relu, Value.abs, Value.leaky_relu],
+                         ids=["relu", "abs", "leaky_relu"])
+def test_kink_is_nondifferentiable_not_a_failure(fn):
+    report = gradcheck(lambda v: fn(v[0]) * v[1], [Value(0.0, "k"), Value(2.0, "y")])
+    assert report.passed
+    assert [row.status for row in report.rows] == [NONDIFFERENTIABLE, OK]
+    assert "1 at a kink" in str(report)
+
+
+def test_abs_at_zero_would_agree_by_accident():
+    # Central difference (|h| - |-h|) / 2h = 0 equals abs's subgradient 0 at the kink.
+    (row,) = gradcheck(lambda v: v[0].abs(), [Value(0.0)]).rows
+    assert row.analytic == 0.0 and row.numeric == 0.0
+    assert row.status == NONDIFFERENTIABLE
+
+
+def test_kink_reached_through_other_ops():
+    # relu(3x - 3) has its kink at x = 1; x is 1e-7 away but the argument moves 3 eps.
+    x = Value(1.0 + 1e-7)
+    assert gradcheck(lambda v: (3 * v[0] - 3).relu(), [x]).rows[0].status == NONDIFFERENTIABLE
+
+
+def test_near_but_clear_of_a_kink_is_checked():
+    for x in (1e-4, -1e-4, 3 * 1e-6):
+        (row,) = gradcheck(lambda v: v[0].relu() + v[0].abs(), [Value(x)]).rows
+        assert row.status == OK, row
+
+
+def test_kink_too_small_for_the_slopes_is_found_from_the_table():
+    # The slopes 0 and 1e-7 agree within atol: only Op.kinks reveals the kink.
+    (row,) = gradcheck(lambda v: v[0].relu() * 1e-7, [Value(0.0)]).rows
+    assert row.status == NONDIFFERENTIABLE
+
+
+def test_unlisted_kink_found_by_one_sided_slopes():
+    # A test-local abs whose table entry declares no kinks: the slopes -1 and 1 differ.
+    hidden = Op("hidden_abs", "habs", abs, lambda a, out: (1.0 if a > 0 else -1.0,))
+    report = gradcheck(lambda v: Value._apply(hidden, (v[0],)), [Value(0.0)])
+    assert report.rows[0].status == NONDIFFERENTIABLE
+
+
+def test_curvature_is_not_a_kink():
+    # 1000 (x - 1)^2 at its minimum: first-order one-sided slopes would be -+2000 eps.
+    (row,) = gradcheck(lambda v: 1000 * (v[0] - 1) ** 2, [Value(1.0)]).rows
+    assert row.status == OK and row.analytic == 0.0
+
+
+# ----------------------------------------------------------- restoring the inputs
+
+
+def test_data_and_grads_restored():
+    x, y, c = Value(0.5, "x"), Value(-2.0, "y"), Value(4.0, "c")
+    x.grad, y.grad, c.grad = 7.0, -1.0, 3.0
+    report = gradcheck(lambda v: v[0] * v[1] * c, [x, y])
+    assert report.rows[0].analytic == pytest.approx(-8.0)
+    assert (x.data, y.data, c.data) == (0.5, -2.0, 4.0)
+    assert (x.grad, y.grad, c.grad) == (7.0, -1.0, 3.0)
+
+
+@pytest.mark.parametrize("check", [numerical_grad, gradcheck])
+def test_inputs_restored_when_f_raises(check):
+    x, y = Value(0.25, "x"), Value(1.0, "y")
+
+    def f(v):
+        if v[1].data != 1.0:  # fails only once y is nudged
+            raise RuntimeError("boom")
+        return v[0] * v[1]
+
+    with pytest.raises(RuntimeError, match="boom"):
+        check(f, [x, y])
+    assert (x.data, y.data) == (0.25, 1.0)
+    assert (x.grad, y.grad) == (0.0, 0.0)
+
+
+def test_domain_error_while_probing_propagates():
+    x = Value(1e-7)
+    with pytest.raises(ValueError, match="log"):
+        gradcheck(lambda v: v[0].log(), [x])
+    assert x.data == 1e-7
+
+
+def test_bad_arguments():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="single Value"):
+        gradcheck(lambda v: v[0], x)
+    with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value, got float"):
+        gradcheck(lambda v: v[0], [x, 2.0])
+    with pytest.raises(ValueError, match="empty"):
+        gradcheck(lambda v: x, [])
+    with pytest.raises(TypeError, match="f must return a Value, got float"):
+        gradcheck(lambda v: 1.0, [x])
+    with pytest.raises(ValueError, match="eps must be a positive finite number, got 0"):
+        numerical_grad(lambda v: v[0], [x], eps=0)
+    with pytest.raises(ValueError, match="rtol must be >= 0, got -1"):
+        gradcheck(lambda v: v[0], [x], rtol=-1)
+    with pytest.raises(ValueError, match="names has 2 entries for 1 inputs"):
+        gradcheck(lambda v: v[0], [x], names=["a", "b"])
+
+
+# ------------------------------------------------------------------------ modules
+
+XS = [[0.5, -1.0, 2.0], [-0.3, 0.8, 0.1], [1.2, 0.4, -0.7], [-1.5, -0.2, 0.9]]
+
+
+def _loss(loss, targets):
+    """loss_fn(model, xs) for check_module: `loss` over the model's outputs on xs."""
+    return lambda model, xs: loss([model(x) for x in xs], targets)
+
+
+@pytest.mark.parametrize("loss, nout, targets", [
+    (mse, 1, [0.3, -1.0, 0.5, 2.0]),
+    (binary_cross_entropy, 1, [1.0, 0.0, 0.0, 1.0]),
+    (hinge, 1, [1.0, -1.0, -1.0, 1.0]),
+    (cross_entropy, 3, [0, 2, 1, 2]),  # needs one logit per class
+], ids=["mse", "binary_cross_entropy", "hinge", "cross_entropy"])
+def test_check_module_with_each_loss(loss, nout, targets):
+    model = MLP(3, [4, 4, nout], seed=1)
+    # With b = 0, a sample no layer-0 neuron fires for puts a layer-1 relu exactly on
+    # its kink (then correctly reported nondifferentiable); b = 0.1 keeps clear of that.
+    for p in model.parameters():
+        p.grad = 0.5
+        if p.label == "b":
+            p.data = 0.1
+    report = check_module(model, _loss(loss, targets), XS)
+    names = [name for name, _ in model.named_parameters()]
+    assert [row.label for row in report.rows] == names
+    assert all(row.status == OK for row in report.rows), str(report)
+    assert any(row.analytic != 0.0 for row in report.rows)
+    assert all(p.grad == 0.5 for p in model.parameters())
+
+
+def test_check_module_samples_parameters_reproducibly():
+    model = MLP(3, [4, 4, 1], seed=2)
+    loss_fn = _loss(mse, [1.0, 0.0, -1.0, 0.5])
+    first = check_module(model, loss_fn, XS, max_params=5, seed=7)
+    again = check_module(model, loss_fn, XS, max_params=5, seed=7)
+    labels = [row.label for row in first.rows]
+    assert len(labels) == 5 and labels == [row.label for row in again.rows]
+    order = [name for name, _ in model.named_parameters()]
+    assert labels == sorted(labels, key=order.index)
+
+
+def test_check_module_catches_a_wrong_loss_gradient():
+    model = MLP(3, [4, 1], activation="tanh", seed=3)
+
+    def broken(m, xs):
+        return sum(Value._apply(BROKEN_SQUARE, (m(x),)) for x in xs)
+
+    with pytest.raises(GradcheckError) as info:
+        check_module(model, broken, XS)
+    assert "layers.1.neurons.0.b" in {row.label for row in info.value.report.failures}
+
+
+def test_check_module_arguments():
+    with pytest.raises(TypeError, match="model must be a Module"):
+        check_module([Value(1.0)], lambda m, d: m[0], None)
+    with pytest.raises(ValueError, match="max_params must be a positive int or None, got 0"):
+        check_module(MLP(1, [1]), lambda m, d: m([1.0]), None, max_params=0)
