@@ -12,7 +12,9 @@ from .engine import (
     sum_values,
     topological_order,
 )
+from . import datasets, losses, optim
 from .nn import MLP, Layer, Module, Neuron
+from .optim import SGD, Adam
 from .trace import AnomalyError, Step, detect_anomaly, explain
 
 __version__ = "0.1.0"
@@ -21,5 +23,6 @@ __all__ = [
     "OPS", "Op", "OpError", "OpDomainError", "OpOverflowError", "OpZeroDivisionError",
     "Value", "dot", "sum_values", "topological_order",
     "Module", "Neuron", "Layer", "MLP",
+    "losses", "optim", "datasets", "SGD", "Adam",
     "Step", "explain", "detect_anomaly", "AnomalyError",
 ]
