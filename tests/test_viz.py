@@ -1,0 +1,337 @@
+"""viz: golden DOT, escaping, colours and flags, size limits, collapsing, rendering with dot."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import graphviz
+import pytest
+from conftest import require_tool
+
+from micrograd_ann import MLP, Value, sum_values, topological_order, viz
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _small():
+    """L = relu(a*b + 10) with a=2, b=-3: dL/da = b = -3, dL/db = a = 2."""
+    a = Value(2.0, "a")
+    b = Value(-3.0, "b")
+    c = a * b
+    c.label = "c"
+    out = (c + 10.0).relu()
+    out.label = "L"
+    out.backward()
+    return out
+
+
+GOLDEN = """digraph {
+\tgraph [rankdir=LR]
+\tnode [shape=box style="rounded,filled" fontname=Helvetica fontsize=11]
+\tedge [fontname=Helvetica fontsize=9 color="#6b7280"]
+\tv0 [id=v0 label=<<B>a</B><BR/>data 2<BR/>grad -3> fillcolor="#dbeafe" color="#2563eb"]
+\tv1 [id=v1 label=<<B>b</B><BR/>data -3<BR/>grad 2> fillcolor="#dbeafe" color="#2563eb"]
+\tv2 [id=v2 label=<<B>c</B><BR/>data -6<BR/>grad 1> fillcolor="#ffffff" color="#6b7280"]
+\tv2_op [id=v2_op label=<*> shape=ellipse style=filled fillcolor="#f3f4f6" width=0.4 \
+height=0.3 margin=0.03]
+\tv0 -> v2_op [id=e0]
+\tv1 -> v2_op [id=e1]
+\tv2_op -> v2 [id=e2]
+\tv3 [id=v3 label=<data 10<BR/>grad 1> fillcolor="#dbeafe" color="#2563eb"]
+\tv4 [id=v4 label=<data 4<BR/>grad 1> fillcolor="#ffffff" color="#6b7280"]
+\tv4_op [id=v4_op label=<+> shape=ellipse style=filled fillcolor="#f3f4f6" width=0.4 \
+height=0.3 margin=0.03]
+\tv2 -> v4_op [id=e3]
+\tv3 -> v4_op [id=e4]
+\tv4_op -> v4 [id=e5]
+\tv5 [id=v5 label=<<B>L</B><BR/>data 4<BR/>grad 1> fillcolor="#dcfce7" color="#16a34a" \
+penwidth=2]
+\tv5_op [id=v5_op label=<ReLU> shape=ellipse style=filled fillcolor="#f3f4f6" width=0.4 \
+height=0.3 margin=0.03]
+\tv4 -> v5_op [id=e6]
+\tv5_op -> v5 [id=e7]
+}
+"""
+
+
+def _node_line(dot: str, name: str) -> str:
+    return re.search(rf"^\t{name} \[.*$", dot, re.M).group(0)
+
+
+def _mlp_loss(fused=True):
+    """A one-sample MLP(2, [16, 16, 1]) graph with a hinge loss, after backward."""
+    model = MLP(2, [16, 16, 1], seed=0, fused=fused)
+    out = model([0.5, -1.0])
+    loss = (1.0 - out).relu()
+    loss.backward()
+    return model, out, loss
+
+
+def _svg_texts(svg: str) -> dict[str, list[str]]:
+    """The text lines inside each SVG group, keyed by the group's id."""
+    groups = ET.fromstring(svg).iter(f"{SVG}g")
+    return {g.get("id"): [t.text for t in g.iter(f"{SVG}text")] for g in groups}
+
+
+# ---------------------------------------------------------------------- DOT text
+
+
+def test_golden_dot_for_a_small_expression():
+    assert viz.to_dot(_small()) == GOLDEN
+
+
+def test_same_graph_built_twice_gives_identical_dot():
+    options = {"edge_labels": True, "color_by": "grad", "style": "compact"}
+    assert viz.to_dot(_small(), **options) == viz.to_dot(_small(), **options)
+
+
+def test_draw_dot_is_a_fresh_digraph_with_the_same_source():
+    root = _small()
+    first, second = viz.draw_dot(root), root.draw()
+    assert isinstance(first, graphviz.Digraph) and first is not second
+    assert first.source == second.source == viz.to_dot(root)
+
+
+def test_node_names_follow_topological_order_and_match_the_dot():
+    root = _small()
+    names = viz.node_names(root)
+    assert [names[v] for v in topological_order(root)] == [f"v{k}" for k in range(6)]
+    dot = viz.to_dot(root)
+    assert all(f"\t{name} [id={name} " in dot for name in names.values())
+
+
+def test_compact_style_puts_the_op_in_the_value_node():
+    dot = viz.to_dot(_small(), style="compact", rankdir="TB")
+    assert "_op" not in dot and "rankdir=TB" in dot
+    assert "label=<<B>c</B><BR/><I>*</I><BR/>data -6<BR/>grad 1>" in dot
+    assert "\tv0 -> v2 [id=e0]" in dot
+
+
+def test_edge_labels_show_upstream_times_local_equals_contribution():
+    dot = viz.to_dot(_small(), edge_labels=True)
+    # into c = a*b (grad 1): local d c/d a = b = -3, d c/d b = a = 2
+    assert "\tv0 -> v2_op [id=e0 label=<1 &#215; -3 = -3>]" in dot
+    assert "\tv1 -> v2_op [id=e1 label=<1 &#215; 2 = 2>]" in dot
+
+
+def test_edge_labels_on_the_tutorial_neuron():
+    x = [Value(1.0, "x1"), Value(5.0, "x2"), Value(3.0, "x3")]
+    w = [Value(0.2, "w1"), Value(0.5, "w2"), Value(-0.1, "w3")]
+    terms = [xi * wi for xi, wi in zip(x, w)]
+    out = (terms[0] + terms[1] + terms[2] + 0.1).sigmoid()
+    out.backward()
+    dot = viz.to_dot(out, edge_labels=True)
+    names = viz.node_names(out)
+    # s(1-s) = 0.07010371654510807 at w.x+b = 2.5; d out/d w2 = s(1-s) * x2 = 0.3505
+    edge = rf"\t{names[w[1]]} -> {names[terms[1]]}_op \[id=e\d+ label=<(.*)>\]"
+    assert re.search(edge, dot).group(1) == "0.0701 &#215; 5 = 0.3505"
+    assert w[1].grad == pytest.approx(0.07010371654510807 * 5.0, rel=1e-12)
+
+
+def test_precision_sets_significant_digits():
+    v = Value(math.pi, "pi")
+    assert "data 3.142<BR/>" in viz.to_dot(v)
+    assert "data 3.14159<BR/>" in viz.to_dot(v, precision=6)
+
+
+HOSTILE = ['<b>&amp;</b>', '{a|b}', 'say "hi" \'there\'', 'x > y < z & w', ']];}{',
+           'tab\there\nnewline', 'nul\x00bell\x07', 'lone \ud800 surrogate', 'ünï 😀']
+
+
+def test_hostile_labels_are_escaped_and_render():
+    require_tool("dot")
+    leaves = [Value(float(i), label) for i, label in enumerate(HOSTILE)]
+    root = sum_values(leaves)
+    dot = viz.to_dot(root, style="compact")
+    for leaf in leaves:
+        label = re.search(r"label=<(.*)> fill", _node_line(dot, viz.node_names(root)[leaf]))
+        assert "<B>" in label.group(1) and not re.search(r"<(?!/?B>|BR/>)", label.group(1))
+    texts = _svg_texts(viz.to_svg(root, style="compact"))
+    for leaf in leaves:  # printable text comes back verbatim, the rest as Python escapes
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in leaf.label)
+        assert texts[viz.node_names(root)[leaf]][0] == shown
+
+
+# --------------------------------------------------------------- colour and flags
+
+
+def test_leaves_intermediates_and_root_have_distinct_colours():
+    dot = viz.to_dot(_small())
+    fills = [re.search(r'fillcolor="(#\w+)" color="(#\w+)"', _node_line(dot, name)).groups()
+             for name in ("v0", "v2", "v5")]
+    assert len(set(fills)) == 3
+
+
+def test_color_by_grad_shades_larger_gradients_darker():
+    x, z = Value(1.0, "x"), Value(3.0, "z")
+    y = x * 1000.0 + z * 0.0
+    y.backward()  # grads: x 1000, the constant 0.0: 3, y 1, z 0
+    dot = viz.to_dot(y, color_by="grad")
+    names = viz.node_names(y)
+
+    def fill(v):
+        return re.search(r'fillcolor="#(\w+)"', _node_line(dot, names[v])).group(1)
+
+    def brightness(v):
+        return sum(int(fill(v)[i : i + 2], 16) for i in (0, 2, 4))
+
+    zero_const = y.parents[1].parents[1]
+    assert (x.grad, zero_const.grad, y.grad, z.grad) == (1000.0, 3.0, 1.0, 0.0)
+    assert brightness(x) < brightness(zero_const) < brightness(y) < brightness(z)
+    assert fill(z) == "ffffff" and fill(x) == "f97316"  # no gradient: white; largest: orange
+    assert 'color="#2563eb"' in _node_line(dot, names[x])  # a leaf's border keeps its role
+
+
+def test_nan_and_inf_are_flagged_red():
+    a = Value(float("nan"), "a")
+    b = Value(2.0, "b")
+    out = a * b + b
+    out.grad = math.inf
+    dot = viz.to_dot(out)
+    names = viz.node_names(out)
+    for v in (a, out):
+        assert 'color="#dc2626" penwidth=2' in _node_line(dot, names[v])
+    assert '<FONT COLOR="#dc2626">data nan</FONT>' in _node_line(dot, names[a])
+    assert '<FONT COLOR="#dc2626">grad inf</FONT>' in _node_line(dot, names[out])
+    assert "#dc2626" not in _node_line(dot, names[b])
+
+
+def test_dead_relu_is_marked():
+    x = Value(-2.0, "x")
+    dead, alive = x.relu(), (-x).relu()
+    root = sum_values([dead, alive])
+    dot = viz.to_dot(root)
+    names = viz.node_names(root)
+    assert "<I>dead ReLU</I>" in _node_line(dot, names[dead])
+    assert 'style="rounded,filled,dashed"' in _node_line(dot, names[dead])
+    assert "dead ReLU" not in _node_line(dot, names[alive])
+
+
+# ------------------------------------------------------------------ big graphs
+
+
+def test_max_nodes_refuses_with_a_hint():
+    root = _small()  # 6 values + 3 op ellipses = 9 nodes
+    assert viz.to_dot(root, max_nodes=9)
+    with pytest.raises(viz.GraphTooLargeError, match=r"9 nodes.*max_nodes=8.*collapse=.*focus="):
+        viz.to_dot(root, max_nodes=8)
+    assert viz.to_dot(root, style="compact", max_nodes=6)
+
+
+def test_unfused_mlp_graph_exceeds_the_default_limit():
+    _, _, loss = _mlp_loss(fused=False)
+    with pytest.raises(viz.GraphTooLargeError, match=r"more than max_nodes=500"):
+        viz.draw_dot(loss)
+    with pytest.raises(ValueError):  # GraphTooLargeError is a ValueError
+        viz.node_names(loss)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_collapse_neuron_draws_one_box_per_neuron(fused):
+    model, out, loss = _mlp_loss(fused)
+    dot = viz.to_dot(loss, collapse="neuron")
+    names = viz.node_names(loss, collapse="neuron")
+    boxes = re.findall(r"^\t(m\d+) \[id=\1 .*shape=box3d", dot, re.M)
+    assert boxes == [f"m{j}" for j in range(33)]  # 16 + 16 + 1 neurons
+    assert all(names[p].startswith("m") for p in model.parameters())
+    inputs = [v for v in topological_order(loss) if v.label in ("x0", "x1")]
+    assert [names[v] for v in inputs] == ["v0", "v1"]  # inputs stay outside, drawn
+    assert names[out] == "m32"  # the model's output is the last box
+    assert dot.count("params<BR/>") == 33 and dot.count("<B>w0</B>") == 0
+    params = [len(n.parameters()) for layer in model.layers for n in layer.neurons]
+    counts = [int(c) for c in re.findall(r"<BR/>(\d+) params<BR/>", dot)]
+    assert sorted(counts) == sorted(params)
+
+
+def test_collapse_layer_draws_one_box_per_layer():
+    _, out, loss = _mlp_loss()
+    dot = viz.to_dot(loss, collapse="layer")
+    assert re.findall(r"^\t(m\d+) \[", dot, re.M) == ["m0", "m1", "m2"]
+    assert re.findall(r"<B>(layers\.\d)</B><BR/>(\d+) params", dot) == [
+        ("layers.0", "48"), ("layers.1", "272"), ("layers.2", "17")]
+    assert f"data {out.data:.4g}<BR/>grad {out.grad:.4g}>" in _node_line(dot, "m2")
+    assert "\tm0 -> m1 [id=" in dot and dot.count("m0 -> m1") == 1  # 256 edges drawn once
+
+
+def test_focus_draws_only_the_neighbourhood():
+    a = Value(1.0, "a")
+    chain = [a]
+    for _ in range(6):
+        chain.append(chain[-1].tanh())
+    middle = chain[3]
+    names = viz.node_names(chain[-1], focus=middle, depth=1)
+    assert list(names) == chain[2:5]
+    assert list(viz.node_names(chain[-1], focus=middle, depth=0)) == [middle]
+    assert "penwidth=2" in _node_line(viz.to_dot(chain[-1], focus=middle, depth=1), "v1")
+    with pytest.raises(ValueError, match="focus"):
+        viz.to_dot(chain[2], focus=chain[5])
+
+
+@pytest.mark.parametrize("options, error", [
+    ({"style": "fancy"}, ValueError), ({"rankdir": "RL"}, ValueError),
+    ({"collapse": "model"}, ValueError), ({"precision": 0}, ValueError),
+    ({"max_nodes": "10"}, ValueError), ({"focus": 3.0}, TypeError), ({"colour": "red"}, TypeError),
+])
+def test_bad_options_are_rejected(options, error):
+    with pytest.raises(error):
+        viz.to_dot(_small(), **options)
+
+
+def test_drawing_a_non_value_is_a_type_error():
+    with pytest.raises(TypeError, match="float"):
+        viz.to_dot(1.5)
+
+
+# ------------------------------------------------------------ rendering with dot
+
+
+def test_mlp_graph_renders_to_svg_with_named_nodes():
+    require_tool("dot")
+    _, _, loss = _mlp_loss(fused=False)
+    names = viz.node_names(loss, max_nodes=2000)
+    # a generous bound: dot takes under a second here; it is stopped after 20 s
+    texts = _svg_texts(viz.to_svg(loss, timeout=20, max_nodes=2000))
+    assert len(names) == len(topological_order(loss)) > 900
+    for v, name in names.items():
+        assert f"data {v.data:.4g}" in texts[name] and f"grad {v.grad:.4g}" in texts[name]
+    assert sum(1 for key in texts if re.fullmatch(r"e\d+", key)) > 1000
+
+
+def test_render_writes_each_format(tmp_path):
+    require_tool("dot")
+    magic = {"svg": b"<?xml", "png": b"\x89PNG", "pdf": b"%PDF"}
+    for fmt, start in magic.items():
+        path = viz.render(_small(), tmp_path / f"g.{fmt}", format=fmt)
+        assert path == str(tmp_path / f"g.{fmt}")
+        assert (tmp_path / f"g.{fmt}").read_bytes().startswith(start)
+    with pytest.raises(ValueError, match="format"):
+        viz.render(_small(), tmp_path / "g.gif", format="gif")
+
+
+def test_digraph_displays_inline_as_svg():
+    require_tool("dot")
+    bundle = viz.draw_dot(_small())._repr_mimebundle_()
+    assert "<g id=\"v5\" class=\"node\">" in bundle["image/svg+xml"]
+
+
+def test_missing_dot_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no `dot` anywhere
+    root = _small()
+    assert viz.to_dot(root) == GOLDEN
+    for attempt in (lambda: viz.to_svg(root), lambda: viz.render(root, tmp_path / "g.svg"),
+                    lambda: viz.draw_dot(root).pipe(format="svg")):
+        with pytest.raises(viz.DotNotFoundError, match="apt-get install graphviz.*brew.*conda"):
+            attempt()
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_slow_dot_is_stopped_after_the_timeout(monkeypatch, tmp_path):
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")  # found first
+    with pytest.raises(viz.RenderTimeoutError, match=r"timeout=0\.2 s"):
+        viz.to_svg(_small(), timeout=0.2)
