@@ -197,26 +197,29 @@ class Value:
 
     @staticmethod
     def _apply(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = ()) -> Value:
-        """Run `op` on the parents' data and return the new node with its partials."""
-        args = [p.data for p in parents]
-        args.extend(params)
+        """Run `op` on the parents' data and return the new node with its partials.
+
+        One or two inputs without params (relu, +, *: most nodes) skip building an
+        argument list; every branch runs the same table entry.
+        """
         try:
-            out = op.forward(*args)
-            partials = op.partials(*args, out)
+            if params or len(parents) > 2:
+                args = [p.data for p in parents]
+                args.extend(params)
+                out = op.forward(*args)
+                partials = op.partials(*args, out)
+            elif len(parents) == 1:
+                a = parents[0].data
+                out = op.forward(a)
+                partials = op.partials(a, out)
+            else:
+                a = parents[0].data
+                b = parents[1].data
+                out = op.forward(a, b)
+                partials = op.partials(a, b, out)
         except (ArithmeticError, ValueError) as exc:
-            raise _op_error(op, args, exc) from None
-        node = _new_value(Value)
-        node.data = out
-        node.grad = 0.0
-        node.label = ""
-        node.op = op.name
-        node.parents = parents
-        node.partials = partials
-        node.params = params
-        node._id = next(_ids)
-        if _on_create is not None:
-            _on_create(node)
-        return node
+            raise _op_error(op, _operands(parents, params), exc) from None
+        return _node(op, parents, params, out, partials)
 
     # -- arithmetic: add, mul and pow are primitives; the rest is composed ------------
 
@@ -260,16 +263,22 @@ class Value:
             return NotImplemented
         return self * other**-1
 
+    # NOTE: a reflected op returns NotImplemented for a non-number, so Python's TypeError
+    # names the operator and operands as written ("str" - Value), not an inner op.
     def __radd__(self, other: float) -> Value:  # other + self
-        return self + other
+        return self.__add__(other)
 
     def __rmul__(self, other: float) -> Value:  # other * self
-        return self * other
+        return self.__mul__(other)
 
     def __rsub__(self, other: float) -> Value:  # other - self
+        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+            return NotImplemented
         return (-self) + other
 
     def __rtruediv__(self, other: float) -> Value:  # other / self
+        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+            return NotImplemented
         return self**-1 * other
 
     # -- functions -----------------------------------------------------------------
@@ -322,7 +331,8 @@ class Value:
 
             backward_with_breaks(self, grad, break_if)
             return
-        for node in _backward_walk(self, grad):
+        for node in _backward_order(self, grad):  # what _backward_walk does, unpaused
+            _propagate(node)
             if _on_step is not None:
                 _on_step(node)
 
@@ -343,6 +353,12 @@ class Value:
         from .viz import draw_dot  # lazy: graphviz is only needed for drawing
 
         return draw_dot(self, **options)
+
+    def player(self, **options):
+        """The backprop player for the graph ending here (see player.Player); Jupyter shows it."""
+        from .player import Player  # lazy: like draw, needs graphviz
+
+        return Player(self, **options)
 
     # -- micrograd compatibility and display ---------------------------------------
 
@@ -367,9 +383,38 @@ class Value:
 
 
 _new_value = object.__new__
+
+
+def _operands(parents: tuple[Value, ...], params: tuple[float, ...]) -> list[float]:
+    """The numbers an op was called with: its inputs' data, then its params."""
+    return [p.data for p in parents] + list(params)
+
+
+def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: float,
+          partials: tuple[float, ...]) -> Value:
+    """The new node for `op`'s result, stamped with its creation order."""
+    # NOTE: float + and * overflow to inf (or inf - inf = nan) silently where math.exp
+    # raises; x - x != 0 only for inf and nan. Non-finite inputs may give them freely.
+    if out - out != 0.0:
+        operands = _operands(parents, params)
+        if all(map(math.isfinite, operands)):
+            raise OpOverflowError(op.name, operands, "result too large for a float")
+    node = _new_value(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node.op = op.name
+    node.parents = parents
+    node.partials = partials
+    node.params = params
+    node._id = next(_ids)
+    if _on_create is not None:
+        _on_create(node)
+    return node
 _ADD, _MUL, _POW, _POWV = OPS["add"], OPS["mul"], OPS["pow"], OPS["powv"]
 _EXP, _LOG, _TANH, _SIGMOID = OPS["exp"], OPS["log"], OPS["tanh"], OPS["sigmoid"]
 _RELU, _LEAKY_RELU, _ABS, _SQRT = OPS["relu"], OPS["leaky_relu"], OPS["abs"], OPS["sqrt"]
+_DOT = OPS["dot"]
 
 
 def _as_value(x: object) -> Value:
@@ -394,7 +439,7 @@ def op_symbol(node: Value) -> str:
 
 def sum_values(values: Iterable[Value | float]) -> Value:
     """One 'sum' node over all values (not a chain of adds); d/dv_i = 1."""
-    parents = tuple(_leaf_if_number(v) for v in values)
+    parents = _as_values(tuple(values))
     if not parents:
         raise ValueError("sum_values needs at least one value")
     return Value._apply(OPS["sum"], parents)
@@ -409,11 +454,27 @@ def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
     if len(weights) != len(inputs):
         raise ValueError(f"dot needs as many weights as inputs, got {len(weights)} "
                          f"weights and {len(inputs)} inputs")
-    parents = [_leaf_if_number(v) for v in weights]
-    parents.extend(_leaf_if_number(v) for v in inputs)
-    if bias is not None:
-        parents.append(_leaf_if_number(bias))
-    return Value._apply(OPS["dot"], tuple(parents))
+    parents = (*weights, *inputs) if bias is None else (*weights, *inputs, bias)
+    return _dot(_as_values(parents), len(weights), bias is not None)
+
+
+def _dot(parents: tuple[Value, ...], n: int, has_bias: bool) -> Value:
+    """dot() once its parents are known to be Values (w0..w(n-1), x0..x(n-1)[, b])."""
+    # NOTE: the table's 'dot' rule spelled out on lists, skipping two calls with ~2n+1
+    # arguments each; tests/test_engine_fastpath.py proves it equal to OPS["dot"].
+    data = [p.data for p in parents]
+    w, x = data[:n], data[n : 2 * n]
+    out = sum(map(operator.mul, w, x))
+    if not has_bias:
+        return _node(_DOT, parents, (), out, (*x, *w))
+    return _node(_DOT, parents, (), out + data[-1], (*x, *w, 1.0))
+
+
+def _as_values(items: tuple) -> tuple[Value, ...]:
+    """`items` with plain numbers made leaves; the common all-Values case is one C-level check."""
+    if set(map(type, items)) == {Value}:
+        return items
+    return tuple(map(_leaf_if_number, items))
 
 
 def _leaf_if_number(v: Value | float) -> Value:
@@ -452,22 +513,29 @@ _by_id = operator.attrgetter("_id")
 def _propagate(node: Value) -> None:
     """The chain rule for one node: input.grad += node.grad * d(node)/d(input)."""
     upstream = node.grad
-    for parent, local in zip(node.parents, node.partials):
+    parents = node.parents
+    if len(parents) == 1:  # relu, tanh, ...: skip the zip
+        parents[0].grad += upstream * node.partials[0]
+        return
+    for parent, local in zip(parents, node.partials):
         parent.grad += upstream * local
 
 
 def _backward_walk(root: Value, grad: float) -> Iterator[Value]:
     """Seed `root` with `grad`, then propagate each non-leaf node, yielding it after.
 
-    This is the one implementation of backward: backward() drains it, and
-    trace.backward_steps() turns each yielded node into a Step.
+    This is backward, one node at a time: trace.backward_steps() turns each yielded node
+    into a Step. backward() runs the same two parts in a plain loop (no generator).
     """
-    order = topological_order(root)
-    for node in order:
-        if node.parents:
-            node.grad = 0.0  # intermediates restart; leaves accumulate
+    for node in _backward_order(root, grad):
+        _propagate(node)
+        yield node
+
+
+def _backward_order(root: Value, grad: float) -> list[Value]:
+    """Reset intermediate grads and seed `root`; the non-leaf nodes, outputs first."""
+    nodes = [node for node in reversed(topological_order(root)) if node.parents]
+    for node in nodes:
+        node.grad = 0.0  # intermediates restart; leaves accumulate
     root.grad += grad
-    for node in reversed(order):
-        if node.parents:
-            _propagate(node)
-            yield node
+    return nodes

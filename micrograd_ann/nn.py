@@ -8,8 +8,11 @@ neuron's dotted name (`node._module`), so graphs can be collapsed per neuron or 
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 import random
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from .engine import Value, dot, sum_values
 
@@ -23,7 +26,7 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 
 
 def _check_activation(name: str) -> str:
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return name
 
@@ -35,13 +38,30 @@ def _make_rng(seed: int | None, rng: random.Random | None) -> random.Random:
 
 
 def _check_inputs(who: str, expected: int, x: Sequence[float | Value]) -> None:
-    if len(x) != expected:
-        raise ValueError(f"{who} expects {expected} inputs, got {len(x)}")
+    try:
+        n = len(x)
+    except TypeError:
+        raise TypeError(f"{who} expects a sequence of {expected} inputs, "
+                        f"got {type(x).__name__}") from None
+    if n != expected:
+        raise ValueError(f"{who} expects {expected} inputs, got {n}")
 
 
 def _as_inputs(x: Sequence[float | Value]) -> list[Value]:
-    """Inputs as Values, converting plain numbers once for a whole layer."""
-    return [v if isinstance(v, Value) else Value(v, f"x{i}") for i, v in enumerate(x)]
+    """Inputs as Values, converting plain numbers once for a whole layer.
+
+    A non-number is a TypeError naming its position (a wrong type, as for Value() itself).
+    """
+    values = []
+    for i, v in enumerate(x):
+        if not isinstance(v, Value):
+            try:
+                v = Value(v, f"x{i}")
+            except TypeError:
+                raise TypeError(f"input x{i} must be a number or a Value, "
+                                f"got {type(v).__name__}: {v!r}") from None
+        values.append(v)
+    return values
 
 
 def _check_size(what: str, n: object) -> int:
@@ -50,8 +70,32 @@ def _check_size(what: str, n: object) -> int:
     return n
 
 
+def _check_parameter(name: str, value: object) -> float:
+    """A state-dict value as a float: a real number (not bool) and finite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"parameter {name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"parameter {name} is {value}; only finite values can be loaded")
+    return value
+
+
+class IncompatibleKeys(NamedTuple):
+    """What load_state_dict(strict=False) skipped: model names absent from the dict,
+    and dict names the model does not have."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _listed(names: Sequence[str], limit: int = 5) -> str:
+    """The first few names, and how many there are when that is not all of them."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... ({len(names)} in all)" if len(names) > limit else "")
+
+
 class Module:
-    """Base class: parameters(), named_parameters() and zero_grad()."""
+    """Base class: parameters(), named_parameters(), zero_grad() and state dicts."""
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         """(dotted name, parameter) pairs, e.g. ('layers.0.neurons.3.w.1', Value)."""
@@ -65,6 +109,37 @@ class Module:
         """Set every parameter's gradient to 0."""
         for p in self.parameters():
             p.grad = 0.0
+
+    def state_dict(self) -> dict[str, float]:
+        """{dotted name: value} for every parameter, in parameters() order."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, float],
+                        strict: bool = True) -> IncompatibleKeys:
+        """Set parameters from {name: number}; everything is checked before anything changes.
+
+        strict=True: the names must be exactly this model's (ValueError listing the
+        missing and unexpected ones); strict=False loads the names both share and
+        returns the rest. Values must be finite real numbers; gradients are left as is.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping of name -> number, "
+                            f"got {type(state).__name__}")
+        params = dict(self.named_parameters())
+        missing = [name for name in params if name not in state]
+        unexpected = [str(name) for name in state if name not in params]
+        if strict and (missing or unexpected):
+            parts = [f"{len(state)} values for {len(params)} parameters"]
+            if missing:
+                parts.append(f"missing: {_listed(missing)}")
+            if unexpected:
+                parts.append(f"unexpected: {_listed(unexpected)}")
+            raise ValueError("state dict does not match the model: " + "; ".join(parts))
+        updates = [(params[name], _check_parameter(name, value))
+                   for name, value in state.items() if name in params]
+        for p, value in updates:
+            p.data = value
+        return IncompatibleKeys(missing, unexpected)
 
     def draw(self, inputs: Sequence[float | Value], **options):
         """The graph of this module applied to `inputs` (see viz.draw_dot)."""
@@ -166,8 +241,9 @@ class MLP(Module):
                  output_activation: str = "linear", *, seed: int | None = None,
                  rng: random.Random | None = None, fused: bool = True):
         _check_size("nin", nin)
-        if not nouts:
-            raise ValueError("nouts must list at least one layer size, e.g. [16, 16, 1]")
+        if isinstance(nouts, (int, str)) or not nouts:
+            raise ValueError(f"nouts must list at least one layer size, e.g. [16, 16, 1], "
+                             f"got {nouts!r}")
         _check_activation(activation)
         _check_activation(output_activation)
         rng = _make_rng(seed, rng)
@@ -192,6 +268,24 @@ class MLP(Module):
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for layer in self.layers:
             yield from layer.named_parameters()
+
+    def architecture(self) -> dict[str, object]:
+        """The constructor arguments that fix the parameter names: nin, nouts, activations."""
+        return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation,
+                "output_activation": self.output_activation}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write architecture and parameters to a JSON file, atomically (checkpoint.save)."""
+        from .checkpoint import save  # lazy: checkpoint imports nn
+
+        save(self, path)
+
+    @staticmethod
+    def from_file(path: str | os.PathLike) -> MLP:
+        """A new model rebuilt from a file written by save() alone (checkpoint.load_mlp)."""
+        from .checkpoint import load_mlp  # lazy: checkpoint imports nn
+
+        return load_mlp(path)
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"

@@ -11,6 +11,11 @@ import pytest
 REQUIRE_TOOLS = os.environ.get("MICROGRAD_ANN_REQUIRE_TOOLS") == "1"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="long runs: 20,000 engine fuzzing examples instead of 2,000")
+
+
 def require_tool(name: str) -> str:
     """Path of executable `name`; skip the test when absent (fail instead in CI)."""
     path = shutil.which(name)

@@ -8,7 +8,15 @@ import sys
 
 import pytest
 
-from micrograd_ann import Neuron, Value, dot, engine, sum_values, topological_order
+from micrograd_ann import (
+    Neuron,
+    OpOverflowError,
+    Value,
+    dot,
+    engine,
+    sum_values,
+    topological_order,
+)
 from micrograd_ann.trace import AnomalyError, backward_steps, detect_anomaly, explain, node_names
 
 
@@ -258,13 +266,19 @@ def test_anomaly_names_the_user_line_of_a_nan_from_zero_times_inf():
     assert "a * math.inf" in message  # the source line itself
 
 
-def test_anomaly_reports_inf_from_overflowing_inputs():
-    big = Value(1e308, "big")
-    with pytest.raises(AnomalyError, match=r"mul\(big=1e\+308, 10.0\) = inf") as info:
+def test_anomaly_reports_inf_carried_in_from_an_inf_input():
+    big = Value(math.inf, "big")
+    with pytest.raises(AnomalyError, match=r"mul\(big=inf, 10.0\) = inf") as info:
         with detect_anomaly():
             line = _next_line()
             big * 10
     assert info.value.origin.lineno == line
+
+
+def test_overflow_from_finite_inputs_is_an_op_error_even_in_anomaly_mode():
+    with pytest.raises(OpOverflowError, match=r"mul\(1e\+308, 10.0\)"):
+        with detect_anomaly():
+            Value(1e308) * 10
 
 
 def test_anomaly_reports_a_nan_gradient_at_the_node_that_made_it():

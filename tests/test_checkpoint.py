@@ -1,0 +1,339 @@
+"""State dicts and checkpoint files: exact round trips, atomic writes, and loads that
+reject every kind of damaged file without touching the model."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+
+import pytest
+
+from micrograd_ann import MLP, Value, checkpoint
+from micrograd_ann.checkpoint import CheckpointError
+from micrograd_ann.nn import IncompatibleKeys, Layer
+
+
+def _model(seed: int = 0) -> MLP:
+    return MLP(2, [3, 1], activation="tanh", output_activation="sigmoid", seed=seed)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A checkpoint of _model(0) on disk: (path, the model)."""
+    model = _model(0)
+    path = tmp_path / "model.json"
+    checkpoint.save(model, path)
+    return path, model
+
+
+# --------------------------------------------------------------------- state dicts
+
+
+def test_state_dict_names_and_values_follow_named_parameters():
+    model = _model()
+    state = model.state_dict()
+    assert list(state) == [name for name, _ in model.named_parameters()]
+    assert list(state.values()) == [p.data for p in model.parameters()]
+    assert len(state) == 3 * 3 + 1 * 4
+    assert list(state)[:3] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1",
+                               "layers.0.neurons.0.b"]
+
+
+def test_load_state_dict_copies_values_and_keeps_gradients():
+    source, target = _model(1), _model(2)
+    target.parameters()[0].grad = 0.25
+    assert target.load_state_dict(source.state_dict()) == IncompatibleKeys([], [])
+    assert target.state_dict() == source.state_dict()
+    assert target.parameters()[0].grad == 0.25
+    assert target([0.3, -0.7]).data == source([0.3, -0.7]).data
+
+
+def test_load_state_dict_strict_lists_missing_and_unexpected_and_changes_nothing():
+    target = _model(2)
+    before = target.state_dict()
+    state = _model(1).state_dict()
+    del state["layers.1.neurons.0.b"]
+    state["layers.9.w.0"] = 1.0
+    with pytest.raises(ValueError, match=r"13 values for 13 parameters; "
+                                         r"missing: layers\.1\.neurons\.0\.b; "
+                                         r"unexpected: layers\.9\.w\.0"):
+        target.load_state_dict(state)
+    assert target.state_dict() == before
+
+
+def test_load_state_dict_not_strict_loads_the_shared_names():
+    target = _model(2)
+    state = {"layers.1.neurons.0.b": 0.5, "extra": 1.0}
+    result = target.load_state_dict(state, strict=False)
+    assert result.unexpected_keys == ["extra"]
+    assert len(result.missing_keys) == 12
+    assert target.layers[1].neurons[0].b.data == 0.5
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (math.nan, ValueError, "is nan"),
+    (math.inf, ValueError, "is inf"),
+    ("0.5", TypeError, "must be a number, got str"),
+    (None, TypeError, "must be a number, got NoneType"),
+    (True, TypeError, "must be a number, got bool"),
+])
+def test_load_state_dict_rejects_bad_values_before_changing_anything(value, error, message):
+    target = _model(2)
+    before = target.state_dict()
+    state = _model(1).state_dict()
+    state["layers.1.neurons.0.b"] = value  # the last parameter: all others were fine
+    with pytest.raises(error, match=rf"parameter layers\.1\.neurons\.0\.b {message}"):
+        target.load_state_dict(state)
+    assert target.state_dict() == before
+
+
+def test_load_state_dict_needs_a_mapping():
+    with pytest.raises(TypeError, match="mapping of name -> number, got list"):
+        _model().load_state_dict([("layers.0.neurons.0.w.0", 1.0)])
+
+
+# ------------------------------------------------------------------- save and load
+
+
+def test_round_trip_is_exact_and_rebuilds_the_architecture(saved):
+    path, model = saved
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "micrograd_ann.checkpoint"
+    assert doc["version"] == 1
+    assert doc["architecture"] == {"nin": 2, "nouts": [3, 1], "activation": "tanh",
+                                   "output_activation": "sigmoid"}
+    rebuilt = MLP.from_file(path)
+    assert rebuilt.state_dict() == model.state_dict()  # bit for bit: floats via repr
+    assert repr(rebuilt) == repr(model)
+    assert rebuilt([0.3, -0.7]).data == model([0.3, -0.7]).data
+
+
+def test_load_into_a_model_of_the_same_architecture(saved):
+    path, model = saved
+    target = _model(5)
+    checkpoint.load(target, path)
+    assert target.state_dict() == model.state_dict()
+
+
+def test_mlp_save_writes_the_same_file_as_checkpoint_save(saved, tmp_path):
+    path, model = saved
+    model.save(tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == path.read_bytes()
+
+
+def test_save_overwrites_and_works_with_a_bare_file_name(saved, tmp_path, monkeypatch):
+    path, _ = saved
+    monkeypatch.chdir(tmp_path)
+    checkpoint.save(_model(7), "model.json")
+    assert MLP.from_file(path).state_dict() == _model(7).state_dict()
+    assert sorted(os.listdir(tmp_path)) == ["model.json"]
+
+
+def test_save_refuses_non_finite_parameters_and_leaves_the_old_file(saved):
+    path, _ = saved
+    old = path.read_bytes()
+    model = _model(3)
+    model.layers[0].neurons[1].b.data = math.nan
+    with pytest.raises(ValueError, match=r"non-finite.*1 of them, e\.g\. "
+                                         r"layers\.0\.neurons\.1\.b = nan"):
+        checkpoint.save(model, path)
+    assert path.read_bytes() == old
+
+
+def test_only_mlps_are_saved(tmp_path):
+    with pytest.raises(TypeError, match="checkpoints hold an MLP.*got Layer"):
+        checkpoint.save(Layer(2, 3, seed=0), tmp_path / "layer.json")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        MLP.from_file(tmp_path / "nope.json")
+
+
+# ---------------------------------------------------------------- atomic writing
+
+
+def _fail_halfway(doc, file, **kwargs):
+    """Stands in for json.dump: writes half the text, then the disk 'fills up'."""
+    text = json.dumps(doc, **kwargs)
+    file.write(text[: len(text) // 2])
+    file.flush()
+    raise OSError(28, "No space left on device")
+
+
+def _fail(*args, **kwargs):
+    raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("target, replacement", [
+    ("micrograd_ann.checkpoint.json.dump", _fail_halfway),
+    ("micrograd_ann.checkpoint.os.fsync", _fail),
+    ("micrograd_ann.checkpoint.os.replace", _fail),
+], ids=["write", "fsync", "replace"])
+def test_a_failed_save_leaves_the_old_file_and_no_temp_file(saved, monkeypatch,
+                                                            target, replacement):
+    path, _ = saved
+    old = path.read_bytes()
+    monkeypatch.setattr(target, replacement)
+    with pytest.raises(OSError):
+        checkpoint.save(_model(9), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old
+    assert os.listdir(path.parent) == ["model.json"]
+    assert MLP.from_file(path).state_dict() == _model(0).state_dict()
+
+
+def test_a_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr("micrograd_ann.checkpoint.json.dump", _fail_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.save(_model(), tmp_path / "model.json")
+    assert os.listdir(tmp_path) == []
+
+
+# -------------------------------------------------------------- damaged files
+
+
+def _edit(path, change) -> None:
+    """Rewrite the checkpoint at `path` after `change(doc)` edits its JSON object."""
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def change(doc):
+        for key in keys[:-1]:
+            doc = doc[key]
+        doc[keys[-1]] = value
+
+    return change
+
+
+def _delete(*keys):
+    def change(doc):
+        for key in keys[:-1]:
+            doc = doc[key]
+        del doc[keys[-1]]
+
+    return change
+
+
+LAST = "layers.1.neurons.0.b"  # a bad last value must not leave the others loaded
+
+DAMAGED = {
+    "wrong_format": (_set("format", "something.else"), "not a micrograd_ann checkpoint"),
+    "newer_version": (_set("version", 2), r"version 2 \(written by a newer"),
+    "version_as_text": (_set("version", "1"), "format version '1'; this micrograd_ann"),
+    "version_as_bool": (_set("version", True), "format version True;"),
+    "missing_key": (_delete("architecture"), r"missing: \['architecture'\]"),
+    "extra_key": (_set("comment", "hi"), r"unexpected: \['comment'\]"),
+    "architecture_not_object": (_set("architecture", [2, [3, 1]]), "must be a JSON object"),
+    "architecture_missing_key": (_delete("architecture", "activation"),
+                                 r"missing: \['activation'\]"),
+    "architecture_extra_key": (_set("architecture", "fused", True),
+                               r"unexpected: \['fused'\]"),
+    "parameters_not_object": (_set("parameters", [0.1, 0.2]), "must be an object"),
+    "missing_parameter": (_delete("parameters", LAST), rf"missing: {LAST}"),
+    "extra_parameter": (_set("parameters", "layers.2.neurons.0.b", 0.0),
+                        r"unexpected: layers\.2\.neurons\.0\.b"),
+    "nan": (_set("parameters", LAST, math.nan), rf"parameter {LAST} is nan"),
+    "infinity": (_set("parameters", LAST, -math.inf), rf"parameter {LAST} is -inf"),
+    "text_value": (_set("parameters", LAST, "0.5"), "must be a number, got str"),
+    "null_value": (_set("parameters", LAST, None), "must be a number, got NoneType"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED, ids=str)
+def test_a_damaged_file_is_rejected_and_the_model_untouched(saved, case):
+    path, _ = saved
+    change, message = DAMAGED[case]
+    _edit(path, change)
+    target = _model(4)
+    before = target.state_dict()
+    with pytest.raises(CheckpointError, match=message) as info:
+        checkpoint.load(target, path)
+    assert str(info.value).startswith(str(path))
+    assert target.state_dict() == before
+    with pytest.raises(CheckpointError, match="^" + re.escape(str(path))):  # may fail on the count
+        MLP.from_file(path)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.9, None], ids=str)
+def test_a_truncated_file_is_rejected(saved, fraction):
+    path, _ = saved
+    data = path.read_bytes().rstrip()
+    keep = len(data) - 1 if fraction is None else int(len(data) * fraction)  # None: "}" lost
+    path.write_bytes(data[:keep])
+    target = _model(4)
+    before = target.state_dict()
+    with pytest.raises(CheckpointError, match="not valid checkpoint JSON"):
+        checkpoint.load(target, path)
+    assert target.state_dict() == before
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not valid checkpoint JSON"),
+    (b"{'format': 1}", "not valid checkpoint JSON"),
+    (b"[1, 2, 3]", "not a micrograd_ann checkpoint"),
+    (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
+], ids=["binary", "python_repr", "json_list", "duplicate_key"])
+def test_files_that_are_not_checkpoints(tmp_path, content, message):
+    path = tmp_path / "x.json"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        MLP.from_file(path)
+
+
+def test_a_huge_number_in_the_file_is_rejected_as_infinite(saved):
+    path, _ = saved
+    text = path.read_text()
+    value = repr(_model(0).state_dict()[LAST])
+    path.write_text(text.replace(f'"{LAST}": {value}', f'"{LAST}": 1e999'))
+    with pytest.raises(CheckpointError, match=rf"parameter {LAST} is inf"):
+        checkpoint.load(_model(4), path)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("nouts", [3, 2], r"nouts=\[3, 2\] in the file, \[3, 1\] in the model"),
+    ("activation", "relu", "activation='relu' in the file, 'tanh' in the model"),
+    ("nin", 2.0, "nin=2.0 in the file, 2 in the model"),
+])
+def test_a_different_architecture_is_rejected(saved, key, value, message):
+    path, _ = saved
+    _edit(path, _set("architecture", key, value))
+    target = _model(4)
+    before = target.state_dict()
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.load(target, path)
+    assert target.state_dict() == before
+
+
+def test_from_file_checks_the_parameter_count_before_building(saved):
+    path, _ = saved
+    _edit(path, _set("architecture", "nouts", [10**9, 1]))  # would never finish building
+    with pytest.raises(CheckpointError, match="has 4000000001 parameters, the file holds 13"):
+        MLP.from_file(path)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("nin", True, "nin must be a positive int, got True"),
+    ("nouts", [], "nouts must list at least one layer size"),
+    ("activation", "swish", "unknown activation 'swish'; choose one of relu, tanh"),
+    ("activation", ["relu"], r"unknown activation \['relu'\]"),
+    ("nouts", 3, "nouts must list at least one layer size, e.g. .*, got 3"),
+])
+def test_from_file_rejects_an_invalid_architecture(saved, key, value, message):
+    path, _ = saved
+    _edit(path, _set("architecture", key, value))
+    with pytest.raises(CheckpointError, match=rf"invalid architecture: .*{message}"):
+        MLP.from_file(path)
+
+
+def test_value_is_not_a_model(tmp_path):
+    with pytest.raises(TypeError, match="got Value"):
+        checkpoint.save(Value(1.0), tmp_path / "v.json")
