@@ -1,0 +1,307 @@
+"""Time micrograd 0.1.0, micrograd_ann and hand-written float loops on the same work.
+
+Run with `make bench` (installs micrograd==0.1.0). Prints a table per section and
+PASS/FAIL per target; always exits 0: it is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.metadata
+import importlib.util
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import workloads as wl  # noqa: E402
+from micrograd_ann import Value, sum_values, topological_order  # noqa: E402
+
+ROUNDS_GC_ON = 9  # demo steps timed per engine, garbage collector on
+ROUNDS_GC_OFF = 15
+AGREE_STEPS = 5
+AGREE_TOL = 1e-9
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def timed(fn, *args, gc_on: bool):
+    """(seconds, result) of fn(*args), starting from a collected heap."""
+    gc.collect()
+    if not gc_on:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        result = fn(*args)
+        return time.perf_counter() - start, result
+    finally:
+        gc.enable()
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                 enumerate(zip(row, widths))]
+        print("  " + "  ".join(cells))
+    print()
+
+
+# ------------------------------------------------------------------ 1. the demo step
+
+
+def demo_engines(X, y):
+    mg = wl.micrograd_model()
+    weights = wl.weights_of(mg)
+    return {
+        "micrograd 0.1.0": (wl.micrograd_step, mg),
+        "micrograd_ann": (wl.ours_step, wl.ours_model(weights)),
+        "hand-written floor": (wl.floor_step, wl.floor_model(weights)),
+    }
+
+
+def demo_step_times(X, y) -> dict[str, dict[bool, float]]:
+    """Median ms/step per engine with the collector on and off, engines interleaved."""
+    engines = demo_engines(X, y)
+    names = list(engines)
+    for k in range(AGREE_STEPS):  # identical weights, so identical losses
+        losses = {name: step(model, X, y, k) for name, (step, model) in engines.items()}
+        reference = losses[names[0]]
+        for name, loss in losses.items():
+            assert abs(loss - reference) <= AGREE_TOL, f"step {k}: {name} loss {loss!r} " \
+                f"!= micrograd's {reference!r}"
+    print(f"  losses agree to {AGREE_TOL:g} over {AGREE_STEPS} steps "
+          f"(step {AGREE_STEPS - 1}: {reference:.12f})")
+    times = {name: {True: [], False: []} for name in names}
+    k = AGREE_STEPS
+    for gc_on, rounds in [(True, ROUNDS_GC_ON), (False, ROUNDS_GC_OFF)]:
+        for r in range(rounds):
+            for name in names[r % 3:] + names[: r % 3]:  # rotate who goes first
+                step, model = engines[name]
+                seconds, _ = timed(step, model, X, y, k, gc_on=gc_on)
+                times[name][gc_on].append(seconds * 1e3)
+            k += 1
+    return {name: {on: statistics.median(v) for on, v in t.items()}
+            for name, t in times.items()}
+
+
+def report_demo(ms: dict[str, dict[bool, float]]) -> None:
+    mg, floor = ms["micrograd 0.1.0"], ms["hand-written floor"]
+    rows = []
+    for name, t in ms.items():
+        rows.append([name, f"{t[True]:.2f}", f"{mg[True] / t[True]:.1f}x",
+                     f"{t[False]:.2f}", f"{mg[False] / t[False]:.1f}x",
+                     f"{t[True] / floor[True]:.1f} / {t[False] / floor[False]:.1f}"])
+    table(["demo step", "ms GC on", "speed-up", "ms GC off", "speed-up",
+           "x floor (on / off)"], rows)
+
+
+# ---------------------------------------------------------------- 2. graph and memory
+
+
+def micrograd_graph_size(root) -> int:
+    seen, stack = {root}, [root]
+    while stack:
+        for child in stack.pop()._prev:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return len(seen)
+
+
+def graph_memory(build, count) -> tuple[int, int, int]:
+    """(Values in the graph, bytes held after backward, bytes left after `del` without gc)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    loss = build()
+    loss.backward()
+    held = tracemalloc.get_traced_memory()[0] - before
+    values = count(loss)
+    del loss
+    left = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    gc.collect()
+    return values, held, left
+
+
+def memory_rows(X, y) -> dict[str, tuple[int, int, int]]:
+    engines = demo_engines(X, y)
+    mg = engines["micrograd 0.1.0"][1]
+    ours = engines["micrograd_ann"][1]
+    n_params = len(mg.parameters())
+
+    def mg_loss():
+        from micrograd.engine import Value as MValue
+
+        scores = [mg(list(map(MValue, row))) for row in X]
+        losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+        return sum(losses) * (1.0 / len(losses)) + wl.ALPHA * sum(p * p for p in mg.parameters())
+
+    return {
+        "micrograd 0.1.0": graph_memory(mg_loss, micrograd_graph_size),
+        "micrograd_ann": graph_memory(lambda: wl.ours_loss(ours, X, y),
+                                      lambda root: len(topological_order(root))),
+    }, n_params
+
+
+def report_memory(mem, n_params) -> None:
+    rows = []
+    for name, (values, held, left) in mem.items():
+        rows.append([name, f"{values:,}", f"{held / 2**20:.1f}",
+                     f"{held / (values - n_params):.0f}", f"{left / 2**20:.1f}"])
+    table(["graph of one step", "Values", "MiB after backward", "bytes/Value",
+           "MiB left after del (no gc)"], rows)
+    print("  (micrograd's nodes are reference cycles: only the cyclic collector frees them;\n"
+          "  ours are freed on del -- what stays is CPython's tuple free lists)\n")
+
+
+# ------------------------------------------------------------ 3. deep and wide graphs
+
+
+def deep_chain(value_cls, n: int):
+    def build():
+        x = value_cls(1.0)
+        v = x
+        for _ in range(n):
+            v = v + x
+        return x, v
+    return build, lambda x: x.grad == n + 1
+
+
+def wide_sum(value_cls, add_all, n: int):
+    def build():
+        leaves = [value_cls(float(i)) for i in range(n)]
+        return leaves, add_all(leaves)
+    return build, lambda leaves: all(leaf.grad == 1.0 for leaf in leaves)
+
+
+def build_and_backward(build, check) -> tuple[float, str]:
+    """Seconds to build, and backward's seconds (or the error it raised)."""
+    gc.collect()
+    start = time.perf_counter()
+    inputs, root = build()
+    built = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        root.backward()
+        outcome = f"{time.perf_counter() - start:.2f} s"
+        if not check(inputs):
+            outcome += " WRONG GRADIENT"
+    except RecursionError:
+        outcome = "RecursionError"
+    del inputs, root
+    gc.collect()
+    return built, outcome
+
+
+def big_graph_rows() -> list[list[str]]:
+    from micrograd.engine import Value as MValue
+
+    cases = [(f"chain of {n:,} adds", lambda cls, add_all, n=n: deep_chain(cls, n))
+             for n in (100_000, 1_000_000)]
+    cases.append(("sum of 1,000,000 leaves",
+                  lambda cls, add_all: wide_sum(cls, add_all, 1_000_000)))
+    rows = []
+    for label, case in cases:
+        row = [label]
+        for cls, add_all in [(MValue, sum), (Value, sum_values)]:
+            built, outcome = build_and_backward(*case(cls, add_all))
+            row += [f"{built:.2f} s", outcome]
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------- 4. debug hooks when switched off
+
+HOOK_MODES = {  # hooks_child.py's argument -> row label
+    "absent": "trace.py never imported",
+    "off": "trace imported, detect_anomaly() off",
+    "on": "inside detect_anomaly() (for scale)",
+}
+
+
+def hooks_rows() -> list[list[str]] | None:
+    """Our demo step in fresh processes, modes interleaved; None before trace.py exists."""
+    if importlib.util.find_spec("micrograd_ann.trace") is None:
+        return None
+    child = Path(__file__).with_name("hooks_child.py")
+    runs = {mode: [] for mode in HOOK_MODES}
+    for _ in range(3):
+        for mode in HOOK_MODES:
+            out = subprocess.run([sys.executable, str(child), mode],
+                                 capture_output=True, text=True, check=True)
+            runs[mode].append(float(out.stdout))
+    absent = statistics.median(runs["absent"])
+    rows = []
+    for mode, label in HOOK_MODES.items():
+        ms = statistics.median(runs[mode])
+        rows.append([label, f"{ms:.2f}", f"{100 * (ms / absent - 1):+.1f} %"])
+    return rows
+
+
+# --------------------------------------------------------------------------- report
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> None:
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), "
+          f"CPU: {cpu_name()}, micrograd {importlib.metadata.version('micrograd')}\n")
+    X, y = wl.moons()
+
+    print("1. micrograd's demo step: MLP(2, [16, 16, 1]), 100 two-moons points, max-margin loss")
+    ms = demo_step_times(X, y)
+    report_demo(ms)
+
+    print("2. Graph size and memory of one step (tracemalloc, graph alive after backward)")
+    mem, n_params = memory_rows(X, y)
+    report_memory(mem, n_params)
+
+    print("3. Deep and wide graphs: build, then backward (micrograd at its shipped "
+          f"recursion limit, {sys.getrecursionlimit()})")
+    big = big_graph_rows()
+    table(["graph", "micrograd build", "backward", "micrograd_ann build", "backward"], big)
+
+    hooks = hooks_rows()
+    if hooks is not None:
+        print("4. Debug hooks switched off: our demo step, ms/step with GC on (fresh processes)")
+        table(["variant", "ms/step", "vs never imported"], hooks)
+
+    mg, ours, floor = (ms[name] for name in ms)
+    mg_mem, ours_mem = (mem[name][1] for name in mem)
+    ours_big = [row[4] for row in big[1:]]
+    targets = [
+        (f"demo step >= 30x micrograd, GC on ({mg[True] / ours[True]:.1f}x)",
+         mg[True] / ours[True] >= 30),
+        (f"demo step >= 4x micrograd, GC off ({mg[False] / ours[False]:.1f}x)",
+         mg[False] / ours[False] >= 4),
+        (f"within 3x of the hand-written floor, GC off ({ours[False] / floor[False]:.1f}x; "
+         f"GC on {ours[True] / floor[True]:.1f}x)", ours[False] <= 3 * floor[False]),
+        (f"<= 1/10 of micrograd's memory per step (1/{mg_mem / ours_mem:.0f})",
+         ours_mem * 10 <= mg_mem),
+        (f"1M-deep chain and 1M-wide sum backward ({', '.join(ours_big)})",
+         all(b.endswith(" s") and float(b[:-2]) < 5 for b in ours_big)),
+    ]
+    print("Targets")
+    for text, ok in targets:
+        print(f"  {verdict(ok)}  {text}")
+
+
+if __name__ == "__main__":
+    main()
