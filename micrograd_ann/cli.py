@@ -1,0 +1,396 @@
+"""The `micrograd-ann` command line: train, neuron, draw, gradcheck, explain and demo.
+
+Only this module reads argv and prints. A user error (a bad flag value, an unknown
+dataset, a malformed formula) is one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from typing import Callable, Sequence
+
+from . import expr, training
+from .engine import OpError, Value, topological_order
+from .nn import ACTIVATIONS, Neuron
+from .trace import explain
+
+DEFAULT_OUT = "micrograd-ann-out"
+DOT_HINT = ("Graphviz's `dot` was not found, so graphs were saved as DOT source (.dot). "
+            "Install Graphviz to get SVG (Debian/Ubuntu: sudo apt-get install graphviz; "
+            "macOS: brew install graphviz), or paste the .dot file into an online viewer.")
+
+# The seed tutorial's neuron. It printed 0.865; w.x + b = 2.5 and sigmoid(2.5) = 0.9241.
+TUTORIAL_NEURON = {"inputs": [1.0, 5.0, 3.0], "weights": [0.2, 0.5, -0.1], "bias": 0.1,
+                   "activation": "sigmoid"}
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (with a pointer to --help), not a page."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --------------------------------------------------------------- argument types
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, "
+                                             f"got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    """'16,16' -> [16, 16]; '' -> [] (no hidden layer)."""
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected positive layer sizes like 16,16, got {text!r}")
+    return [int(p) for p in parts]
+
+
+def _numbers(text: str) -> list[float]:
+    """'1,5,3' -> [1.0, 5.0, 3.0]."""
+    return [_number(p) for p in text.split(",")]
+
+
+def _assignment(text: str) -> tuple[str, float]:
+    """'x=0.5' -> ('x', 0.5)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. x=0.5), got {text!r}")
+    return name.strip(), _number(value)
+
+
+# ----------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line interface; each subcommand sets `func`."""
+    parser = _Parser(prog="micrograd-ann",
+                     description="A scalar autograd engine where every gradient step is visible.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train an MLP on a built-in dataset",
+                           description="Train an MLP on a built-in dataset, show progress, "
+                           "and write parameters, plots, a graph and a backprop player. "
+                           "Options left unset take the dataset's preset (below).",
+                           epilog=_presets_help(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
+
+    neuron = sub.add_parser("neuron", help="the tutorial's neuron, forward and backward",
+                            description="The seed tutorial's neuron: forward value, the "
+                            "backward pass step by step, and its graph.")
+    _add_neuron_arguments(neuron)
+    _add_output_arguments(neuron)
+    neuron.set_defaults(func=cmd_neuron)
+
+    for name, func, summary in [
+        ("draw", cmd_draw, "draw the graph of a formula, with gradients"),
+        ("gradcheck", cmd_gradcheck, "compare a formula's gradients with finite differences"),
+        ("explain", cmd_explain, "print a formula's backward pass step by step"),
+    ]:
+        cmd = sub.add_parser(name, help=summary, description=summary + ". " + EXPR_HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        optional = name == "explain"
+        cmd.add_argument("expr", metavar="EXPR", nargs="?" if optional else None,
+                         help="e.g. 'tanh(x*w + b)'" +
+                         (" (default: the tutorial's neuron)" if optional else ""))
+        cmd.add_argument("assignments", metavar="NAME=VALUE", nargs="*", type=_assignment,
+                         help="a value for each variable, e.g. x=0.5 w=-3 b=2")
+        if name == "draw":
+            _add_output_arguments(cmd)
+        cmd.set_defaults(func=func)
+
+    demo = sub.add_parser("demo", help="train on moons, then explain the neuron",
+                          description="Train an MLP on two moons with the default settings, "
+                          "then run `neuron`, and list the files written.")
+    demo.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+EXPR_HELP = (
+    "\n\nEXPR is Python syntax over named variables: numbers, + - * / **, unary -, and the "
+    f"functions {', '.join(expr.FUNCTIONS)}.\nIt is parsed, never evaluated as code. "
+    "Give each variable a value as NAME=VALUE after EXPR:\n\n"
+    "  micrograd-ann draw 'tanh(x*w + b)' x=0.5 w=-3 b=2\n\n"
+    "A formula that starts with '-' goes in parentheses: draw '(-x*y)' x=1 y=2."
+)
+
+
+def _presets_help() -> str:
+    """One line per dataset listing its preset, for `train --help`."""
+    lines = ["presets (batch_size 0 = the whole training set):"]
+    for name, preset in training.PRESETS.items():
+        shown = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
+                 for k, v in preset.items() if v is not None]
+        lines.append(f"  {name:<8} {' '.join(shown)}")
+    return "\n".join(lines)
+
+
+def _add_train_arguments(cmd: argparse.ArgumentParser) -> None:
+    per_dataset = "default: per dataset"
+    cmd.add_argument("--dataset", choices=list(training.PRESETS), default="moons",
+                     help="default: %(default)s (digits needs the [digits] extra)")
+    cmd.add_argument("--samples", type=_positive(int), help=f"dataset size ({per_dataset})")
+    cmd.add_argument("--noise", type=_non_negative, help=f"2-D datasets ({per_dataset})")
+    cmd.add_argument("--hidden", type=_sizes, metavar="N,N,...",
+                     help=f"hidden layer sizes, e.g. 16,16 ({per_dataset})")
+    cmd.add_argument("--activation", choices=[a for a in ACTIVATIONS if a != "linear"],
+                     help=f"hidden activation ({per_dataset})")
+    cmd.add_argument("--loss", choices=training.LOSSES,
+                     help=f"hinge, bce and mse(+-1) need two classes ({per_dataset})")
+    cmd.add_argument("--optimizer", choices=list(training.OPTIMIZERS), help=per_dataset)
+    cmd.add_argument("--lr", type=_positive(float), help=f"learning rate ({per_dataset})")
+    cmd.add_argument("--epochs", type=_positive(int), help=per_dataset)
+    cmd.add_argument("--batch-size", type=_positive(int),
+                     help=f"samples per step ({per_dataset}; moons: the whole training set)")
+    cmd.add_argument("--test-fraction", type=_fraction, default=0.2,
+                     help="share held out for testing (default: %(default)s)")
+    cmd.add_argument("--seed", type=int, default=0, help="data, split, init and shuffling "
+                     "(default: %(default)s)")
+    cmd.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+
+
+def _add_neuron_arguments(cmd: argparse.ArgumentParser) -> None:
+    tn = TUTORIAL_NEURON
+    cmd.add_argument("--inputs", type=_numbers, default=tn["inputs"], metavar="X,X,...",
+                     help="input values (default: 1,5,3)")
+    cmd.add_argument("--weights", type=_numbers, default=tn["weights"], metavar="W,W,...",
+                     help="one weight per input (default: 0.2,0.5,-0.1)")
+    cmd.add_argument("--bias", type=_number, default=tn["bias"], help="default: 0.1")
+    cmd.add_argument("--activation", choices=[a for a in ACTIVATIONS],
+                     default=tn["activation"], help="default: %(default)s")
+
+
+def _add_output_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    cmd.add_argument("--html", action="store_true",
+                     help="also write a backprop player page (.html) to step through")
+
+
+# --------------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train, report, and write parameters, plots, graph and player page."""
+    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    config = training.TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    try:
+        run = training.train(config, progress=sys.stderr)
+    except (ImportError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print(run.summary())
+    files = training.write_outputs(run, args.out)
+    files.extend(_write_graph(run.sample_loss, args.out, "graph", html=True,
+                              collapse="neuron"))
+    _list_files(files)
+    return 0
+
+
+def _tutorial_neuron(args: argparse.Namespace) -> tuple[Value, Value]:
+    """The neuron as separate ops (w_i * x_i, +, activation): pre-activation and output.
+
+    Products are labelled "w0x0", ..., running sums "s1", "s2", ..., the last one "n".
+    """
+    if len(args.inputs) != len(args.weights):
+        raise CliError(f"--inputs has {len(args.inputs)} values but --weights has "
+                       f"{len(args.weights)}; give one weight per input")
+    neuron = Neuron(len(args.inputs), args.activation, fused=False)
+    for w, value in zip(neuron.w, args.weights):
+        w.data = value
+    neuron.b.data = args.bias
+    out = neuron([Value(x, f"x{i}") for i, x in enumerate(args.inputs)])
+    n = out.parents[0] if args.activation != "linear" else out
+    sums = 0
+    for node in topological_order(n):
+        if node.op == "mul":
+            node.label = "".join(p.label for p in node.parents)
+        elif node.op == "add":
+            sums += 1
+            node.label = f"s{sums}"
+    n.label = "n"
+    out.label = "out" if out is not n else "n"
+    return n, out
+
+
+def cmd_neuron(args: argparse.Namespace) -> int:
+    """Forward value, the misprint note, the backward pass step by step, and the graph."""
+    n, out = _tutorial_neuron(args)
+    print(f"neuron: x = {args.inputs}, w = {args.weights}, b = {args.bias}, {args.activation}")
+    print(f"forward: n = w.x + b = {n.data:.4g}; out = {args.activation}(n) = {out.data:.4f}"
+          if out is not n else f"forward: n = w.x + b = {n.data:.4f} (no activation)")
+    is_tutorial = all(getattr(args, k) == v for k, v in TUTORIAL_NEURON.items())
+    if is_tutorial:
+        print(f"(The tutorial printed 0.865 -- a misprint: w.x + b = {n.data:g} and "
+              f"sigmoid({n.data:g}) = {out.data:.4f}.)")
+    print()
+    print(explain(out))
+    _list_files(_write_graph(out, args.out, "neuron", html=args.html))
+    return 0
+
+
+def _parse_expr(args: argparse.Namespace, variables: dict | None = None):
+    """The formula's root and leaves; every problem with it is a one-line error."""
+    if "=" in args.expr:
+        raise CliError(f"{args.expr!r}: the formula comes first, then NAME=VALUE for each "
+                       "variable, e.g. 'x*y' x=2 y=3")
+    names = [name for name, _ in args.assignments]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise CliError(f"variable {duplicates[0]!r} is given more than one value")
+    return expr.evaluate(args.expr, variables or dict(args.assignments))
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    """Compute the formula and its gradients, print them, and draw the graph."""
+    root, leaves = _parse_expr(args)
+    root.backward()
+    print(f"{args.expr} = {root.data:.6g}")
+    for name, leaf in leaves.items():
+        print(f"  d/d{name} = {leaf.grad:.6g}")
+    _list_files(_write_graph(root, args.out, "expression", html=args.html))
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """Print the gradcheck table; exit code 1 when a gradient disagrees."""
+    from .gradcheck import gradcheck
+
+    _parse_expr(args)  # report formula errors before any checking
+    names = [name for name, _ in args.assignments]
+    inputs = [Value(value, name) for name, value in args.assignments]
+    report = gradcheck(lambda xs: _parse_expr(args, dict(zip(names, xs)))[0], inputs,
+                       raise_exception=False)
+    print(report)
+    return 0 if report.passed else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """explain() on the formula, or on the tutorial's neuron when no formula is given."""
+    if args.expr is None:
+        if args.assignments:
+            raise CliError("NAME=VALUE needs a formula before it")
+        args = argparse.Namespace(**TUTORIAL_NEURON)
+        root = _tutorial_neuron(args)[1]
+    else:
+        root = _parse_expr(args)[0]
+    print(explain(root))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`train` on moons with its defaults, then `neuron`, then where the files are."""
+    parser = build_parser()
+    print("== 1. Training an MLP on two moons ==")
+    cmd_train(parser.parse_args(["train", "--out", args.out]))
+    print("\n== 2. The tutorial's neuron, forward and backward ==")
+    cmd_neuron(parser.parse_args(["neuron", "--out", args.out, "--html"]))
+    where = os.path.abspath(args.out)
+    if os.path.exists(os.path.join(where, "backprop.html")):
+        print(f"\nAll files are in {where}/ -- open the .svg files and backprop.html "
+              "(step through backprop) in a browser.")
+    else:
+        print(f"\nAll files are in {where}/.\n{DOT_HINT}")
+    return 0
+
+
+# ---------------------------------------------------------------------- output
+
+
+_dot_hint_shown = False  # say it once per run, not once per graph
+
+
+def _write_graph(root: Value, out: str, stem: str, html: bool, **options) -> list[str]:
+    """SVG of the graph (DOT source when `dot` is missing) and, if asked, the player page."""
+    from . import player, viz
+
+    os.makedirs(out, exist_ok=True)
+    try:
+        files = [viz.render(root, os.path.join(out, stem + ".svg"), **options)]
+        if html:
+            page = "backprop.html" if stem == "graph" else stem + ".html"
+            files.append(str(player.render_html(root, os.path.join(out, page), **options)))
+    except viz.DotNotFoundError:
+        path = os.path.join(out, stem + ".dot")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(viz.to_dot(root, **options))
+        files = [path]
+        _hint_dot_missing()
+    except (viz.GraphTooLargeError, viz.RenderTimeoutError) as exc:
+        print(f"NOTE: {stem} not drawn: {exc}", file=sys.stderr)
+        files = []
+    return files
+
+
+def _hint_dot_missing() -> None:
+    global _dot_hint_shown
+    if not _dot_hint_shown:
+        print(f"NOTE: {DOT_HINT}", file=sys.stderr)
+    _dot_hint_shown = True
+
+
+def _list_files(paths: Sequence[str]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
+
+
+# ------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 check failed, 2 user error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, expr.ExprError, OpError) as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `micrograd-ann explain | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,0 +1,217 @@
+"""Loss curves and decision boundaries as SVG text, in pure Python (no matplotlib).
+
+SVG is always available; `save_png_*` draw the same data with matplotlib when it is
+installed (the optional `plot` extra) and are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Sequence
+from xml.sax.saxutils import escape
+
+# Strong colours for points and lines, light ones for the regions behind them.
+POINT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+REGION_COLOURS = ("#c6dbef", "#fcbba1", "#c7e9c0", "#dadaeb", "#fdd0a2",
+                  "#e0cfc9", "#f7d3ea", "#e0e0e0", "#eeeeb0", "#c2eef2")
+
+WIDTH, HEIGHT = 480, 360
+LEFT, RIGHT, TOP, BOTTOM = 60, 20, 36, 44  # margins around the plotting area
+
+
+class Grid(NamedTuple):
+    """Predicted class at the centre of each cell of a regular grid over the data."""
+
+    xs: list[float]  # cell edges along x (one more than the number of columns)
+    ys: list[float]  # cell edges along y
+    classes: list[list[int]]  # classes[row][col], row 0 at the lowest y
+
+
+def boundary_grid(predict: Callable[[float, float], int],
+                  points: Sequence[Sequence[float]], resolution: int = 60,
+                  margin: float = 0.25) -> Grid:
+    """Evaluate `predict(x, y)` on a resolution x resolution grid covering the points."""
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    if not points:
+        raise ValueError("boundary_grid needs at least one point")
+    (x0, x1), (y0, y1) = (_extent([p[i] for p in points], margin) for i in (0, 1))
+    xs = [x0 + (x1 - x0) * i / resolution for i in range(resolution + 1)]
+    ys = [y0 + (y1 - y0) * i / resolution for i in range(resolution + 1)]
+    classes = [
+        [predict((xs[c] + xs[c + 1]) / 2, (ys[r] + ys[r + 1]) / 2) for c in range(resolution)]
+        for r in range(resolution)
+    ]
+    return Grid(xs, ys, classes)
+
+
+def _extent(values: Sequence[float], margin: float) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    pad = margin * (hi - lo) if hi > lo else 1.0  # one point alone gets a unit square
+    return lo - pad, hi + pad
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick positions (1, 2 or 5 times a power of ten apart) inside [lo, hi]."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9)
+    last = math.floor(hi / step + 1e-9)
+    return [round(k * step, 12) for k in range(first, last + 1)]
+
+
+class _Frame:
+    """Maps data coordinates to pixels inside the margins and draws axes and labels."""
+
+    def __init__(self, x_range: tuple[float, float], y_range: tuple[float, float]):
+        self.x0, self.x1 = x_range
+        self.y0, self.y1 = y_range
+        if self.x1 == self.x0:
+            self.x1 = self.x0 + 1.0
+        if self.y1 == self.y0:
+            self.y1 = self.y0 + 1.0
+
+    def px(self, x: float) -> float:
+        return LEFT + (x - self.x0) / (self.x1 - self.x0) * (WIDTH - LEFT - RIGHT)
+
+    def py(self, y: float) -> float:
+        return HEIGHT - BOTTOM - (y - self.y0) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
+
+    def axes(self, title: str, xlabel: str, ylabel: str) -> list[str]:
+        """The box, ticks with numbers, axis labels and the title."""
+        left, right = LEFT, WIDTH - RIGHT
+        top, bottom = TOP, HEIGHT - BOTTOM
+        parts = [f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+                 'fill="none" stroke="#333"/>']
+        for t in nice_ticks(self.x0, self.x1):
+            x = self.px(t)
+            parts.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 5}" '
+                         'stroke="#333"/>')
+            parts.append(_text(x, bottom + 18, f"{t:g}", "middle"))
+        for t in nice_ticks(self.y0, self.y1):
+            y = self.py(t)
+            parts.append(f'<line x1="{left - 5}" y1="{y:.1f}" x2="{left}" y2="{y:.1f}" '
+                         'stroke="#333"/>')
+            parts.append(_text(left - 8, y + 4, f"{t:g}", "end"))
+        parts.append(_text((left + right) / 2, HEIGHT - 8, xlabel, "middle"))
+        parts.append(f'<text x="14" y="{(top + bottom) / 2:.1f}" font-size="12" '
+                     f'text-anchor="middle" transform="rotate(-90 14 {(top + bottom) / 2:.1f})">'
+                     f'{escape(ylabel)}</text>')
+        parts.append(_text(WIDTH / 2, 22, title, "middle", size=14))
+        return parts
+
+
+def _text(x: float, y: float, text: str, anchor: str, size: int = 11) -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}">'
+            f"{escape(text)}</text>")
+
+
+def _document(parts: list[str]) -> str:
+    body = "\n".join(parts)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+            f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif">\n'
+            f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>\n{body}\n</svg>\n')
+
+
+def loss_curve_svg(losses: Sequence[float], title: str = "training loss",
+                   xlabel: str = "epoch", ylabel: str = "loss") -> str:
+    """A line plot of `losses` against 1, 2, ... as an SVG document."""
+    if not losses:
+        raise ValueError("loss_curve_svg needs at least one loss value")
+    bad = [v for v in losses if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"losses must be finite numbers, got {bad[0]!r}")
+    low, high = min(0.0, min(losses)), max(losses)
+    frame = _Frame((1, max(len(losses), 2)), (low, high + 0.05 * (high - low)))
+    points = " ".join(f"{frame.px(i):.1f},{frame.py(v):.1f}" for i, v in enumerate(losses, 1))
+    parts = frame.axes(title, xlabel, ylabel)
+    parts.append(f'<polyline points="{points}" fill="none" stroke="{POINT_COLOURS[0]}" '
+                 'stroke-width="2"/>')
+    return _document(parts)
+
+
+def decision_boundary_svg(grid: Grid, points: Sequence[Sequence[float]],
+                          classes: Sequence[int], title: str = "decision boundary") -> str:
+    """Shaded predicted regions of `grid` with the labelled points on top, as SVG."""
+    frame = _Frame((grid.xs[0], grid.xs[-1]), (grid.ys[0], grid.ys[-1]))
+    parts = []
+    for r, row in enumerate(grid.classes):
+        y_top = frame.py(grid.ys[r + 1])
+        height = frame.py(grid.ys[r]) - y_top
+        for start, stop, cls in _runs(row):  # one rectangle per run of equal cells
+            x_left = frame.px(grid.xs[start])
+            width = frame.px(grid.xs[stop]) - x_left
+            parts.append(f'<rect x="{x_left:.1f}" y="{y_top:.1f}" width="{width + 0.5:.1f}" '
+                         f'height="{height + 0.5:.1f}" fill="{_colour(REGION_COLOURS, cls)}"/>')
+    for (x, y, *_), cls in zip(points, classes):
+        parts.append(f'<circle cx="{frame.px(x):.1f}" cy="{frame.py(y):.1f}" r="3.5" '
+                     f'fill="{_colour(POINT_COLOURS, cls)}" stroke="black" stroke-width="0.5"/>')
+    parts.extend(frame.axes(title, "x0", "x1"))
+    return _document(parts)
+
+
+def _runs(row: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(start, stop, value) for each run of equal neighbours in `row`."""
+    runs = []
+    start = 0
+    for i in range(1, len(row) + 1):
+        if i == len(row) or row[i] != row[start]:
+            runs.append((start, i, row[start]))
+            start = i
+    return runs
+
+
+def _colour(palette: Sequence[str], cls: int) -> str:
+    return palette[cls % len(palette)]
+
+
+# ------------------------------------------------------------ matplotlib, if present
+
+
+def save_png_loss_curve(losses: Sequence[float], path: str) -> str | None:
+    """Draw the loss curve with matplotlib into `path`; None when matplotlib is missing."""
+    fig = _figure((6, 4))
+    if fig is None:
+        return None
+    ax = fig.subplots()
+    ax.plot(range(1, len(losses) + 1), losses)
+    ax.set(title="training loss", xlabel="epoch", ylabel="loss")
+    return _save(fig, path)
+
+
+def save_png_decision_boundary(grid: Grid, points: Sequence[Sequence[float]],
+                               classes: Sequence[int], path: str) -> str | None:
+    """Draw the regions and points with matplotlib into `path`; None without matplotlib."""
+    fig = _figure((5, 5))
+    if fig is None:
+        return None
+    from matplotlib.colors import ListedColormap
+
+    ax = fig.subplots()
+    top = len(POINT_COLOURS) - 1
+    ax.pcolormesh(grid.xs, grid.ys, grid.classes, cmap=ListedColormap(REGION_COLOURS),
+                  vmin=0, vmax=top)
+    ax.scatter([p[0] for p in points], [p[1] for p in points], c=list(classes),
+               cmap=ListedColormap(POINT_COLOURS), vmin=0, vmax=top,
+               edgecolors="black", linewidths=0.5, s=20)
+    ax.set(title="decision boundary", xlabel="x0", ylabel="x1")
+    return _save(fig, path)
+
+
+def _figure(size: tuple[float, float]):
+    """A matplotlib Figure not tied to pyplot (no window, no backend switch), or None."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return Figure(figsize=size)
+
+
+def _save(fig, path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path

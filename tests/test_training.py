@@ -1,0 +1,87 @@
+"""training: presets, batch losses against closed forms, the loop, progress and files."""
+
+from __future__ import annotations
+
+import io
+import math
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from micrograd_ann import Value, checkpoint
+from micrograd_ann.training import (
+    PRESETS, Progress, TrainConfig, batch_loss, predict, resolve, train, write_outputs,
+)
+
+
+def test_resolve_fills_only_unset_fields_from_the_preset():
+    config = resolve(TrainConfig(dataset="circles", lr=0.5, hidden=[3]))
+    assert (config.lr, config.hidden) == (0.5, [3])
+    assert config.epochs == PRESETS["circles"]["epochs"]
+    assert config.optimizer == PRESETS["circles"]["optimizer"]
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        resolve(TrainConfig(dataset="mnist"))
+
+
+def test_batch_losses_match_closed_forms():
+    z = [Value(0.5), Value(-2.0)]
+    # hinge with targets -1/+1 from classes 0/1: mean(relu(1 - t*z))
+    assert batch_loss("hinge", z, [1, 0]).data == pytest.approx((0.5 + 0.0) / 2)
+    # bce from logits: log(1 + e^-z) for class 1, log(1 + e^z) for class 0
+    expected = (math.log1p(math.exp(-0.5)) + math.log1p(math.exp(-2.0))) / 2
+    assert batch_loss("bce", z, [1, 0]).data == pytest.approx(expected, rel=1e-12)
+    assert batch_loss("mse", z, [1, 0]).data == pytest.approx((0.25 + 1.0) / 2)
+    rows = [[Value(1.0), Value(2.0), Value(0.0)]]
+    log_sum = math.log(math.e + math.e**2 + 1.0)
+    assert batch_loss("cross_entropy", rows, [0]).data == pytest.approx(log_sum - 1.0)
+    # mse over several outputs compares with one-hot targets
+    assert batch_loss("mse", rows, [1]).data == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+
+
+def test_predict_is_the_sign_of_one_output_or_the_argmax():
+    assert [predict(Value(0.1)), predict(Value(-0.1)), predict(Value(0.0))] == [1, 0, 0]
+    assert predict([Value(0.1), Value(3.0), Value(-1.0)]) == 1
+
+
+def test_two_class_losses_refuse_more_classes():
+    with pytest.raises(ValueError, match="two classes and this dataset has 3"):
+        train(TrainConfig(dataset="spiral", samples=30, loss="bce", epochs=1))
+
+
+def test_progress_is_a_bar_on_a_terminal_and_about_ten_lines_otherwise():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    pipe, tty = io.StringIO(), Terminal()
+    for stream in (pipe, tty):
+        bar = Progress(100, stream)
+        for epoch in range(1, 101):
+            bar.update(epoch, 1.0 / epoch, 0.5)
+        bar.close()
+    assert len(pipe.getvalue().splitlines()) == 11  # epochs 1, 10, 20, ..., 100
+    assert pipe.getvalue().splitlines()[-1] == "epoch 100/100  loss 0.0100  accuracy  50.0%"
+    assert tty.getvalue().count("\r") == 100 and tty.getvalue().endswith("\n")
+    assert "\r[" + "#" * Progress.WIDTH + "] epoch 100/100" in tty.getvalue()
+
+
+def test_train_counts_steps_and_records_each_epoch():
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=2, batch_size=4))
+    assert len(run.train_set) == 16 and len(run.test_set) == 4
+    assert run.steps == 2 * 4 and len(run.losses) == len(run.accuracies) == 2
+    assert all(0.0 <= a <= 1.0 for a in run.accuracies)
+    worst = max(batch_loss("bce", [run.model(x)], [y]).data for x, y in run.train_set)
+    assert run.sample_loss.data == worst and run.sample_loss.grad == 1.0
+    assert run.train_accuracy == sum(predict(run.model(x)) == y
+                                     for x, y in run.train_set) / 16
+
+
+def test_write_outputs_saves_a_reloadable_model_and_svg_plots(tmp_path):
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
+    files = write_outputs(run, str(tmp_path))
+    assert {p.rsplit("/", 1)[1] for p in files} >= {"params.json", "loss.svg", "boundary.svg"}
+    model = checkpoint.load_mlp(tmp_path / "params.json")
+    x = run.train_set[0][0]
+    assert model(x).data == run.model(x).data
+    for name in ("loss.svg", "boundary.svg"):
+        assert ET.parse(tmp_path / name).getroot().tag.endswith("svg")
