@@ -280,7 +280,10 @@ def _edge_label(v: Value, local: float, opts: DrawOptions) -> str:
 
 
 def _dot_lines(root: Value, plan: _Plan, opts: DrawOptions) -> list[str]:
-    lines = [f"\tgraph [rankdir={opts.rankdir}]\n",
+    # NOTE: ordering=out keeps collapsed boxes in neuron order (0, 1, ..., 15) where dot
+    # would otherwise reorder them to save a few edge crossings.
+    ordering = " ordering=out" if opts.collapse else ""
+    lines = [f"\tgraph [rankdir={opts.rankdir}{ordering}]\n",
              '\tnode [shape=box style="rounded,filled" fontname=Helvetica fontsize=11]\n',
              "\tedge [fontname=Helvetica fontsize=9 color=\"#6b7280\"]\n"]
     fills = _grad_fills(plan.order) if opts.color_by == "grad" else {}

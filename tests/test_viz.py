@@ -246,6 +246,18 @@ def test_collapse_neuron_draws_one_box_per_neuron(fused):
     assert sorted(counts) == sorted(params)
 
 
+def test_collapsed_boxes_are_drawn_in_neuron_order():
+    require_tool("dot")
+    _, _, loss = _mlp_loss()
+    svg = ET.fromstring(viz.to_svg(loss, collapse="neuron", timeout=20))
+    tops = {}
+    for g in svg.iter(f"{SVG}g"):
+        if re.fullmatch(r"m([0-9]|1[0-5])", g.get("id", "")):  # layer 0's 16 boxes
+            ys = [float(pt.split(",")[1]) for pt in g.find(f"{SVG}polygon").get("points").split()]
+            tops[int(g.get("id")[1:])] = min(ys)
+    assert sorted(tops, key=tops.get) == list(range(16))  # top to bottom: 0, 1, ..., 15
+
+
 def test_collapse_layer_draws_one_box_per_layer():
     _, out, loss = _mlp_loss()
     dot = viz.to_dot(loss, collapse="layer")
