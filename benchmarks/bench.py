@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads as wl  # noqa: E402
 from micrograd_ann import Value, sum_values, topological_order  # noqa: E402
 
-ROUNDS_GC_ON = 9  # demo steps timed per engine, garbage collector on
-ROUNDS_GC_OFF = 15
+ROUNDS_GC_ON = 5  # blocks of demo steps timed per engine, garbage collector on
+ROUNDS_GC_OFF = 6
+BLOCK = 4  # consecutive steps per block, as a training loop runs them; the first warms up
 AGREE_STEPS = 5
 AGREE_TOL = 1e-9
 
@@ -49,6 +50,24 @@ def timed(fn, *args, gc_on: bool):
         return time.perf_counter() - start, result
     finally:
         gc.enable()
+
+
+def timed_steps(step, model, X, y, k: int, gc_on: bool) -> list[float]:
+    """ms of each of BLOCK consecutive training steps but the first (a warm-up, when the
+    engine's objects are cold after another engine ran). The heap is collected once
+    before the block, not between its steps: a training loop does not collect either."""
+    gc.collect()
+    if not gc_on:
+        gc.disable()
+    ms = []
+    try:
+        for i in range(BLOCK):
+            start = time.perf_counter()
+            step(model, X, y, k + i)
+            ms.append(1e3 * (time.perf_counter() - start))
+    finally:
+        gc.enable()
+    return ms[1:]
 
 
 def table(header: list[str], rows: list[list[str]]) -> None:
@@ -91,9 +110,8 @@ def demo_step_times(X, y) -> dict[str, dict[bool, float]]:
         for r in range(rounds):
             for name in names[r % 3:] + names[: r % 3]:  # rotate who goes first
                 step, model = engines[name]
-                seconds, _ = timed(step, model, X, y, k, gc_on=gc_on)
-                times[name][gc_on].append(seconds * 1e3)
-            k += 1
+                times[name][gc_on].extend(timed_steps(step, model, X, y, k, gc_on))
+            k += BLOCK
     return {name: {on: statistics.median(v) for on, v in t.items()}
             for name, t in times.items()}
 

@@ -139,7 +139,7 @@ OPS: dict[str, Op] = {
         Op("sigmoid", "sigmoid", _sigmoid, lambda a, out: (out * (1.0 - out),)),
         # NOTE: at the kink a == 0 the subgradient 0 is used (as PyTorch does).
         Op("relu", "ReLU", lambda a: a if a > 0.0 else 0.0,
-           lambda a, out: (1.0 if a > 0.0 else 0.0,), kinks=(0.0,)),
+           lambda a, out: (1.0,) if a > 0.0 else (0.0,), kinks=(0.0,)),  # constant tuples
         Op("leaky_relu", "leaky_relu({})", lambda a, s: a if a > 0.0 else s * a,
            lambda a, s, out: (1.0 if a > 0.0 else s,), kinks=(0.0,)),
         Op("abs", "abs", abs,
@@ -331,10 +331,13 @@ class Value:
 
             backward_with_breaks(self, grad, break_if)
             return
-        for node in _backward_order(self, grad):  # what _backward_walk does, unpaused
-            _propagate(node)
-            if _on_step is not None:
-                _on_step(node)
+        order = _backward_order(self, grad)
+        if _on_step is None:
+            _propagate(order)  # what _backward_walk does, in one unpaused loop
+            return
+        for node in order:
+            _propagate((node,))
+            _on_step(node)
 
     def backward_steps(self, grad: float = 1.0) -> Iterator:
         """Do what backward() does one node at a time, yielding a trace.Step after each."""
@@ -375,7 +378,7 @@ class Value:
     @property
     def _backward(self) -> Callable[[], None]:
         """micrograd's per-node step: add this node's contribution into its inputs."""
-        return lambda: _propagate(self)
+        return lambda: _propagate((self,))
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -411,6 +414,8 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
     if _on_create is not None:
         _on_create(node)
     return node
+
+
 _ADD, _MUL, _POW, _POWV = OPS["add"], OPS["mul"], OPS["pow"], OPS["powv"]
 _EXP, _LOG, _TANH, _SIGMOID = OPS["exp"], OPS["log"], OPS["tanh"], OPS["sigmoid"]
 _RELU, _LEAKY_RELU, _ABS, _SQRT = OPS["relu"], OPS["leaky_relu"], OPS["abs"], OPS["sqrt"]
@@ -454,20 +459,23 @@ def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
     if len(weights) != len(inputs):
         raise ValueError(f"dot needs as many weights as inputs, got {len(weights)} "
                          f"weights and {len(inputs)} inputs")
-    parents = (*weights, *inputs) if bias is None else (*weights, *inputs, bias)
-    return _dot(_as_values(parents), len(weights), bias is not None)
+    weights = _as_values(tuple(weights))
+    inputs = _as_values(tuple(inputs))
+    bias = None if bias is None else _leaf_if_number(bias)
+    return _dot(weights, inputs, bias, [x.data for x in inputs])
 
 
-def _dot(parents: tuple[Value, ...], n: int, has_bias: bool) -> Value:
-    """dot() once its parents are known to be Values (w0..w(n-1), x0..x(n-1)[, b])."""
+def _dot(weights: Sequence[Value], inputs: Sequence[Value], bias: Value | None,
+         input_data: list[float]) -> Value:
+    """dot() on Values whose inputs' data the caller has read (a Layer reads it once for
+    all its neurons, instead of once per neuron)."""
     # NOTE: the table's 'dot' rule spelled out on lists, skipping two calls with ~2n+1
     # arguments each; tests/test_engine_fastpath.py proves it equal to OPS["dot"].
-    data = [p.data for p in parents]
-    w, x = data[:n], data[n : 2 * n]
-    out = sum(map(operator.mul, w, x))
-    if not has_bias:
-        return _node(_DOT, parents, (), out, (*x, *w))
-    return _node(_DOT, parents, (), out + data[-1], (*x, *w, 1.0))
+    w = [p.data for p in weights]
+    out = sum(map(operator.mul, w, input_data))
+    if bias is None:
+        return _node(_DOT, (*weights, *inputs), (), out, (*input_data, *w))
+    return _node(_DOT, (*weights, *inputs, bias), (), out + bias.data, (*input_data, *w, 1.0))
 
 
 def _as_values(items: tuple) -> tuple[Value, ...]:
@@ -499,7 +507,10 @@ def topological_order(root: Value) -> list[Value]:
     nodes = [root]
     seen = {root}
     for node in nodes:  # the list grows while we walk it: a breadth-first search
-        for parent in node.parents:
+        parents = node.parents
+        if seen.issuperset(parents):  # most inputs are shared, found already: one C call
+            continue
+        for parent in parents:
             if parent not in seen:
                 seen.add(parent)
                 nodes.append(parent)
@@ -510,15 +521,19 @@ def topological_order(root: Value) -> list[Value]:
 _by_id = operator.attrgetter("_id")
 
 
-def _propagate(node: Value) -> None:
-    """The chain rule for one node: input.grad += node.grad * d(node)/d(input)."""
-    upstream = node.grad
-    parents = node.parents
-    if len(parents) == 1:  # relu, tanh, ...: skip the zip
-        parents[0].grad += upstream * node.partials[0]
-        return
-    for parent, local in zip(parents, node.partials):
-        parent.grad += upstream * local
+def _propagate(nodes: Iterable[Value]) -> None:
+    """The chain rule, node by node: input.grad += node.grad * d(node)/d(input).
+
+    Takes many nodes so backward() runs one loop instead of one call per node.
+    """
+    for node in nodes:
+        upstream = node.grad
+        parents = node.parents
+        if len(parents) == 1:  # relu, tanh, ...: skip the zip
+            parents[0].grad += upstream * node.partials[0]
+            continue
+        for parent, local in zip(parents, node.partials):
+            parent.grad += upstream * local
 
 
 def _backward_walk(root: Value, grad: float) -> Iterator[Value]:
@@ -528,7 +543,7 @@ def _backward_walk(root: Value, grad: float) -> Iterator[Value]:
     into a Step. backward() runs the same two parts in a plain loop (no generator).
     """
     for node in _backward_order(root, grad):
-        _propagate(node)
+        _propagate((node,))
         yield node
 
 

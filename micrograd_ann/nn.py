@@ -14,7 +14,7 @@ import os
 import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from .engine import Value, dot, sum_values
+from .engine import Value, _dot, sum_values
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
@@ -174,19 +174,28 @@ class Neuron(Module):
 
     def __call__(self, x: Sequence[float | Value]) -> Value:
         _check_inputs(self.name or "neuron", len(self.w), x)
-        if self.fused:
-            act = dot(self.w, x, self.b)
-            made = [act]
-        else:  # micrograd's chain: b + w0*x0 + w1*x1 + ...
-            made = [wi * xi for wi, xi in zip(self.w, x)]
-            act = self.b
-            for term in made[:]:
-                act = act + term
-                made.append(act)
+        x = _as_inputs(x)
+        return self._forward(x, [v.data for v in x])
+
+    def _forward(self, x: list[Value], x_data: list[float]) -> Value:
+        """The neuron on inputs already checked and made Values, and their data read (a
+        Layer does both once for all its neurons)."""
         fn = ACTIVATIONS[self.activation]
+        if self.fused:
+            act = _dot(self.w, x, self.b, x_data)
+            act._module = self.name
+            if fn is None:
+                return act
+            out = fn(act)
+            out._module = self.name
+            return out
+        made = [wi * xi for wi, xi in zip(self.w, x)]  # micrograd's chain: b + w0*x0 + ...
+        act = self.b
+        for term in made[:]:
+            act = act + term
+            made.append(act)
         out = act if fn is None else fn(act)
-        if fn is not None:
-            made.append(out)
+        made.append(out)
         for node in made:
             node._module = self.name
         return out
@@ -219,8 +228,10 @@ class Layer(Module):
         self.name = name
 
     def __call__(self, x: Sequence[float | Value]) -> list[Value]:
-        x = _as_inputs(x)
-        return [n(x) for n in self.neurons]
+        _check_inputs(self.name or "layer", self.neurons[0].nin, x)
+        x = _as_inputs(x)  # once for the whole layer, not once per neuron
+        x_data = [v.data for v in x]
+        return [n._forward(x, x_data) for n in self.neurons]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for neuron in self.neurons:
