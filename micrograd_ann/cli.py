@@ -100,6 +100,36 @@ def _assignment(text: str) -> tuple[str, float]:
     return name.strip(), _number(value)
 
 
+def _dash_variables(argv: list[str]) -> list[str]:
+    """`draw EXPR -x 0.5 -w -3` rewritten as `draw EXPR x=0.5 w=-3` for argparse.
+
+    -NAME VALUE is a variable when NAME is an identifier other than h (help) and VALUE
+    reads as a number; anything else is left for argparse to judge.
+    """
+    if not argv or argv[0] not in FORMULA_COMMANDS:
+        return argv
+    out = [argv[0]]
+    i = 1
+    while i < len(argv):
+        name = argv[i][1:]
+        if (argv[i].startswith("-") and name.isidentifier() and name != "h"
+                and i + 1 < len(argv) and _is_float(argv[i + 1])):
+            out.append(f"{name}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 # ----------------------------------------------------------------------- parser
 
 
@@ -125,11 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_arguments(neuron)
     neuron.set_defaults(func=cmd_neuron)
 
-    for name, func, summary in [
-        ("draw", cmd_draw, "draw the graph of a formula, with gradients"),
-        ("gradcheck", cmd_gradcheck, "compare a formula's gradients with finite differences"),
-        ("explain", cmd_explain, "print a formula's backward pass step by step"),
-    ]:
+    funcs = {"draw": cmd_draw, "gradcheck": cmd_gradcheck, "explain": cmd_explain}
+    for name, summary in FORMULA_COMMANDS.items():
         cmd = sub.add_parser(name, help=summary, description=summary + ". " + EXPR_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         optional = name == "explain"
@@ -140,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a value for each variable, e.g. x=0.5 w=-3 b=2")
         if name == "draw":
             _add_output_arguments(cmd)
-        cmd.set_defaults(func=func)
+        cmd.set_defaults(func=funcs[name])
 
     demo = sub.add_parser("demo", help="train on moons, then explain the neuron",
                           description="Train an MLP on two moons with the default settings, "
@@ -150,11 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FORMULA_COMMANDS = {  # the commands that take EXPR and its variables
+    "draw": "draw the graph of a formula, with gradients",
+    "gradcheck": "compare a formula's gradients with finite differences",
+    "explain": "print a formula's backward pass step by step",
+}
+
 EXPR_HELP = (
     "\n\nEXPR is Python syntax over named variables: numbers, + - * / **, unary -, and the "
     f"functions {', '.join(expr.FUNCTIONS)}.\nIt is parsed, never evaluated as code. "
-    "Give each variable a value as NAME=VALUE after EXPR:\n\n"
-    "  micrograd-ann draw 'tanh(x*w + b)' x=0.5 w=-3 b=2\n\n"
+    "Give each variable a value as NAME=VALUE (or -NAME VALUE) after EXPR:\n\n"
+    "  micrograd-ann draw 'tanh(x*w + b)' x=0.5 w=-3 b=2\n"
+    "  micrograd-ann draw 'tanh(x*w + b)' -x 0.5 -w -3 -b 2\n\n"
     "A formula that starts with '-' goes in parentheses: draw '(-x*y)' x=1 y=2."
 )
 
@@ -382,7 +416,7 @@ def _list_files(paths: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 check failed, 2 user error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_dash_variables(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args)
     except (CliError, expr.ExprError, OpError) as exc:

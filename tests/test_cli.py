@@ -156,6 +156,24 @@ def test_draw_prints_gradients_and_writes_the_graph(tmp_path):
     assert (tmp_path / "expression.html").exists()
 
 
+def test_variables_as_dash_name_value_like_the_issue_example(tmp_path):
+    dashed = run("draw", "tanh(x*w + b)", "-x", "0.5", "-w", "-3", "-b", "2",
+                 "--out", str(tmp_path))
+    assigned = run("draw", "tanh(x*w + b)", "x=0.5", "w=-3", "b=2", "--out", str(tmp_path))
+    assert dashed.returncode == 0, dashed.stderr
+    assert dashed.stdout.splitlines()[:4] == assigned.stdout.splitlines()[:4]
+    assert "d/dw = 0.393224" in dashed.stdout
+
+
+def test_dash_variables_leave_options_and_help_alone():
+    rewrite = cli._dash_variables
+    assert rewrite(["draw", "x*y", "-x", "-1e-3", "-y", "2", "--html"]) == [
+        "draw", "x*y", "x=-1e-3", "y=2", "--html"]
+    assert rewrite(["draw", "x", "-h"]) == ["draw", "x", "-h"]
+    assert rewrite(["draw", "x", "-x", "abc"]) == ["draw", "x", "-x", "abc"]
+    assert rewrite(["train", "-x", "1"]) == ["train", "-x", "1"]
+
+
 def test_gradcheck_prints_the_table():
     done = run("gradcheck", "x*y + exp(x)", "x=0.5", "y=-2")
     assert done.returncode == 0, done.stderr
