@@ -8,6 +8,7 @@ from .engine import (
     OpOverflowError,
     OpZeroDivisionError,
     Value,
+    apply,
     dot,
     sum_values,
     topological_order,
@@ -21,7 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "OPS", "Op", "OpError", "OpDomainError", "OpOverflowError", "OpZeroDivisionError",
-    "Value", "dot", "sum_values", "topological_order",
+    "Value", "apply", "dot", "sum_values", "topological_order",
     "Module", "Neuron", "Layer", "MLP",
     "losses", "optim", "datasets", "SGD", "Adam",
     "Step", "explain", "detect_anomaly", "AnomalyError",

@@ -420,6 +420,7 @@ _ADD, _MUL, _POW, _POWV = OPS["add"], OPS["mul"], OPS["pow"], OPS["powv"]
 _EXP, _LOG, _TANH, _SIGMOID = OPS["exp"], OPS["log"], OPS["tanh"], OPS["sigmoid"]
 _RELU, _LEAKY_RELU, _ABS, _SQRT = OPS["relu"], OPS["leaky_relu"], OPS["abs"], OPS["sqrt"]
 _DOT = OPS["dot"]
+_BUILTIN_OPS = frozenset(OPS)
 
 
 def _as_value(x: object) -> Value:
@@ -437,6 +438,20 @@ def op_symbol(node: Value) -> str:
         return ""
     params = ", ".join(f"{p:g}" for p in node.params)
     return OPS[node.op].symbol.format(params)
+
+
+def apply(op: Op, *inputs: Value | float, params: Sequence[float] = ()) -> Value:
+    """One new node: `op` (a table entry, or an Op of your own) applied to `inputs`.
+
+    Your own Op joins `OPS` under its name, so graphs, the stepper and gradcheck know it
+    like a built-in (re-running a notebook cell replaces it); a built-in's name is refused.
+    """
+    if not isinstance(op, Op):
+        raise TypeError(f"apply needs an engine.Op, got {type(op).__name__}")
+    if op.name in _BUILTIN_OPS and OPS[op.name] is not op:
+        raise ValueError(f"{op.name!r} is a built-in op's name; give your Op another name")
+    OPS[op.name] = op
+    return Value._apply(op, _as_values(inputs), tuple(float(p) for p in params))
 
 
 # ------------------------------------------------------------------- many inputs

@@ -12,11 +12,13 @@ from op_cases import CASES, COMPOSED
 
 from micrograd_ann import (
     OPS,
+    Op,
     OpDomainError,
     OpError,
     OpOverflowError,
     OpZeroDivisionError,
     Value,
+    apply,
     dot,
     sum_values,
     topological_order,
@@ -297,3 +299,53 @@ def test_the_tutorials_neuron():
     s = 1 / (1 + math.exp(-2.5))
     assert [wi.grad for wi in w] == pytest.approx([s * (1 - s) * x for x in (1, 5, 3)])
     assert b.grad == pytest.approx(0.07010371654510807, rel=1e-12)
+
+
+# ------------------------------------------------------------------ your own ops
+
+
+@pytest.fixture
+def restore_ops():
+    """Put OPS back as it was: apply() adds user ops to the shared table."""
+    saved = dict(OPS)
+    yield
+    OPS.clear()
+    OPS.update(saved)
+
+
+def _softplus_op():
+    return Op("softplus", "softplus", lambda a: math.log1p(math.exp(a)),
+              lambda a, out: (1 / (1 + math.exp(-a)),))
+
+
+def test_apply_a_builtin_is_the_operator():
+    a = Value(3.0)
+    node = apply(OPS["mul"], a, 2)
+    assert (node.op, node.data, node.partials) == ("mul", 6.0, (2.0, 3.0))
+    assert apply(OPS["leaky_relu"], -1.0, params=[0.5]).data == -0.5
+
+
+def test_your_own_op_works_everywhere(restore_ops):
+    from micrograd_ann import viz
+    from micrograd_ann.gradcheck import gradcheck
+    from micrograd_ann.trace import explain
+
+    x = Value(0.3, "x")
+    out = apply(_softplus_op(), x) * 2
+    out.backward()
+    assert out.data == pytest.approx(2 * math.log(1 + math.exp(0.3)), rel=1e-15)
+    assert x.grad == pytest.approx(2 / (1 + math.exp(-0.3)), rel=1e-15)
+    assert OPS["softplus"].name == "softplus" and out.parents[0]._op == "softplus"
+    assert "softplus" in viz.to_dot(out) and "softplus" in explain(out)
+    assert gradcheck(lambda v: apply(OPS["softplus"], v[0]), [Value(-0.7)]).passed
+    again = _softplus_op()  # re-running a notebook cell replaces your op
+    assert apply(again, 1.0).op == "softplus" and OPS["softplus"] is again
+
+
+def test_apply_refuses_builtin_names_and_non_ops(restore_ops):
+    with pytest.raises(ValueError, match="'tanh' is a built-in"):
+        apply(Op("tanh", "t", math.tanh, lambda a, out: (0.0,)), 1.0)
+    with pytest.raises(TypeError, match="needs an engine.Op"):
+        apply("tanh", 1.0)
+    with pytest.raises(TypeError, match="str"):
+        apply(OPS["exp"], "1")
