@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 .PHONY: demo test bench clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@PYTHON=$(PYTHON) scripts/system-deps venv
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
