@@ -9,6 +9,7 @@ cycles. Higher-order gradients are out of scope: partials are floats, not Values
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import numbers
@@ -91,7 +92,16 @@ def _pow_partials(a: float, n: float, out: float) -> tuple[float]:
         return (0.0,)
     if a == 0.0 and n < 1.0:
         return (math.inf,)  # NOTE: vertical tangent, e.g. a ** 0.5 at 0
-    return (n * a ** (n - 1.0),)
+    try:
+        return (n * a ** (n - 1.0),)
+    except OverflowError:  # NOTE: the slope can overflow where the value does not (1/1e-200)
+        negative = (n < 0.0) != (a < 0.0 and (n - 1.0) % 2.0 == 1.0)
+        return (-math.inf if negative else math.inf,)
+
+
+def _relu_partials(a: float, out: float) -> tuple[float]:
+    """1 for a > 0, else 0; the tuples are constants, so a relu node allocates none."""
+    return (0.0,) if a <= 0.0 else (1.0,)
 
 
 def _powv_forward(a: float, b: float) -> float:
@@ -103,9 +113,7 @@ def _powv_forward(a: float, b: float) -> float:
 
 def _powv_partials(a: float, b: float, out: float) -> tuple[float, float]:
     """d/da = b * a^(b-1); d/db = a^b * ln a, which tends to 0 as a -> 0+ for b > 0."""
-    if a == 0.0:
-        return (_pow_partials(a, b, out)[0], 0.0)
-    return (b * a ** (b - 1.0), out * math.log(a))
+    return (_pow_partials(a, b, out)[0], 0.0 if a == 0.0 else out * math.log(a))
 
 
 def _dot_forward(*args: float) -> float:
@@ -137,11 +145,11 @@ OPS: dict[str, Op] = {
         Op("log", "log", math.log, lambda a, out: (1.0 / a,)),
         Op("tanh", "tanh", math.tanh, lambda a, out: (1.0 - out * out,)),
         Op("sigmoid", "sigmoid", _sigmoid, lambda a, out: (out * (1.0 - out),)),
-        # NOTE: at the kink a == 0 the subgradient 0 is used (as PyTorch does).
-        Op("relu", "ReLU", lambda a: a if a > 0.0 else 0.0,
-           lambda a, out: (1.0,) if a > 0.0 else (0.0,), kinks=(0.0,)),  # constant tuples
-        Op("leaky_relu", "leaky_relu({})", lambda a, s: a if a > 0.0 else s * a,
-           lambda a, s, out: (1.0 if a > 0.0 else s,), kinks=(0.0,)),
+        # NOTE: at the kink a == 0 the subgradient 0 is used (as PyTorch does); written as
+        # "a <= 0" so that NaN passes through rather than becoming 0.
+        Op("relu", "ReLU", lambda a: 0.0 if a <= 0.0 else a, _relu_partials, kinks=(0.0,)),
+        Op("leaky_relu", "leaky_relu({})", lambda a, s: s * a if a <= 0.0 else a,
+           lambda a, s, out: (s if a <= 0.0 else 1.0,), kinks=(0.0,)),
         Op("abs", "abs", abs,
            lambda a, out: (1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0,), kinks=(0.0,)),
         Op("sqrt", "sqrt", math.sqrt, lambda a, out: (0.5 / out if out else math.inf,)),
@@ -160,11 +168,16 @@ _on_step: Callable[[Value], None] | None = None
 _ids = itertools.count()  # creation order: a node's inputs always have smaller ids
 
 
+def is_number(x: object) -> bool:
+    """A real number that is not a bool: what Value() and the operators accept."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _check_number(data: object) -> float:
     """The float a leaf holds; anything but a real number is a TypeError."""
     if type(data) is float:
         return data
-    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+    if not is_number(data):
         hint = " (use v itself, or v.data for its number)" if isinstance(data, Value) else ""
         raise TypeError(f"Value() takes an int or float, got {type(data).__name__}{hint}")
     return float(data)
@@ -238,7 +251,7 @@ class Value:
     def __pow__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
             return self._apply(_POWV, (self, other))
-        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+        if not is_number(other):
             return NotImplemented
         return self._apply(_POW, (self,), (float(other),))
 
@@ -272,12 +285,12 @@ class Value:
         return self.__mul__(other)
 
     def __rsub__(self, other: float) -> Value:  # other - self
-        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+        if not is_number(other):
             return NotImplemented
         return (-self) + other
 
     def __rtruediv__(self, other: float) -> Value:  # other / self
-        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+        if not is_number(other):
             return NotImplemented
         return self**-1 * other
 
@@ -305,7 +318,7 @@ class Value:
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x for x > 0, else slope * x; derivative 1 or slope (slope at the kink)."""
-        return self._apply(_LEAKY_RELU, (self,), (float(slope),))
+        return self._apply(_LEAKY_RELU, (self,), (_param("leaky_relu slope", slope),))
 
     def abs(self) -> Value:
         """|x|; derivative sign(x) (0 at the kink)."""
@@ -423,11 +436,18 @@ _DOT = OPS["dot"]
 _BUILTIN_OPS = frozenset(OPS)
 
 
+def _param(what: str, x: object) -> float:
+    """An op's constant (an exponent, a slope) as a float; a TypeError for a non-number."""
+    if not is_number(x):
+        raise TypeError(f"{what} must be a number, got {type(x).__name__}")
+    return float(x)
+
+
 def _as_value(x: object) -> Value:
     """x itself if a Value, a new leaf for a plain number, else NotImplemented."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    if not is_number(x):
         return NotImplemented
     return Value(x)
 
@@ -450,8 +470,18 @@ def apply(op: Op, *inputs: Value | float, params: Sequence[float] = ()) -> Value
         raise TypeError(f"apply needs an engine.Op, got {type(op).__name__}")
     if op.name in _BUILTIN_OPS and OPS[op.name] is not op:
         raise ValueError(f"{op.name!r} is a built-in op's name; give your Op another name")
+    if not inputs:
+        raise ValueError(f"apply({op.name!r}) needs at least one input")
     OPS[op.name] = op
-    return Value._apply(op, _as_values(inputs), tuple(float(p) for p in params))
+    node = Value._apply(op, _as_values(inputs), tuple(_param(f"{op.name} param", p)
+                                                      for p in params))
+    # A rule of your own is checked here (the built-ins are checked by the test suite):
+    # one float per input, or backward would silently drop or misuse a gradient.
+    if len(node.partials) != len(inputs):
+        raise ValueError(f"{op.name}'s partials gave {len(node.partials)} values for "
+                         f"{len(inputs)} inputs; return one local derivative per input")
+    node.partials = tuple(_param(f"{op.name} partial", d) for d in node.partials)
+    return node
 
 
 # ------------------------------------------------------------------- many inputs
@@ -471,9 +501,9 @@ def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
 
     Inputs are w0..w(n-1), x0..x(n-1), then b: d/dw_i = x_i, d/dx_i = w_i, d/db = 1.
     """
-    if len(weights) != len(inputs):
-        raise ValueError(f"dot needs as many weights as inputs, got {len(weights)} "
-                         f"weights and {len(inputs)} inputs")
+    if len(weights) != len(inputs) or not weights:
+        raise ValueError(f"dot needs as many weights as inputs, and at least one; got "
+                         f"{len(weights)} weights and {len(inputs)} inputs")
     weights = _as_values(tuple(weights))
     inputs = _as_values(tuple(inputs))
     bias = None if bias is None else _leaf_if_number(bias)
@@ -534,6 +564,19 @@ def topological_order(root: Value) -> list[Value]:
 
 
 _by_id = operator.attrgetter("_id")
+
+
+@contextlib.contextmanager
+def preserved_grads(root: Value, extra: Iterable[Value] = ()) -> Iterator[list[Value]]:
+    """Run a block that may change gradients (a trial backward), then put back the grad of
+    every node in root's graph and of `extra`; the block gets those nodes."""
+    saved = {node: node.grad for node in topological_order(root)}
+    saved.update((x, x.grad) for x in extra if x not in saved)
+    try:
+        yield list(saved)
+    finally:
+        for node, grad in saved.items():
+            node.grad = grad
 
 
 def _propagate(nodes: Iterable[Value]) -> None:

@@ -8,11 +8,10 @@ accepted. Anything else (attributes, subscripts, lambdas, other calls) is an Exp
 from __future__ import annotations
 
 import ast
-import numbers
 import operator
 from typing import Callable, Mapping
 
-from .engine import OpError, Value
+from .engine import OpError, Value, is_number
 
 FUNCTIONS: dict[str, Callable[..., Value]] = {
     "tanh": Value.tanh,
@@ -100,7 +99,7 @@ class _Walker:
 
     def constant(self, node: ast.Constant) -> float:
         value = node.value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_number(value):
             raise ExprError(f"{self.source(node)} is not a number; use only {ALLOWED}")
         return float(value)  # floats overflow quickly instead of growing huge ints
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numbers
 from typing import Iterable, Sequence, Union
 
-from .engine import Value, sum_values
+from .engine import Value, is_number, sum_values
 
 Scalar = Union[Value, float]
 
@@ -23,21 +23,17 @@ Scalar = Union[Value, float]
 # ------------------------------------------------------------------ input checking
 
 
-def _is_number(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
 def _as_value(who: str, x: object) -> Value:
     """A prediction as a Value: Values pass through, numbers become leaves."""
     if isinstance(x, Value):
         return x
-    if _is_number(x):
+    if is_number(x):
         return Value(x)
     raise TypeError(f"{who}: expected a Value or a number, got {type(x).__name__} {x!r}")
 
 
 def _target(who: str, y: object) -> float:
-    if not _is_number(y):
+    if not is_number(y):
         raise TypeError(f"{who}: targets must be numbers, got {type(y).__name__}")
     return float(y)
 
@@ -58,7 +54,7 @@ def _check_lengths(who: str, what: str, preds: list, targets: list) -> None:
 
 def _elementwise(who: str, preds: object, targets: object) -> list[tuple[Value, float]]:
     """(prediction, target) pairs from a scalar, a list, or a list of lists per sample."""
-    if isinstance(preds, Value) or _is_number(preds):
+    if isinstance(preds, Value) or is_number(preds):
         return [(_as_value(who, preds), _target(who, targets))]
     preds = _as_list(who, "predictions", preds)
     targets = _as_list(who, "targets", targets)

@@ -2,19 +2,18 @@
 
 A neuron's pre-activation w . x + b is one fused 'dot' node (2*nin + 1 inputs) rather
 than a chain of 2*nin binary nodes; `fused=False` builds micrograd's chain instead, which
-gives the same values and gradients. Every node a neuron makes is tagged with the
+gives the same values and gradients up to rounding. Every node a neuron makes is tagged with the
 neuron's dotted name (`node._module`), so graphs can be collapsed per neuron or layer.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from .engine import Value, _dot, sum_values
+from .engine import Value, _dot, is_number, sum_values
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
@@ -72,7 +71,7 @@ def _check_size(what: str, n: object) -> int:
 
 def _check_parameter(name: str, value: object) -> float:
     """A state-dict value as a float: a real number (not bool) and finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_number(value):
         raise TypeError(f"parameter {name} must be a number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
@@ -150,7 +149,7 @@ class Module:
 
 
 class Neuron(Module):
-    """activation(w . x + b) with weights and bias drawn uniformly from [-1, 1].
+    """activation(w . x + b); weights drawn uniformly from [-1, 1], the bias starts at 0.
 
     `nonlin` is micrograd's switch (True: relu, False: linear) and overrides `activation`.
     """

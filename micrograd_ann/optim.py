@@ -9,15 +9,14 @@ groups, `maximize`, Adam's `amsgrad`, decoupled weight decay (AdamW) and LR sche
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Iterable
 
-from .engine import Value
+from .engine import Value, is_number
 
 
 def _check_number(name: str, value: object, low: float = 0.0, high: float = math.inf) -> float:
     """`value` as a float in [low, high); NaN, bools and non-numbers are rejected."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     if not low <= value < high:
         bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
@@ -69,6 +68,8 @@ class SGD(Optimizer):
         self.momentum = _check_number("momentum", momentum)
         self.weight_decay = _check_number("weight_decay", weight_decay)
         self.dampening = _check_number("dampening", dampening)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         if nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
             raise ValueError("nesterov needs momentum > 0 and dampening 0, got "
                              f"momentum={momentum!r}, dampening={dampening!r}")
@@ -115,6 +116,8 @@ class Adam(Optimizer):
         self.betas = (_check_number("betas[0]", betas[0], high=1.0),
                       _check_number("betas[1]", betas[1], high=1.0))
         self.eps = _check_number("eps", eps)
+        if self.eps == 0.0:  # a parameter with zero gradient would divide 0 by 0
+            raise ValueError("eps must be > 0, got 0")
         self.weight_decay = _check_number("weight_decay", weight_decay)
         self.steps = 0
         self.exp_avg = [0.0] * len(self.params)

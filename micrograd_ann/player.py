@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from . import trace, viz
-from .engine import Value, topological_order
+from .engine import Value, preserved_grads
 from .trace import _formula, _num
 
 # Graphviz writes each edge as <g id="e3" class="edge"><title>tail&#45;&gt;head</title>.
@@ -128,13 +128,9 @@ def _run_backward(root: Value, grad: float,
 
     Then every gradient is put back as it was.
     """
-    saved = [(node, node.grad) for node in topological_order(root)]
-    try:
+    with preserved_grads(root):
         steps = list(trace.backward_steps(root, grad))
         return steps, when_done()
-    finally:
-        for node, old in saved:
-            node.grad = old
 
 
 def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout,

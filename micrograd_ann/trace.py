@@ -88,7 +88,7 @@ def _num(x: float) -> str:
 def _formula(node: Value, names: list[str]) -> str:
     """How a node was made, from its inputs' names: 'a * b', 'x**2', 'tanh(n)', 'dot(...)'."""
     symbol = op_symbol(node)
-    if symbol[0].isalpha():  # a function; params (a slope) follow the inputs
+    if not symbol or symbol[0].isalpha():  # a function; params (a slope) follow the inputs
         args = names + [f"{p:g}" for p in node.params]
         return f"{node.op}({', '.join(args)})"
     if len(names) == 1:  # a constant power: the exponent is part of the symbol

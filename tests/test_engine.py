@@ -349,3 +349,56 @@ def test_apply_refuses_builtin_names_and_non_ops(restore_ops):
         apply("tanh", 1.0)
     with pytest.raises(TypeError, match="str"):
         apply(OPS["exp"], "1")
+
+
+def test_apply_checks_a_rule_of_your_own(restore_ops):
+    one_partial = Op("half_rule", "h", lambda a, b: a * b, lambda a, b, out: (b,))
+    with pytest.raises(ValueError, match="gave 1 values for 2 inputs"):
+        apply(one_partial, 2.0, 3.0)
+    value_partial = Op("value_rule", "v", lambda a: a, lambda a, out: (Value(1.0),))
+    with pytest.raises(TypeError, match="value_rule partial must be a number, got Value"):
+        apply(value_partial, 2.0)
+    with pytest.raises(ValueError, match="at least one input"):
+        apply(OPS["exp"])
+
+
+def test_nan_passes_through_relu_and_leaky_relu():
+    assert math.isnan(Value(math.nan).relu().data)
+    assert math.isnan(Value(math.nan).leaky_relu().data)
+    assert Value(-0.5).relu().data == 0.0
+
+
+def test_a_slope_that_overflows_is_inf_not_an_error():
+    b = Value(1e-200)
+    out = 1 / b
+    assert out.data == pytest.approx(1e200)
+    out.backward()
+    assert b.grad == -math.inf  # d(1/b)/db = -1/b^2
+    c = Value(5e-324)
+    (c**0.01).backward()  # 0.01 c^-0.99 ~ 1e318: too large, positive
+    assert c.grad == math.inf
+    d = Value(-1e-200)
+    (d**-1).backward()  # -d^-2 ~ -1e400: too large, negative whatever d's sign
+    assert d.grad == -math.inf
+
+
+def test_constants_of_ops_must_be_numbers():
+    with pytest.raises(TypeError, match="leaky_relu slope must be a number, got str"):
+        Value(-1.0).leaky_relu("0.1")
+    with pytest.raises(ValueError, match="at least one"):
+        dot([], [])
+
+
+def test_preserved_grads_puts_every_gradient_back():
+    from micrograd_ann import engine
+
+    a, b = Value(2.0), Value(3.0)
+    out = (a * b).tanh()
+    a.grad, extra = 5.0, Value(1.0)
+    extra.grad = 7.0
+    with engine.preserved_grads(out, [extra]) as nodes:
+        assert set(nodes) == {a, b, out, out.parents[0], extra}
+        out.backward()
+        extra.grad = 0.0
+        assert a.grad != 5.0
+    assert (a.grad, b.grad, out.grad, extra.grad) == (5.0, 0.0, 0.0, 7.0)

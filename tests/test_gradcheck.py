@@ -273,3 +273,30 @@ def test_check_module_arguments():
         check_module([Value(1.0)], lambda m, d: m[0], None)
     with pytest.raises(ValueError, match="max_params must be a positive int or None, got 0"):
         check_module(MLP(1, [1]), lambda m, d: m([1.0]), None, max_params=0)
+
+
+def test_a_wrong_gradient_on_a_large_function_value_still_fails():
+    # Rounding in f ~ 3e7 makes the one-sided slopes differ by ~10; that is no kink.
+    bad_sin = Op("bad_sin", "bad_sin", math.sin, lambda a, out: (2 * math.cos(a),))
+    report = gradcheck(lambda v: Value._apply(bad_sin, (v[0],)) + 3e7, [Value(0.3, "x")],
+                       raise_exception=False)
+    assert [row.status for row in report.rows] == [FAIL]
+    assert report.rows[0].analytic == pytest.approx(2 * math.cos(0.3))
+    assert report.rows[0].numeric == pytest.approx(math.cos(0.3), rel=1e-3)
+
+
+def test_an_unlisted_kink_with_a_wrong_subgradient_fails():
+    # abs without its kink in the table, and a "subgradient" 5 outside [-1, 1].
+    bad_abs = Op("bad_abs", "bad_abs", abs, lambda a, out: (5.0,))
+    report = gradcheck(lambda v: Value._apply(bad_abs, (v[0],)), [Value(0.0, "x")],
+                       raise_exception=False)
+    assert [row.status for row in report.rows] == [FAIL]
+
+
+def test_within_two_eps_of_a_domain_edge_is_reported_not_raised():
+    # log(x - 2 eps) is outside log's domain, and the central difference there is off
+    # by 20 % (log's curvature): neither a pass nor a failure can be told.
+    report = gradcheck(lambda v: v[0].log(), [Value(1.5e-6, "x")])
+    assert [row.status for row in report.rows] == [NONDIFFERENTIABLE]
+    assert report.rows[0].analytic == pytest.approx(1 / 1.5e-6)
+    assert gradcheck(lambda v: v[0].log(), [Value(1e-3, "x")]).rows[0].status == OK

@@ -100,7 +100,7 @@ def test_adam_first_step_moves_each_parameter_by_lr():
     # after one step m/sqrt(v) = sign(g) once bias-corrected, so |dp| = lr (up to eps)
     params = [Value(1.0), Value(-2.0)]
     params[0].grad, params[1].grad = 3.0, -0.01
-    Adam(params, lr=0.05, eps=0.0).step()
+    Adam(params, lr=0.05, eps=1e-300).step()
     assert math.isclose(params[0].data, 0.95, rel_tol=1e-15)
     assert math.isclose(params[1].data, -1.95, rel_tol=1e-15)
 
@@ -133,6 +133,9 @@ def test_params_may_be_any_iterable():
     (lambda p: SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
      "dampening=0.1"),
     (lambda p: Adam(p, eps=-1e-8), ValueError, "eps must be >= 0, got -1e-08"),
+    (lambda p: Adam(p, eps=0), ValueError, "eps must be > 0, got 0"),
+    (lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov="no"), TypeError,
+     "nesterov must be True or False, got 'no'"),
     (lambda p: Adam(p, betas=(1.0, 0.999)), ValueError, "betas[0] must be in [0, 1), got 1.0"),
     (lambda p: Adam(p, betas=(0.9, -0.1)), ValueError, "betas[1] must be in [0, 1), got -0.1"),
     (lambda p: Adam(p, betas=(0.9,)), ValueError, "a pair (beta1, beta2), got (0.9,)"),

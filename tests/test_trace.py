@@ -336,3 +336,12 @@ def test_anomaly_mode_is_off_by_default_and_hooks_are_restored():
     with pytest.raises(AnomalyError), detect_anomaly():
         Value(math.inf) * 0.0
     assert engine._on_create is None and engine._on_step is None
+
+
+def test_explain_a_custom_op_with_an_empty_symbol():
+    blank = engine.Op("blank", "", lambda a: 2 * a, lambda a, out: (2.0,))
+    try:
+        out = engine.apply(blank, Value(1.5, "x"))
+        assert "blank(x)" in explain(out)
+    finally:
+        del engine.OPS["blank"]
