@@ -27,7 +27,7 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) micrograd-ann-out .pytest_cache
+	rm -rf $(VENV) micrograd-ann-out .pytest_cache .hypothesis test-artifacts *.egg-info
 
 bench: $(VENV)/.dev
 	$(BIN)/pip install -q -e ".[bench]"

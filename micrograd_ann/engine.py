@@ -42,7 +42,9 @@ class OpError(Exception):
         self.op = op
         self.operands = tuple(operands)
         self.reason = reason
-        shown = ", ".join(repr(x) for x in self.operands)
+        shown = ", ".join(repr(x) for x in self.operands[:6])
+        if len(self.operands) > 6:  # a sum or dot can have thousands
+            shown += f", ... ({len(self.operands)} operands)"
         super().__init__(f"{op}({shown}): {reason}")
 
 

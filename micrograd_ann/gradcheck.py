@@ -131,7 +131,12 @@ def gradcheck(f: Function, inputs: Sequence[Value], eps: float = 1e-6, atol: flo
     sides = _kink_sides(root)
     rows = []
     for i, x in enumerate(inputs):
-        near = _probe(f, inputs, i, (-eps, eps), _data_and_kink_sides)
+        try:
+            near = _probe(f, inputs, i, (-eps, eps), _data_and_kink_sides)
+        except OpError as exc:  # the same error, saying which input went over the edge
+            raise type(exc)(exc.op, exc.operands, f"{exc.reason}; input {names[i]} = "
+                            f"{x.data!r} is within eps={eps:g} of the edge of "
+                            f"{exc.op}'s domain") from None
         (f_m1, _), (f_p1, _) = near
         numeric = (f_p1 - f_m1) / (2 * eps)
         at_kink = any(probe_sides != sides for _, probe_sides in near)

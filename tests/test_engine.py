@@ -402,3 +402,12 @@ def test_preserved_grads_puts_every_gradient_back():
         extra.grad = 0.0
         assert a.grad != 5.0
     assert (a.grad, b.grad, out.grad, extra.grad) == (5.0, 0.0, 0.0, 7.0)
+
+
+def test_an_error_in_a_wide_op_shows_a_few_operands():
+    xs = [Value(1e308) for _ in range(80)]
+    with pytest.raises(OpOverflowError) as info:
+        sum_values(xs)
+    message = str(info.value)
+    assert message.startswith("sum(1e+308, 1e+308, 1e+308, 1e+308, 1e+308, 1e+308, ... (80 ")
+    assert len(message) < 200 and len(info.value.operands) == 80
