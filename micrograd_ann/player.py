@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from functools import partial
 from importlib import resources
 from os import PathLike
 from pathlib import Path
@@ -45,7 +46,7 @@ def to_html(root: Value, path: str | PathLike | None = None, *, grad: float = 1.
     steps, svg = _run_backward(root, grad, lambda: viz.to_svg(root, **viz_options))
     viz_options.pop("timeout", None)  # only to_svg runs dot
     opts = viz.DrawOptions(**viz_options)
-    layout = _layout(root, viz._plan(root, opts), svg)
+    layout = _layout(root, viz.plan(root, opts), svg)
     data = _timeline(root, grad, steps, layout, opts.precision)
     data["startForward"] = bool(forward)
     if title is None:
@@ -97,15 +98,15 @@ class _Layout(NamedTuple):
     edges: list[tuple[str, str, str]]  # (edge id, tail node, head node) as in the SVG
 
 
-def _layout(root: Value, plan: viz._Plan, svg: str) -> _Layout:
+def _layout(root: Value, drawn: viz.Plan, svg: str) -> _Layout:
     """Units and grad slots as viz drew them; a box shows the grads of its outputs."""
-    outputs = viz._box_outputs(plan, root)
+    outputs = viz.box_outputs(drawn, root)
     units: list[str] = []
     slots: list[tuple[int, Value]] = []
-    for value in plan.order:
-        name = plan.names[value]
-        if name in plan.boxes:
-            if value is not plan.boxes[name][1][0]:
+    for value in drawn.order:
+        name = drawn.names[value]
+        if name in drawn.boxes:
+            if value is not drawn.boxes[name][1][0]:
                 continue  # a box is one unit, met at its first member
             shown = outputs[name]
         else:
@@ -113,7 +114,7 @@ def _layout(root: Value, plan: viz._Plan, svg: str) -> _Layout:
         slots.extend((len(units), v) for v in shown)
         units.append(name)
     edges = [(eid, *_edge_ends(title)) for eid, title in _EDGE.findall(svg)]
-    return _Layout(units, slots, plan.names, edges)
+    return _Layout(units, slots, drawn.names, edges)
 
 
 def _edge_ends(title: str) -> tuple[str, str]:
@@ -142,9 +143,7 @@ def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout
     for e, (_, tail, head) in enumerate(layout.edges):
         edge_index.setdefault((tail, head), []).append(e)
 
-    def number(x: float) -> str:
-        return f"{x:.{precision}g}"  # as viz writes data and grad in labels
-
+    number = partial(viz.number, precision=precision)
     # The state after seeding, as engine._backward_walk leaves it before the first step:
     # intermediate grads restart at 0, leaves keep theirs, the root gets the seed added.
     init = [number(0.0 if value.parents else value.grad) for _, value in layout.slots]
@@ -160,7 +159,7 @@ def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout
         played.append({
             "u": unit_index.get(head, -1),
             "text": step.describe(),
-            "edges": _edge_labels(step, layout.names, edge_index, number),
+            "edges": _edge_labels(step, layout.names, edge_index, precision),
             "grads": [[slot_of[u.node], number(u.grad)] for u in step.inputs if u.node in slot_of],
         })
     edge_step = [never] * len(layout.edges)
@@ -184,10 +183,10 @@ def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout
 
 
 def _edge_labels(step: trace.Step, names: dict[Value, str],
-                 edge_index: dict[tuple[str, str], list[int]], number) -> list[list]:
+                 edge_index: dict[tuple[str, str], list[int]], precision: int) -> list[list]:
     """[edge, label] for each drawn edge the step sends gradient along.
 
-    Labels read "upstream x local = contribution", as viz's edge_labels and explain put it;
+    Labels are viz's edge labels (viz.edge_text), the chain rule as explain() states it;
     the k-th `a` of a*a goes on the k-th edge when the edge is drawn twice.
     """
     head = names.get(step.node)
@@ -200,8 +199,7 @@ def _edge_labels(step: trace.Step, names: dict[Value, str],
         candidates = edge_index[key]
         e = candidates[min(seen.get(key, 0), len(candidates) - 1)]
         seen[key] = seen.get(key, 0) + 1
-        labels.setdefault(e, []).append(f"{number(step.upstream)} \u00d7 {number(update.local)}"
-                                        f" = {number(update.contribution)}")
+        labels.setdefault(e, []).append(viz.edge_text(step.upstream, update.local, precision))
     return [[e, "; ".join(parts)] for e, parts in labels.items()]
 
 
@@ -278,7 +276,7 @@ def _page(title: str, svg: str, data: dict) -> str:
         "<body>",
         _CONTROLS,
         '<div id="mg-main">',
-        f'<div id="mg-graph" class="mg-fit">\n{svg}</div>',
+        f'<div id="mg-graph">\n{svg}</div>',
         '<aside id="mg-panel"><pre id="mg-text"></pre>',
         _LEGEND,
         "</aside>",
@@ -303,7 +301,7 @@ _CONTROLS = """<div id="mg-controls">
 <option value="5">5/s</option><option value="10">10/s</option><option value="30">30/s</option>
 </select></label>
 <label><input id="mg-forward" type="checkbox"> forward pass first</label>
-<label><input id="mg-fit" type="checkbox" checked> fit to window</label>
+<label><input id="mg-fit" type="checkbox"> fit to window</label>
 </div>"""
 
 _LEGEND = """<p id="mg-legend">

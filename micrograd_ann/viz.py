@@ -5,7 +5,8 @@ k-th drawn Value in topological order is node `v{k}`, its op ellipse `v{k}_op`, 
 collapsed neuron/layer box `m{j}`; every node's `id` is its name. Edges are `e0, e1, ...`
 in the order written: for each Value in topological order, its inputs in operand order, then
 the edge from its op ellipse to it; an edge touching a box is written once. A value node's
-label has a line "data <number>" and a line "grad <number>".
+label has a line "data <number>" and a line "grad <number>". An edge label (edge_labels=True)
+is the edge's <text>, with the <polyline> tying it to the edge (decorate=true).
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ class DrawOptions:
             raise TypeError(f"focus must be a Value, got {type(self.focus).__name__}")
 
 
-class _Plan(NamedTuple):
+class Plan(NamedTuple):
+    """Which Values are shown and how: what viz draws, and what the player animates."""
+
     order: list[Value]  # every Value shown, drawn or inside a box, in topological order
     names: dict[Value, str]  # the DOT node showing each Value
     boxes: dict[str, tuple[str, list[Value]]]  # box name -> (module name, member Values)
@@ -119,7 +122,7 @@ def _neighbourhood(order: list[Value], focus: Value, depth: int) -> list[Value]:
     return [v for v in order if v in keep]
 
 
-def _plan(root: Value, opts: DrawOptions) -> _Plan:
+def plan(root: Value, opts: DrawOptions) -> Plan:
     """Decide which Values are drawn and under which DOT node names; check max_nodes."""
     if not isinstance(root, Value):
         raise TypeError(f"expected a Value to draw, got {type(root).__name__}")
@@ -157,12 +160,12 @@ def _plan(root: Value, opts: DrawOptions) -> _Plan:
             f"the graph has {total} nodes to draw, more than max_nodes={opts.max_nodes}; draw "
             "less with collapse='neuron' or collapse='layer', or focus=value, depth=k "
             "(or raise max_nodes: dot can take minutes on thousands of nodes)")
-    return _Plan(order, names, boxes)
+    return Plan(order, names, boxes)
 
 
 def node_names(root: Value, **options) -> dict[Value, str]:
     """For every Value in the (collapsed/focused) graph, the DOT node that displays it."""
-    return _plan(root, DrawOptions(**options)).names
+    return plan(root, DrawOptions(**options)).names
 
 
 # ------------------------------------------------------------------------ labels
@@ -190,11 +193,22 @@ def _red_if(bad: bool, line: str) -> str:
     return f'<FONT COLOR="{_BAD[1]}">{line}</FONT>' if bad else line
 
 
+def number(x: float, precision: int) -> str:
+    """x with `precision` significant digits, as every label shows numbers."""
+    return f"{x:.{precision}g}"
+
+
+def edge_text(upstream: float, local: float, precision: int) -> str:
+    """The chain rule on one edge: "upstream grad × local derivative = contribution"."""
+    parts = (number(x, precision) for x in (upstream, local, upstream * local))
+    return "{} \u00d7 {} = {}".format(*parts)
+
+
 def _numbers(v: Value, opts: DrawOptions) -> list[str]:
     """The 'data <number>' and 'grad <number>' lines of a value's label."""
     p = opts.precision
-    return [_red_if(not math.isfinite(v.data), f"data {v.data:.{p}g}"),
-            _red_if(not math.isfinite(v.grad), f"grad {v.grad:.{p}g}")]
+    return [_red_if(not math.isfinite(v.data), f"data {number(v.data, p)}"),
+            _red_if(not math.isfinite(v.grad), f"grad {number(v.grad, p)}")]
 
 
 def _is_dead(v: Value) -> bool:
@@ -262,39 +276,42 @@ def _box_node(name: str, module: str, members: list[Value], outputs: list[Value]
 # -------------------------------------------------------------------------- DOT
 
 
-def _box_outputs(plan: _Plan, root: Value) -> dict[str, list[Value]]:
+def box_outputs(shown: Plan, root: Value) -> dict[str, list[Value]]:
     """Each box's Values that are used outside it (or are the root), else its last one."""
     used = {root}
-    for v in plan.order:
-        used.update(p for p in v.parents if p in plan.names and plan.names[p] != plan.names[v])
+    for v in shown.order:
+        used.update(p for p in v.parents if p in shown.names and shown.names[p] != shown.names[v])
     return {name: [v for v in members if v in used and v.parents] or members[-1:]
-            for name, (_, members) in plan.boxes.items()}
+            for name, (_, members) in shown.boxes.items()}
 
 
 def _edge_label(v: Value, local: float, opts: DrawOptions) -> str:
-    """The chain rule on an input's edge: v's grad x local derivative = contribution."""
-    p = opts.precision
-    contribution = v.grad * local
-    text = f"{v.grad:.{p}g} &#215; {local:.{p}g} = {contribution:.{p}g}"
-    return f" label=<{_red_if(not math.isfinite(contribution), text)}>"
+    """The chain rule on an input's edge, tied to its edge by a line (decorate=true).
+
+    NOTE: where several edges converge on one op, a bare label can sit nearer a neighbour's
+    edge than its own; the underline and leader line Graphviz adds make the owner plain.
+    """
+    text = _text(edge_text(v.grad, local, opts.precision))
+    return f" decorate=true label=<{_red_if(not math.isfinite(v.grad * local), text)}>"
 
 
-def _dot_lines(root: Value, plan: _Plan, opts: DrawOptions) -> list[str]:
+def _dot_lines(root: Value, shown: Plan, opts: DrawOptions) -> list[str]:
     # NOTE: ordering=out keeps collapsed boxes in neuron order (0, 1, ..., 15) where dot
     # would otherwise reorder them to save a few edge crossings.
     ordering = " ordering=out" if opts.collapse else ""
     lines = [f"\tgraph [rankdir={opts.rankdir}{ordering}]\n",
              '\tnode [shape=box style="rounded,filled" fontname=Helvetica fontsize=11]\n',
-             "\tedge [fontname=Helvetica fontsize=9 color=\"#6b7280\"]\n"]
-    fills = _grad_fills(plan.order) if opts.color_by == "grad" else {}
-    outputs = _box_outputs(plan, root)
+             # fontcolor also colours the lines decorate=true draws under edge labels
+             '\tedge [fontname=Helvetica fontsize=9 color="#6b7280" fontcolor="#374151"]\n']
+    fills = _grad_fills(shown.order) if opts.color_by == "grad" else {}
+    outputs = box_outputs(shown, root)
     boxed_edges: set[tuple[str, str]] = set()
     edges = 0
-    for v in plan.order:
-        name = plan.names[v]
-        if name in plan.boxes:
+    for v in shown.order:
+        name = shown.names[v]
+        if name in shown.boxes:
             target = name
-            module, members = plan.boxes[name]
+            module, members = shown.boxes[name]
             if members[0] is v:
                 is_root = root in outputs[name]
                 lines.append(_box_node(name, module, members, outputs[name], is_root, opts))
@@ -305,11 +322,11 @@ def _dot_lines(root: Value, plan: _Plan, opts: DrawOptions) -> list[str]:
             if target != name:
                 lines.append(f"\t{target} [id={target} label=<{_text(op_symbol(v))}> {_OP}]\n")
         for parent, local in zip(v.parents, v.partials):
-            source = plan.names.get(parent)
+            source = shown.names.get(parent)
             if source is None or source == name:  # outside the focus, or inside one box
                 continue
             label = ""
-            if source in plan.boxes or target in plan.boxes:
+            if source in shown.boxes or target in shown.boxes:
                 if (source, target) in boxed_edges:
                     continue
                 boxed_edges.add((source, target))
@@ -326,7 +343,7 @@ def _dot_lines(root: Value, plan: _Plan, opts: DrawOptions) -> list[str]:
 def to_dot(root: Value, **options) -> str:
     """The DOT source of root's graph; needs no `dot` binary and is the same run to run."""
     opts = DrawOptions(**options)
-    return "digraph {\n" + "".join(_dot_lines(root, _plan(root, opts), opts)) + "}\n"
+    return "digraph {\n" + "".join(_dot_lines(root, plan(root, opts), opts)) + "}\n"
 
 
 @contextmanager
@@ -352,7 +369,7 @@ class _Digraph(graphviz.Digraph):
 def draw_dot(root: Value, **options) -> graphviz.Digraph:
     """A new graphviz.Digraph of root's graph; Jupyter shows it inline as SVG."""
     opts = DrawOptions(**options)
-    return _Digraph(body=_dot_lines(root, _plan(root, opts), opts), format="svg")
+    return _Digraph(body=_dot_lines(root, plan(root, opts), opts), format="svg")
 
 
 # ----------------------------------------------------------------------- render

@@ -254,6 +254,39 @@ def test_current_step_is_highlighted_and_its_edges_labelled(browser, seed_page):
     assert "n = dot(w0, w1, w2, x0, x1, x2, b)" in browser.find_element("id", "mg-text").text
 
 
+def test_each_shown_label_is_tied_to_its_own_edge(browser, seed_page):
+    path, _, _, _ = seed_page
+    _open(browser, path)
+    _click(browser, "last")
+    # Graphviz's decorate line runs from the label to a point on the edge; only the active
+    # edges' lines show, and each ends on its own edge (within half a pixel).
+    ends = browser.execute_script(
+        "return [...document.querySelectorAll('g.edge')].map((edge) => {"
+        "  const line = edge.querySelector('polyline');"
+        "  if (!line || getComputedStyle(line).visibility !== 'visible') return null;"
+        "  const points = line.points, end = points[points.length - 1];"
+        "  const path = edge.querySelector('path'), total = path.getTotalLength();"
+        "  let best = Infinity;"
+        "  for (let i = 0; i <= 400; i++) {"
+        "    const p = path.getPointAtLength(total * i / 400);"
+        "    best = Math.min(best, Math.hypot(p.x - end.x, p.y - end.y));"
+        "  }"
+        "  return [edge.id, edge.classList.contains('mg-active'), best];"
+        "}).filter(Boolean);")
+    assert len(ends) == 7
+    for edge, active, distance in ends:
+        assert active and distance < 0.5, (edge, distance)
+
+
+def test_fit_to_window_starts_on_only_for_graphs_that_stay_readable(browser, tmp_path):
+    out = Value(2.0, "a") * Value(-3.0, "b")
+    _open(browser, render_html(out, tmp_path / "small.html"))  # fits at its natural size
+    assert browser.find_element("id", "mg-fit").is_selected()
+    assert "mg-fit" in browser.find_element("id", "mg-graph").get_attribute("class")
+    _click(browser, "fit")  # the user can still turn it off
+    assert "mg-fit" not in browser.find_element("id", "mg-graph").get_attribute("class")
+
+
 def test_hostile_labels_show_as_text_and_run_nothing(browser, tmp_path):
     a = Value(2.0, HOSTILE)
     b = Value(3.0, SCRIPT_END + "\u2028")
@@ -307,6 +340,9 @@ def test_collapsed_mlp_loads_and_steps_within_a_second(browser, tmp_path):
     path = render_html(out, tmp_path / "mlp.html", collapse="neuron")
     names = node_names(out, collapse="neuron")
     _open(browser, path)
+    # Thousands of px tall: fitting would shrink the text to specks, so it starts off.
+    assert not browser.find_element("id", "mg-fit").is_selected()
+    assert "mg-fit" not in browser.find_element("id", "mg-graph").get_attribute("class")
     # The issue's generous bound: every step renders in under a second.
     times = browser.execute_script(
         "const times = [];"

@@ -31,7 +31,7 @@ def _small():
 GOLDEN = """digraph {
 \tgraph [rankdir=LR]
 \tnode [shape=box style="rounded,filled" fontname=Helvetica fontsize=11]
-\tedge [fontname=Helvetica fontsize=9 color="#6b7280"]
+\tedge [fontname=Helvetica fontsize=9 color="#6b7280" fontcolor="#374151"]
 \tv0 [id=v0 label=<<B>a</B><BR/>data 2<BR/>grad -3> fillcolor="#dbeafe" color="#2563eb"]
 \tv1 [id=v1 label=<<B>b</B><BR/>data -3<BR/>grad 2> fillcolor="#dbeafe" color="#2563eb"]
 \tv2 [id=v2 label=<<B>c</B><BR/>data -6<BR/>grad 1> fillcolor="#ffffff" color="#6b7280"]
@@ -113,8 +113,9 @@ def test_compact_style_puts_the_op_in_the_value_node():
 def test_edge_labels_show_upstream_times_local_equals_contribution():
     dot = viz.to_dot(_small(), edge_labels=True)
     # into c = a*b (grad 1): local d c/d a = b = -3, d c/d b = a = 2
-    assert "\tv0 -> v2_op [id=e0 label=<1 &#215; -3 = -3>]" in dot
-    assert "\tv1 -> v2_op [id=e1 label=<1 &#215; 2 = 2>]" in dot
+    # decorate=true: Graphviz ties each label to its own edge with a line
+    assert "\tv0 -> v2_op [id=e0 decorate=true label=<1 \u00d7 -3 = -3>]" in dot
+    assert "\tv1 -> v2_op [id=e1 decorate=true label=<1 \u00d7 2 = 2>]" in dot
 
 
 def test_edge_labels_on_the_tutorial_neuron():
@@ -126,8 +127,9 @@ def test_edge_labels_on_the_tutorial_neuron():
     dot = viz.to_dot(out, edge_labels=True)
     names = viz.node_names(out)
     # s(1-s) = 0.07010371654510807 at w.x+b = 2.5; d out/d w2 = s(1-s) * x2 = 0.3505
-    edge = rf"\t{names[w[1]]} -> {names[terms[1]]}_op \[id=e\d+ label=<(.*)>\]"
-    assert re.search(edge, dot).group(1) == "0.0701 &#215; 5 = 0.3505"
+    edge = rf"\t{names[w[1]]} -> {names[terms[1]]}_op \[id=e\d+ decorate=true label=<(.*)>\]"
+    assert re.search(edge, dot).group(1) == "0.0701 \u00d7 5 = 0.3505"
+    assert viz.edge_text(0.07010371654510807, 5.0, 4) == "0.0701 \u00d7 5 = 0.3505"
     assert w[1].grad == pytest.approx(0.07010371654510807 * 5.0, rel=1e-12)
 
 

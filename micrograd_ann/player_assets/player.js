@@ -200,9 +200,8 @@
       play();
     }
   });
-  byId("mg-fit").addEventListener("change", (event) => {
-    graph.classList.toggle("mg-fit", event.target.checked);
-  });
+  const fitBox = byId("mg-fit");
+  fitBox.addEventListener("change", () => graph.classList.toggle("mg-fit", fitBox.checked));
   forwardBox.addEventListener("change", () => {
     // Keep the same backward step when the forward pass is added or removed;
     // from the start of backward, go to the start of forward.
@@ -228,6 +227,16 @@
     keys[event.key]();
   });
 
+  // Fit to window starts on only when fitting shrinks the graph to no less than half its
+  // natural size: text then stays readable. A big graph (a whole MLP's loss) would become
+  // a sliver of unreadable text, so it starts at full size, scrolled to the current node.
+  const svg = graph.querySelector("svg");
+  if (svg) {
+    const scale = Math.min(graph.clientWidth / svg.width.baseVal.value,
+                           graph.clientHeight / svg.height.baseVal.value);
+    fitBox.checked = scale >= 0.5;
+    graph.classList.toggle("mg-fit", fitBox.checked);
+  }
   forwardBox.checked = data.startForward;
   render(0);
 })();
