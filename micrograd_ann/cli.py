@@ -13,14 +13,17 @@ import sys
 from typing import Callable, Sequence
 
 from . import expr, training
-from .engine import OpError, Value, topological_order
+from .engine import OpError, Value, preserved_grads, topological_order
 from .nn import ACTIVATIONS, Neuron
 from .trace import explain
 
 DEFAULT_OUT = "micrograd-ann-out"
-DOT_HINT = ("Graphviz's `dot` was not found, so graphs were saved as DOT source (.dot). "
-            "Install Graphviz to get SVG (Debian/Ubuntu: sudo apt-get install graphviz; "
-            "macOS: brew install graphviz), or paste the .dot file into an online viewer.")
+DOT_HINT = ("Graphviz's `dot` was not found, so graphs were saved as DOT source (.dot): "
+            "the SVG graphs and backprop players (.html) need Graphviz. Install it "
+            "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
+            "or open the .dot files in any Graphviz viewer.")
+DIGITS_HINT = ("--dataset digits needs scikit-learn: pip install scikit-learn "
+               '(or, in a clone of micrograd_ann: pip install -e ".[digits]")')
 
 # The seed tutorial's neuron. It printed 0.865; w.x + b = 2.5 and sigmoid(2.5) = 0.9241.
 TUTORIAL_NEURON = {"inputs": [1.0, 5.0, 3.0], "weights": [0.2, 0.5, -0.1], "bias": 0.1,
@@ -197,16 +200,24 @@ def _presets_help() -> str:
     """One line per dataset listing its preset, for `train --help`."""
     lines = ["presets (batch_size 0 = the whole training set):"]
     for name, preset in training.PRESETS.items():
-        shown = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
-                 for k, v in preset.items() if v is not None]
+        shown = [f"{k}={_preset_value(v)}" for k, v in preset.items() if v is not None]
         lines.append(f"  {name:<8} {' '.join(shown)}")
     return "\n".join(lines)
+
+
+def _preset_value(value: object) -> str:
+    """[16, 16] -> '16,16'; {'adam': 0.05, 'sgd': 0.5} -> 'adam:0.05,sgd:0.5'."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _add_train_arguments(cmd: argparse.ArgumentParser) -> None:
     per_dataset = "default: per dataset"
     cmd.add_argument("--dataset", choices=list(training.PRESETS), default="moons",
-                     help="default: %(default)s (digits needs the [digits] extra)")
+                     help="default: %(default)s (digits needs scikit-learn)")
     cmd.add_argument("--samples", type=_positive(int), help=f"dataset size ({per_dataset})")
     cmd.add_argument("--noise", type=_non_negative, help=f"2-D datasets ({per_dataset})")
     cmd.add_argument("--hidden", type=_sizes, metavar="N,N,...",
@@ -216,7 +227,8 @@ def _add_train_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--loss", choices=training.LOSSES,
                      help=f"hinge, bce and mse(+-1) need two classes ({per_dataset})")
     cmd.add_argument("--optimizer", choices=list(training.OPTIMIZERS), help=per_dataset)
-    cmd.add_argument("--lr", type=_positive(float), help=f"learning rate ({per_dataset})")
+    cmd.add_argument("--lr", type=_positive(float),
+                     help=f"learning rate ({per_dataset} and optimizer)")
     cmd.add_argument("--epochs", type=_positive(int), help=per_dataset)
     cmd.add_argument("--batch-size", type=_positive(int),
                      help=f"samples per step ({per_dataset}; moons: the whole training set)")
@@ -251,9 +263,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train, report, and write parameters, plots, graph and player page."""
     fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
     config = training.TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    _make_folder(args.out)
     try:
         run = training.train(config, progress=sys.stderr)
-    except (ImportError, ValueError) as exc:
+    except ImportError:
+        raise CliError(DIGITS_HINT) from None  # the one optional import: scikit-learn
+    except ValueError as exc:  # a loss that does not fit the data, a diverging run
         raise CliError(str(exc)) from None
     print(run.summary())
     files = training.write_outputs(run, args.out)
@@ -292,6 +307,7 @@ def _tutorial_neuron(args: argparse.Namespace) -> tuple[Value, Value]:
 def cmd_neuron(args: argparse.Namespace) -> int:
     """Forward value, the misprint note, the backward pass step by step, and the graph."""
     n, out = _tutorial_neuron(args)
+    _make_folder(args.out)
     print(f"neuron: x = {args.inputs}, w = {args.weights}, b = {args.bias}, {args.activation}")
     print(f"forward: n = w.x + b = {n.data:.4g}; out = {args.activation}(n) = {out.data:.4f}"
           if out is not n else f"forward: n = w.x + b = {n.data:.4f} (no activation)")
@@ -320,6 +336,7 @@ def _parse_expr(args: argparse.Namespace, variables: dict | None = None):
 def cmd_draw(args: argparse.Namespace) -> int:
     """Compute the formula and its gradients, print them, and draw the graph."""
     root, leaves = _parse_expr(args)
+    _make_folder(args.out)
     root.backward()
     print(f"{args.expr} = {root.data:.6g}")
     for name, leaf in leaves.items():
@@ -357,6 +374,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """`train` on moons with its defaults, then `neuron`, then where the files are."""
     parser = build_parser()
+    _make_folder(args.out)
     print("== 1. Training an MLP on two moons ==")
     cmd_train(parser.parse_args(["train", "--out", args.out]))
     print("\n== 2. The tutorial's neuron, forward and backward ==")
@@ -366,7 +384,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\nAll files are in {where}/ -- open the .svg files and backprop.html "
               "(step through backprop) in a browser.")
     else:
-        print(f"\nAll files are in {where}/.\n{DOT_HINT}")
+        print(f"\n{DOT_HINT}\nAll files are in {where}/.")
     return 0
 
 
@@ -380,12 +398,17 @@ def _write_graph(root: Value, out: str, stem: str, html: bool, **options) -> lis
     """SVG of the graph (DOT source when `dot` is missing) and, if asked, the player page."""
     from . import player, viz
 
-    os.makedirs(out, exist_ok=True)
     try:
         files = [viz.render(root, os.path.join(out, stem + ".svg"), **options)]
         if html:
             page = "backprop.html" if stem == "graph" else stem + ".html"
-            files.append(str(player.render_html(root, os.path.join(out, page), **options)))
+            # The graph already ran backward; the page replays it, so it starts from zero
+            # grads (else the leaves would end at twice their gradient).
+            with preserved_grads(root) as nodes:
+                for node in nodes:
+                    node.grad = 0.0
+                files.append(str(player.render_html(root, os.path.join(out, page),
+                                                    **options)))
     except viz.DotNotFoundError:
         path = os.path.join(out, stem + ".dot")
         with open(path, "w", encoding="utf-8") as f:
@@ -396,6 +419,16 @@ def _write_graph(root: Value, out: str, stem: str, html: bool, **options) -> lis
         print(f"NOTE: {stem} not drawn: {exc}", file=sys.stderr)
         files = []
     return files
+
+
+def _make_folder(out: str) -> None:
+    """Create the output folder before any work, so a bad --out fails at once."""
+    if not out:
+        raise CliError("--out is empty; give a folder name")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot use --out {out!r} as a folder: {exc.strerror}") from None
 
 
 def _hint_dot_missing() -> None:
@@ -415,6 +448,8 @@ def _list_files(paths: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 check failed, 2 user error)."""
+    if hasattr(sys.stdout, "reconfigure"):  # keep progress (stderr) and results in order
+        sys.stdout.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(_dash_variables(list(sys.argv[1:] if argv is None else argv)))
     try:
@@ -428,3 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `micrograd-ann explain | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # e.g. no permission to write into --out
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"{parser.prog} {args.command}: error: cannot write{where}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2

@@ -116,7 +116,8 @@ def make_spiral(n_samples: int = 100, n_classes: int = 3, noise: float = 0.1,
     return _jitter(random.Random(seed), points, noise)
 
 
-DIGITS_INSTALL_HINT = 'load_digits needs scikit-learn: pip install "micrograd-ann[digits]"'
+DIGITS_INSTALL_HINT = ('load_digits needs scikit-learn: pip install scikit-learn '
+                       '(or, in a clone of micrograd_ann: pip install -e ".[digits]")')
 
 
 def load_digits(n_samples: int | None = None, seed: int = 0) -> list[Sample]:

@@ -14,12 +14,19 @@ import time
 from typing import Sequence, TextIO
 
 from . import checkpoint, datasets, losses, plots
-from .engine import Value
+from .engine import OpError, Value, topological_order
 from .nn import MLP
 from .optim import SGD, Adam
 
 LOSSES = ("hinge", "bce", "mse", "cross_entropy")
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+class DivergedError(ValueError):
+    """The loss or the parameters stopped being finite numbers: the step size is too large."""
+
+    def __init__(self, epoch: int, what: str):
+        super().__init__(f"training diverged at epoch {epoch} ({what}); try a smaller lr")
 
 
 @dataclasses.dataclass
@@ -40,19 +47,23 @@ class TrainConfig:
     seed: int = 0
 
 
+LR_2D = {"adam": 0.05, "sgd": 0.5}  # full-batch training on the 2-D datasets
+
 # Chosen to finish in seconds on one core (digits: ~30 s, >= 90 % test accuracy); moons
-# is what `demo` runs (100 % train accuracy in ~2 s).
+# is what `demo` runs (100 % train accuracy in ~2 s). `lr` is per optimizer, so picking
+# the other optimizer without a learning rate still gets one that suits it.
 PRESETS: dict[str, dict] = {
     "moons": dict(samples=100, noise=0.1, hidden=[16, 16], activation="relu", loss="bce",
-                  optimizer="adam", lr=0.05, epochs=100, batch_size=0),
+                  optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
     "circles": dict(samples=100, noise=0.05, hidden=[16, 16], activation="relu", loss="bce",
-                    optimizer="adam", lr=0.05, epochs=100, batch_size=0),
+                    optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
     "xor": dict(samples=100, noise=0.1, hidden=[16, 16], activation="relu", loss="bce",
-                optimizer="adam", lr=0.05, epochs=100, batch_size=0),
+                optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
     "spiral": dict(samples=150, noise=0.05, hidden=[16, 16], activation="relu",
-                   loss="cross_entropy", optimizer="adam", lr=0.05, epochs=100, batch_size=0),
+                   loss="cross_entropy", optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
     "digits": dict(samples=1000, noise=None, hidden=[32], activation="relu",
-                   loss="cross_entropy", optimizer="adam", lr=0.01, epochs=10, batch_size=32),
+                   loss="cross_entropy", optimizer="adam", lr={"adam": 0.01, "sgd": 0.1},
+                   epochs=10, batch_size=32),
 }
 
 
@@ -62,8 +73,11 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise ValueError(f"unknown dataset {config.dataset!r}; choose one of "
                          + ", ".join(PRESETS))
     preset = PRESETS[config.dataset]
-    filled = {k: v for k, v in preset.items() if getattr(config, k) is None}
-    return dataclasses.replace(config, **filled)
+    filled = {k: v for k, v in preset.items() if getattr(config, k) is None and k != "lr"}
+    config = dataclasses.replace(config, **filled)
+    if config.lr is None:
+        config = dataclasses.replace(config, lr=preset["lr"][config.optimizer])
+    return config
 
 
 @dataclasses.dataclass
@@ -123,6 +137,20 @@ def batch_loss(loss: str, outputs: list, targets: Sequence[int]) -> Value:
     return losses.hinge(outputs, signs) if loss == "hinge" else losses.mse(outputs, signs)
 
 
+def labelled_loss(loss: str, output: Value | list[Value], target: int) -> Value:
+    """One sample's loss with its nodes named for graphs and players: the model's output
+    "score" (or "score0", "score1", ...), the loss "loss", the loss's constants "const"."""
+    outputs = output if isinstance(output, list) else [output]
+    for k, value in enumerate(outputs):
+        value.label = "score" if len(outputs) == 1 else f"score{k}"
+    result = batch_loss(loss, [output], [target])
+    for node in topological_order(result):
+        if not node.parents and not node.label:
+            node.label = "const"  # a number of the loss formula: the target, 1, ...
+    result.label = "loss"
+    return result
+
+
 def predict(output: Value | list[Value]) -> int:
     """The class an output means: argmax of several, or the sign of one (0 or 1)."""
     if isinstance(output, list):
@@ -156,28 +184,38 @@ def train(config: TrainConfig, progress: TextIO | None = None) -> Run:
     bar = Progress(c.epochs, progress)
     run_losses, run_accs, steps = [], [], 0
     start = time.perf_counter()
-    for epoch in range(1, c.epochs + 1):
-        order = list(train_set)
-        if batch < len(order):
-            order_rng.shuffle(order)
-        total, correct = 0.0, 0
-        for i in range(0, len(order), batch):
-            chunk = order[i:i + batch]
-            outputs = [model(x) for x, _ in chunk]
-            loss = batch_loss(c.loss, outputs, [y for _, y in chunk])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            total += loss.data * len(chunk)
-            correct += sum(predict(out) == y for out, (_, y) in zip(outputs, chunk))
-        run_losses.append(total / len(order))
-        run_accs.append(correct / len(order))
-        bar.update(epoch, run_losses[-1], run_accs[-1])
-    seconds = time.perf_counter() - start
-    bar.close()
-    sample_loss = max((batch_loss(c.loss, [model(x)], [y]) for x, y in train_set),
-                      key=lambda loss: loss.data)
+    epoch = 0
+    try:
+        for epoch in range(1, c.epochs + 1):
+            order = list(train_set)
+            if batch < len(order):
+                order_rng.shuffle(order)
+            total, correct = 0.0, 0
+            for i in range(0, len(order), batch):
+                chunk = order[i:i + batch]
+                outputs = [model(x) for x, _ in chunk]
+                loss = batch_loss(c.loss, outputs, [y for _, y in chunk])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                steps += 1
+                total += loss.data * len(chunk)
+                correct += sum(predict(out) == y for out, (_, y) in zip(outputs, chunk))
+            run_losses.append(total / len(order))
+            run_accs.append(correct / len(order))
+            bar.update(epoch, run_losses[-1], run_accs[-1])
+            if not math.isfinite(run_losses[-1]):
+                raise DivergedError(epoch, f"loss {run_losses[-1]}")
+        seconds = time.perf_counter() - start
+        if not all(math.isfinite(p.data) for p in model.parameters()):  # the last step's
+            raise DivergedError(epoch, "parameters not finite after the last step")
+        sample_loss = max((labelled_loss(c.loss, model(x), y) for x, y in train_set),
+                          key=lambda loss: loss.data)
+    except OpError as exc:  # e.g. a dot product overflowing: the weights blew up
+        raise DivergedError(epoch, str(exc)) from exc
+    finally:
+        bar.close()
+    model.zero_grad()  # so the drawn grads are this one sample's, not the last batch's too
     sample_loss.backward()
     return Run(c, model, train_set, test_set, run_losses, run_accs,
                accuracy(model, train_set), accuracy(model, test_set), seconds, steps,

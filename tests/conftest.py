@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 
@@ -25,3 +26,14 @@ def require_tool(name: str) -> str:
             pytest.fail(message + " -- CI must have it")
         pytest.skip(message)
     return path
+
+
+def require_module(name: str):
+    """Import `name` (a dev-extra package); skip when absent, but fail in CI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"Python package {name!r} is not installed (pip install -e '.[dev]')"
+        if REQUIRE_TOOLS:
+            pytest.fail(message + " -- CI must have it")
+        pytest.skip(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -10,17 +11,21 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import require_tool
+from conftest import require_module, require_tool
 
 from micrograd_ann import checkpoint, cli
 
 SVG = "{http://www.w3.org/2000/svg}svg"
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
-def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
-    """`python -m micrograd_ann ARGS` with text output captured."""
+def run(*args: str, cwd=None, env=None, merged=False) -> subprocess.CompletedProcess:
+    """`python -m micrograd_ann ARGS` with text output captured (stderr into stdout when
+    `merged`, as a log file gets both)."""
     return subprocess.run([sys.executable, "-m", "micrograd_ann", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+                          text=True, timeout=300)
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -68,9 +73,12 @@ def test_train_writes_every_file(tmp_path):
 
 def test_demo_defaults_reach_97_percent_train_accuracy(tmp_path):
     """The exact `make demo` run: moons with the train defaults, then the neuron."""
-    done = run("demo", "--out", str(tmp_path / "out"))
-    assert done.returncode == 0, done.stderr
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = run("demo", "--out", str(tmp_path / "out"), env=buffered, merged=True)
+    assert done.returncode == 0, done.stdout
     assert accuracy(done.stdout, "train") >= 97.0
+    # Piped into a log, the header still comes before the progress lines it introduces.
+    assert done.stdout.index("== 1. Training") < done.stdout.index("epoch   1/100")
     assert "sigmoid(n) = 0.9241" in done.stdout
     assert str(tmp_path / "out") in done.stdout.splitlines()[-1]
     written = set(os.listdir(tmp_path / "out"))
@@ -87,7 +95,10 @@ def test_demo_without_dot_trains_writes_dot_source_and_says_how_to_install(tmp_p
     assert {"graph.dot", "neuron.dot", "params.json", "loss.svg"} <= set(os.listdir(out))
     assert (out / "graph.dot").read_text().startswith("digraph {")
     assert "apt-get install graphviz" in done.stderr
+    assert "backprop players (.html) need Graphviz" in done.stderr
+    assert "backprop.html" not in os.listdir(out)
     assert "apt-get install graphviz" in done.stdout  # repeated at the end of the demo
+    assert str(out) in done.stdout.splitlines()[-1]  # the folder stays the last line
     assert "Traceback" not in done.stderr
 
 
@@ -99,15 +110,47 @@ def test_train_on_three_classes_uses_cross_entropy(tmp_path):
     assert checkpoint.load_mlp(tmp_path / "params.json").nouts == [4, 3]
 
 
-def test_digits_without_scikit_learn_names_the_extra(monkeypatch, capsys):
+def test_digits_without_scikit_learn_says_what_to_install(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn...` fail
-    assert cli.main(["train", "--dataset", "digits"]) == 2
+    assert cli.main(["train", "--dataset", "digits", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "micrograd-ann[digits]" in err[0], err
+    assert len(err) == 1 and "pip install scikit-learn" in err[0], err
+    assert 'pip install -e ".[digits]"' in err[0]  # the package is not on PyPI
+
+
+def test_sgd_without_lr_gets_a_learning_rate_that_suits_it(tmp_path):
+    # Adam's preset lr (0.05) left this at 46 % train accuracy.
+    done = run("train", "--dataset", "circles", "--hidden", "8,8", "--optimizer", "sgd",
+               "--epochs", "50", "--out", str(tmp_path), env=without_dot(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "sgd, lr 0.5," in done.stdout
+    assert accuracy(done.stdout, "train") >= 95.0
+
+
+def test_the_readme_train_example_learns(tmp_path):
+    with open(README, encoding="utf-8") as f:
+        line = next(line for line in f if line.startswith("micrograd-ann train "))
+    done = run(*line.split()[1:], "--out", str(tmp_path), env=without_dot(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert accuracy(done.stdout, "train") >= 95.0
+
+
+@pytest.mark.parametrize("args, where", [
+    (["train", "--lr", "1e308", "--epochs", "3"], "epoch 2 (loss nan)"),
+    (["train", "--optimizer", "sgd", "--lr", "1e6", "--loss", "mse"], "epoch 19 (sum("),
+])
+def test_a_diverging_run_ends_with_one_line_naming_the_epoch(tmp_path, args, where):
+    done = run(*args, "--out", str(tmp_path), env=without_dot(tmp_path))
+    assert done.returncode == 2, done.stderr
+    *progress, error = done.stderr.splitlines()
+    assert all(line.startswith("epoch ") for line in progress), done.stderr
+    assert error.startswith(f"micrograd-ann train: error: training diverged at {where}")
+    assert error.endswith("; try a smaller lr")
+    assert os.listdir(tmp_path) == ["empty-bin"]  # nothing written
 
 
 def test_digits_reaches_90_percent_test_accuracy(tmp_path):
-    pytest.importorskip("sklearn")
+    require_module("sklearn")
     done = run("train", "--dataset", "digits", "--out", str(tmp_path),
                env=without_dot(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -141,6 +184,38 @@ def test_neuron_with_other_values(tmp_path):
 
 
 # ----------------------------------------------------------- draw, gradcheck, explain
+
+
+def _player_leaf_grads(page: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The grad texts of the page's leaves at step 0 and after its last step, by label."""
+    data = json.loads(re.search(r'id="mg-data">(.*?)</script>', page, re.S).group(1))
+    grads = list(data["init"])
+    for step in data["steps"]:
+        for slot, text in step["grads"]:
+            grads[slot] = text
+    leaves = {}  # unit index -> label, from the forward-pass texts ("x = 0.5   (leaf)")
+    for item in data["forward"]:
+        if item["text"].endswith("(leaf)"):
+            leaves[item["u"]] = item["text"].split()[2]
+    slots = {leaves[unit]: s for s, unit in enumerate(data["slots"]) if unit in leaves}
+    return ({name: data["init"][s] for name, s in slots.items()},
+            {name: grads[s] for name, s in slots.items()})
+
+
+def test_draw_html_player_plays_from_zero_to_the_printed_gradients(tmp_path):
+    require_tool("dot")
+    done = run("draw", "tanh(x*w + b)", "x=0.5", "w=-3", "b=2", "--html",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    printed = {m.group(1): float(m.group(2))
+               for m in re.finditer(r"d/d(\w+) = (\S+)", done.stdout)}
+    start, end = _player_leaf_grads((tmp_path / "expression.html").read_text())
+    assert start == {"x": "0", "w": "0", "b": "0"}
+    assert set(end) == set(printed) == {"x", "w", "b"}
+    for name, grad in printed.items():  # not twice the gradient
+        assert float(end[name]) == pytest.approx(grad, rel=1e-3), name
+    # The SVG shows the real gradients too (x.grad = -2.35934).
+    assert "grad &#45;2.359<" in (tmp_path / "expression.svg").read_text()
 
 
 def test_draw_prints_gradients_and_writes_the_graph(tmp_path):
@@ -234,8 +309,20 @@ def test_draw_refuses_anything_but_the_formula_grammar(tmp_path, formula, fragme
     (["no-such-command"], "invalid choice"),
     ([], "required"),
 ])
-def test_bad_arguments_are_one_line_and_exit_code_2(args, fragment):
-    assert_one_line_error(run(*args), fragment)
+def test_bad_arguments_are_one_line_and_exit_code_2(tmp_path, args, fragment):
+    assert_one_line_error(run(*args, cwd=tmp_path), fragment)
+
+
+@pytest.mark.parametrize("command", [["train"], ["neuron"], ["draw", "x", "x=1"], ["demo"]])
+def test_an_unusable_out_folder_is_one_line_before_any_work(tmp_path, command):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    for out, fragment in [(a_file, "File exists"), (a_file / "sub", "Not a directory"),
+                          ("", "--out is empty")]:
+        done = run(*command, "--out", str(out))
+        assert_one_line_error(done, fragment)
+        assert done.stdout == ""  # failed before training or printing anything
+    assert a_file.read_text() == "keep me"
 
 
 def test_every_command_has_help():
@@ -243,3 +330,4 @@ def test_every_command_has_help():
         done = run(*command, "--help")
         assert done.returncode == 0 and done.stdout.startswith("usage: micrograd-ann")
     assert "moons    samples=100" in run("train", "--help").stdout
+    assert "lr=adam:0.05,sgd:0.5" in run("train", "--help").stdout

@@ -6,6 +6,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import require_module
 
 from micrograd_ann import plots
 
@@ -54,7 +55,7 @@ def test_decision_boundary_merges_runs_and_draws_every_point():
 
 
 def test_png_with_matplotlib_and_none_without(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
+    require_module("matplotlib")
     grid = plots.Grid([0, 1, 2], [0, 1, 2], [[0, 1], [1, 1]])
     for path in (plots.save_png_loss_curve([2.0, 1.0], str(tmp_path / "loss.png")),
                  plots.save_png_decision_boundary(grid, [[0.5, 0.5]], [0],

@@ -9,8 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from micrograd_ann import Value, checkpoint
+from micrograd_ann.engine import topological_order
 from micrograd_ann.training import (
-    PRESETS, Progress, TrainConfig, batch_loss, predict, resolve, train, write_outputs,
+    PRESETS, DivergedError, Progress, TrainConfig, batch_loss, predict, resolve, train,
+    write_outputs,
 )
 
 
@@ -21,6 +23,26 @@ def test_resolve_fills_only_unset_fields_from_the_preset():
     assert config.optimizer == PRESETS["circles"]["optimizer"]
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         resolve(TrainConfig(dataset="mnist"))
+
+
+def test_the_preset_learning_rate_follows_the_optimizer():
+    assert resolve(TrainConfig(dataset="moons")).lr == 0.05  # Adam, the preset optimizer
+    assert resolve(TrainConfig(dataset="moons", optimizer="sgd")).lr == 0.5
+    assert resolve(TrainConfig(dataset="digits", optimizer="sgd")).lr == 0.1
+    assert resolve(TrainConfig(dataset="moons", optimizer="sgd", lr=0.2)).lr == 0.2
+
+
+@pytest.mark.parametrize("config, message", [
+    (TrainConfig(samples=20, hidden=[3], epochs=3, lr=1e308), "epoch 2 (loss nan)"),
+    (TrainConfig(samples=20, hidden=[3], epochs=1, lr=1e308),
+     "epoch 1 (parameters not finite after the last step)"),
+    (TrainConfig(optimizer="sgd", lr=1e6, loss="mse"), "epoch 19 (sum("),  # an OpError
+])
+def test_a_diverging_run_raises_naming_the_epoch(config, message):
+    with pytest.raises(DivergedError, match=r"^training diverged at ") as info:
+        train(config)
+    assert str(info.value).startswith(f"training diverged at {message}")
+    assert str(info.value).endswith("; try a smaller lr")
 
 
 def test_batch_losses_match_closed_forms():
@@ -74,6 +96,27 @@ def test_train_counts_steps_and_records_each_epoch():
     assert run.sample_loss.data == worst and run.sample_loss.grad == 1.0
     assert run.train_accuracy == sum(predict(run.model(x)) == y
                                      for x, y in run.train_set) / 16
+
+
+def test_the_sample_loss_is_labelled_and_holds_only_its_own_gradients():
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=2, batch_size=4))
+    loss = run.sample_loss
+    labels = {node.label for node in topological_order(loss)}
+    assert loss.label == "loss" and {"score", "const", "x0", "w0", "b"} <= labels
+    assert all(node.label for node in topological_order(loss) if not node.parents)
+    # Not the last batch's gradient plus this one's: a fresh backward gives the same grads.
+    params = run.model.parameters()
+    drawn = [p.grad for p in params]
+    assert any(drawn)
+    run.model.zero_grad()
+    loss.backward()
+    assert [p.grad for p in params] == drawn
+
+
+def test_cross_entropy_scores_are_numbered():
+    run = train(TrainConfig(dataset="spiral", samples=30, hidden=[3], epochs=1))
+    labels = {node.label for node in topological_order(run.sample_loss)}
+    assert {"score0", "score1", "score2"} <= labels
 
 
 def test_write_outputs_saves_a_reloadable_model_and_svg_plots(tmp_path):
