@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 
 from . import trace, viz
 from .engine import Value, preserved_grads
-from .trace import _formula, _num
+from .trace import formula, format_number
 
 # Graphviz writes each edge as <g id="e3" class="edge"><title>tail&#45;&gt;head</title>.
 _EDGE = re.compile(r'<g\b[^>]*\bid="(e\d+)"[^>]*>\s*<title>([^<]*)</title>')
@@ -216,8 +216,8 @@ def _edge_key(edge_index: dict, tail: str | None, head: str | None) -> tuple[str
 def _seed_step(root: Value, seed: float, total: int, unit: int) -> dict:
     """Step 0: the root seeded, nothing propagated yet."""
     name = trace.node_names(root)[root]
-    text = (f"step 0/{total}  seed {name}.grad = {_num(seed)}\n"
-            f"    backward pass from {name} = {_num(root.data)}: {total} steps")
+    text = (f"step 0/{total}  seed {name}.grad = {format_number(seed)}\n"
+            f"    backward pass from {name} = {format_number(root.data)}: {total} steps")
     return {"u": unit, "text": text, "edges": [], "grads": []}
 
 
@@ -237,10 +237,10 @@ def _forward_data(root: Value, layout: _Layout, unit_index: dict[str, int],
         value = first[unit]
         where = "" if layout.units[unit].startswith("v") else f"[{value._module}] "
         if value.parents:
-            formula = _formula(value, [labels[p] for p in value.parents])
-            text = f"{labels[value]} = {formula} = {_num(value.data)}"
+            made_as = formula(value, [labels[p] for p in value.parents])
+            text = f"{labels[value]} = {made_as} = {format_number(value.data)}"
         else:
-            text = f"{labels[value]} = {_num(value.data)}   (leaf)"
+            text = f"{labels[value]} = {format_number(value.data)}   (leaf)"
         forward.append({"u": unit, "text": f"forward {f + 1}/{len(order)}  {where}{text}"})
     edges = []
     for (eid, tail, head), step in zip(layout.edges, edge_step):

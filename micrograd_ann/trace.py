@@ -56,36 +56,36 @@ class Step:
         `explain()` prints these blocks and the HTML player shows the same wording.
         """
         names = [update.name for update in self.inputs]
-        upstream = _num(self.upstream)
-        head = (f"step {self.index}/{self.total}  {self.name} = {_formula(self.node, names)}"
+        upstream = format_number(self.upstream)
+        head = (f"step {self.index}/{self.total}  {self.name} = {formula(self.node, names)}"
                 f"   upstream grad {upstream}")
         name_width = max(len(name) for name in names) + len(".grad")
-        local_width = max(len(_num(update.local)) for update in self.inputs)
-        added_width = max(len(_num(update.contribution)) for update in self.inputs)
+        local_width = max(len(format_number(update.local)) for update in self.inputs)
+        added_width = max(len(format_number(update.contribution)) for update in self.inputs)
         lines = [head]
         for update in self.inputs:
             target = f"{update.name}.grad"
             lines.append(f"    {target:<{name_width}} += {upstream} * "
-                         f"{_num(update.local):<{local_width}} = "
-                         f"{_num(update.contribution):<{added_width}}   "
-                         f"(now {_num(update.grad)})")
+                         f"{format_number(update.local):<{local_width}} = "
+                         f"{format_number(update.contribution):<{added_width}}   "
+                         f"(now {format_number(update.grad)})")
         return "\n".join(lines)
 
     __str__ = describe
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{u.name}.grad={_num(u.grad)}" for u in self.inputs[:3])
+        shown = ", ".join(f"{u.name}.grad={format_number(u.grad)}" for u in self.inputs[:3])
         more = f", ... ({len(self.inputs)} inputs)" if len(self.inputs) > 3 else ""
         return (f"<Step {self.index}/{self.total} {self.name} [{self.op}] "
-                f"upstream={_num(self.upstream)}: {shown}{more}>")
+                f"upstream={format_number(self.upstream)}: {shown}{more}>")
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
     """A number as shown in step descriptions: six significant digits."""
     return f"{x:.6g}"
 
 
-def _formula(node: Value, names: list[str]) -> str:
+def formula(node: Value, names: list[str]) -> str:
     """How a node was made, from its inputs' names: 'a * b', 'x**2', 'tanh(n)', 'dot(...)'."""
     symbol = op_symbol(node)
     if not symbol or symbol[0].isalpha():  # a function; params (a slope) follow the inputs
@@ -150,11 +150,11 @@ def explain(root: Value, grad: float = 1.0) -> str:
     """
     names = node_names(root)
     steps = [step.describe() for step in _steps(root, grad, names)]
-    head = (f"backward pass from {names[root]} = {_num(root.data)}, seed grad {_num(grad)}: "
+    head = (f"backward pass from {names[root]} = {format_number(root.data)}, seed grad {format_number(grad)}: "
             f"{len(steps)} steps")
     leaves = [node for node in names if not node.parents]
     width = max(len(names[leaf]) for leaf in leaves) + len(".grad")
-    lines = [f"    {names[leaf] + '.grad':<{width}} = {_num(leaf.grad)}" for leaf in leaves]
+    lines = [f"    {names[leaf] + '.grad':<{width}} = {format_number(leaf.grad)}" for leaf in leaves]
     return "\n".join([head, *steps, "leaf gradients:", *lines])
 
 
