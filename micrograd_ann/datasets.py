@@ -11,19 +11,22 @@ import math
 import random
 from typing import Callable
 
+from .engine import is_number
+
 Sample = tuple[list[float], int]
 
 
-def _check_count(who: str, n_samples: object, minimum: int) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int):
-        raise TypeError(f"{who}: n_samples must be an int, got {type(n_samples).__name__}")
-    if n_samples < minimum:
-        raise ValueError(f"{who}: n_samples must be at least {minimum}, got {n_samples}")
-    return n_samples
+def _check_int(who: str, name: str, value: object, minimum: int) -> int:
+    """`value` as an int >= minimum: a TypeError for a non-int, a ValueError below it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
+    return value
 
 
 def _check_noise(who: str, noise: object) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)):
+    if not is_number(noise):
         raise TypeError(f"{who}: noise must be a number, got {type(noise).__name__}")
     if not 0.0 <= noise < math.inf:
         raise ValueError(f"{who}: noise must be a finite number >= 0, got {noise!r}")
@@ -55,7 +58,7 @@ def _jitter(rng: random.Random, points: list[tuple[float, float, int]],
 def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> list[Sample]:
     """Two interleaving half circles: class 0 on the unit upper half circle, class 1 on
     the lower one centred at (1, 0.5)."""
-    _check_count("make_moons", n_samples, 2)
+    _check_int("make_moons", "n_samples", n_samples, 2)
     noise = _check_noise("make_moons", noise)
     upper, lower = _class_sizes(n_samples, 2)
     points = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, math.pi, upper)]
@@ -66,7 +69,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> list[
 def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
                  seed: int = 0) -> list[Sample]:
     """Two concentric circles: class 0 of radius 1, class 1 of radius `factor` (0 < f < 1)."""
-    _check_count("make_circles", n_samples, 2)
+    _check_int("make_circles", "n_samples", n_samples, 2)
     noise = _check_noise("make_circles", noise)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
@@ -83,7 +86,7 @@ def make_xor(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> list[Sa
 
     Each class alternates between its two quadrants; noise may push points across an axis.
     """
-    _check_count("make_xor", n_samples, 2)
+    _check_int("make_xor", "n_samples", n_samples, 2)
     noise = _check_noise("make_xor", noise)
     rng = random.Random(seed)
     quadrants = {0: [(1, 1), (-1, -1)], 1: [(1, -1), (-1, 1)]}
@@ -103,9 +106,8 @@ def make_spiral(n_samples: int = 100, n_classes: int = 3, noise: float = 0.1,
                 seed: int = 0) -> list[Sample]:
     """`n_classes` interleaved spiral arms: arm k at radius r in (0, 1] has angle
     2*pi*k/n_classes + SPIRAL_RADIANS * r."""
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"make_spiral: n_classes must be an int >= 2, got {n_classes!r}")
-    _check_count("make_spiral", n_samples, n_classes)
+    _check_int("make_spiral", "n_classes", n_classes, 2)
+    _check_int("make_spiral", "n_samples", n_samples, n_classes)
     noise = _check_noise("make_spiral", noise)
     points = []
     for label, n in enumerate(_class_sizes(n_samples, n_classes)):
@@ -127,6 +129,8 @@ def load_digits(n_samples: int | None = None, seed: int = 0) -> list[Sample]:
     subset of `n_samples` with the ten classes as balanced as the data allows, in a
     seeded order either way.
     """
+    if n_samples is not None:  # checked before loading and scaling all the pixels
+        _check_int("load_digits", "n_samples", n_samples, 1)
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError as exc:
@@ -136,7 +140,6 @@ def load_digits(n_samples: int | None = None, seed: int = 0) -> list[Sample]:
                for row, label in zip(pixels, labels)]
     if n_samples is None:
         n_samples = len(samples)
-    _check_count("load_digits", n_samples, 1)
     if n_samples > len(samples):
         raise ValueError(f"load_digits: n_samples must be <= {len(samples)}, got {n_samples}")
     rng = random.Random(seed)

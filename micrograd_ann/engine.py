@@ -267,8 +267,9 @@ class Value:
         return self * -1.0
 
     def __sub__(self, other: Value | float) -> Value:  # self - other
-        other = _as_value(other)
-        if other is NotImplemented:
+        if is_number(other):
+            return self + -float(other)  # a number is negated as a number: no extra node
+        if not isinstance(other, Value):
             return NotImplemented
         return self + (-other)
 

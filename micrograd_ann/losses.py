@@ -87,7 +87,7 @@ def mse(preds: Scalar | Sequence, targets: float | Sequence) -> Value:
     Same as torch.nn.functional.mse_loss(reduction="mean").
     """
     pairs = _elementwise("mse", preds, targets)
-    return _mean([(p + -y) ** 2 for p, y in pairs])
+    return _mean([(p - y) ** 2 for p, y in pairs])
 
 
 def _bce_from_logit(z: Value, y: float) -> Value:
@@ -132,7 +132,7 @@ def _logits(who: str, values: object, what: str = "logits") -> list[Value]:
 def _shifted_exps(zs: list[Value]) -> tuple[float, list[Value]]:
     """(m, [e^(z_j - m)]) with m = max z_j taken as a constant, so no exp overflows."""
     m = max(z.data for z in zs)
-    return m, [(z + -m).exp() for z in zs]
+    return m, [(z - m).exp() for z in zs]
 
 
 def softmax(values: Sequence[Scalar]) -> list[Value]:

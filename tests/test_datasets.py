@@ -90,7 +90,7 @@ def test_noise_has_the_requested_spread():
     (lambda: make_moons(-5), ValueError, "got -5"),
     (lambda: make_xor(2.5), TypeError, "n_samples must be an int, got float"),
     (lambda: make_spiral(2, n_classes=3), ValueError, "at least 3, got 2"),
-    (lambda: make_spiral(10, n_classes=1), ValueError, "n_classes must be an int >= 2, got 1"),
+    (lambda: make_spiral(10, n_classes=1), ValueError, "n_classes must be at least 2, got 1"),
     (lambda: make_circles(10, factor=1.0), ValueError, "factor must be in (0, 1), got 1.0"),
     (lambda: make_moons(10, noise=-0.1), ValueError, "noise must be a finite number >= 0"),
     (lambda: make_moons(10, noise="0.1"), TypeError, "noise must be a number, got str"),
