@@ -203,22 +203,27 @@ def _edit(path, change) -> None:
     path.write_text(json.dumps(doc))
 
 
+def _holder(doc: dict, keys: tuple) -> dict:
+    """The object that holds keys[-1]: doc[keys[0]][keys[1]]... down to the last key."""
+    for key in keys[:-1]:
+        doc = doc[key]
+    return doc
+
+
 def _set(*keys_and_value):
+    """A change setting doc[k0][k1]...[kn] = value, for _edit."""
     *keys, value = keys_and_value
 
     def change(doc):
-        for key in keys[:-1]:
-            doc = doc[key]
-        doc[keys[-1]] = value
+        _holder(doc, keys)[keys[-1]] = value
 
     return change
 
 
 def _delete(*keys):
+    """A change deleting doc[k0][k1]...[kn], for _edit."""
     def change(doc):
-        for key in keys[:-1]:
-            doc = doc[key]
-        del doc[keys[-1]]
+        del _holder(doc, keys)[keys[-1]]
 
     return change
 

@@ -121,7 +121,8 @@ def test_registry_names_every_loader():
 def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn` fail
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'pip install scikit-learn .*pip install -e "\.\[digits\]"'):
+    hint = r'pip install scikit-learn .*pip install -e "\.\[digits\]"'
+    with pytest.raises(ImportError, match=hint):
         load_digits()
 
 

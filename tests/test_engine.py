@@ -8,6 +8,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from helpers import TUTORIAL_OUT, TUTORIAL_SLOPE, assert_all_close, tutorial_neuron
 from op_cases import CASES, COMPOSED
 
 from micrograd_ann import (
@@ -48,12 +49,12 @@ def test_op_value_and_gradient(case, data):
     xs = _inputs(case, data)
     floats = [x.data for x in xs]
     out = case.fn(*xs)
-    assert out.data == pytest.approx(case.ref(*floats), rel=1e-12, abs=1e-12)
+    assert_all_close(out.data, case.ref(*floats), rel=1e-12, abs=1e-12, what="value")
     out.backward()
     analytic = [x.grad for x in xs]
-    assert analytic == pytest.approx(list(case.grads(*floats)), rel=1e-9, abs=1e-12)
+    assert_all_close(analytic, case.grads(*floats), rel=1e-9, abs=1e-12, what="closed form")
     numeric = numerical_grad(lambda vs: case.fn(*vs), xs)
-    assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+    assert_all_close(analytic, numeric, rel=1e-5, abs=1e-6, what="central difference")
 
 
 # ------------------------------------------------------------------ kinks and limits
@@ -289,16 +290,15 @@ def test_repr_shows_data_grad_and_label():
 
 
 def test_the_tutorials_neuron():
-    # inputs [1, 5, 3], weights [0.2, 0.5, -0.1], bias 0.1: w.x + b = 2.5
-    w = [Value(0.2), Value(0.5), Value(-0.1)]
-    b = Value(0.1)
-    out = dot(w, [1.0, 5.0, 3.0], b).sigmoid()
-    assert out.data == pytest.approx(0.9241418199787566, rel=1e-15)
+    neuron = tutorial_neuron(labels=False)  # w.x + b = 2.5
+    out = neuron.out
+    assert out.data == pytest.approx(TUTORIAL_OUT, rel=1e-15)
     assert out.data != pytest.approx(0.865, abs=1e-3)  # the tutorial's misprint
     out.backward()
     s = 1 / (1 + math.exp(-2.5))
-    assert [wi.grad for wi in w] == pytest.approx([s * (1 - s) * x for x in (1, 5, 3)])
-    assert b.grad == pytest.approx(0.07010371654510807, rel=1e-12)
+    assert_all_close([wi.grad for wi in neuron.w], [s * (1 - s) * x for x in (1, 5, 3)],
+                     rel=1e-6, abs=1e-12, what="weight gradients")
+    assert neuron.b.grad == pytest.approx(TUTORIAL_SLOPE, rel=1e-12)
 
 
 # ------------------------------------------------------------------ your own ops

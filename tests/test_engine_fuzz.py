@@ -197,11 +197,12 @@ def _check_leaf(recipe: Recipe, i: int, graph: list[Value], adjoints: list[Adjoi
     Skipped when a graph perturbed to x +- h or x +- 2h raises (a pole or domain edge is
     that close) or moves a kinked op's input (the table's `kinks`) to another side of a
     kink, onto one or off one: D would straddle two pieces. (An input that stays at a
-    kink does not depend on this leaf, so its subgradient cannot matter.) Otherwise the gradient must be within 10x the
-    estimated error (plus 1e-6 relative): D's truncation |D(h) - D(2h)| / 3 (D(2h) has
-    4x the h^2 error), D's rounding noise / h, and the gradient's own rounding. Huge
-    values, cancellation and steep curvature so widen the tolerance exactly as much as
-    they blur the numbers; "tight" means some check was good to 1e-4, "loose" none was.
+    kink does not depend on this leaf, so its subgradient cannot matter.) Otherwise the
+    gradient must be within 10x the estimated error (plus 1e-6 relative): D's truncation
+    |D(h) - D(2h)| / 3 (D(2h) has 4x the h^2 error), D's rounding noise / h, and the
+    gradient's own rounding. Huge values, cancellation and steep curvature so widen the
+    tolerance exactly as much as they blur the numbers; "tight" means some check was good
+    to 1e-4, "loose" none was.
     NOTE: the error estimates use backward's adjoints, but only scaled by ~eps / h
     (~2e-10), so a wrong adjoint cannot hide its own error.
     """

@@ -6,8 +6,10 @@ import math
 from typing import Callable, NamedTuple
 
 import pytest
+from helpers import assert_all_close
 
 from micrograd_ann import Value
+from micrograd_ann.gradcheck import numerical_grad
 from micrograd_ann.losses import binary_cross_entropy, cross_entropy, hinge, mse, softmax
 
 
@@ -62,35 +64,31 @@ def _shape(flat: list, shape: tuple[int, ...]):
     return [flat[i : i + width] for i in range(0, len(flat), width)]
 
 
-def _loss_at(ref: Ref, xs: list[float]) -> Value:
-    return ref.loss(_shape([Value(x) for x in xs], ref.shape), ref.targets)
+def _loss_of(ref: Ref) -> Callable[[list[Value]], Value]:
+    """f(leaves) -> the loss of `ref` on the flattened leaves."""
+    return lambda leaves: ref.loss(_shape(leaves, ref.shape), ref.targets)
 
 
-def _close(got: float, want: float) -> bool:
-    return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-15)
+TORCH = {"rel": 1e-12, "abs": 1e-15}  # tolerances against torch's float64 numbers
 
 
 @pytest.mark.parametrize("ref", REFS, ids=lambda r: r.name)
 def test_value_and_gradient_match_torch(ref):
     leaves = [Value(x) for x in ref.inputs]
-    loss = ref.loss(_shape(leaves, ref.shape), ref.targets)
+    loss = _loss_of(ref)(leaves)
     loss.backward()
-    assert _close(loss.data, ref.value), (loss.data, ref.value)
-    got = [v.grad for v in leaves]
-    assert all(map(_close, got, ref.grads)), (got, ref.grads)
+    assert_all_close(loss.data, ref.value, **TORCH, what="loss")
+    assert_all_close([v.grad for v in leaves], ref.grads, **TORCH, what="gradient")
 
 
 @pytest.mark.parametrize("ref", REFS, ids=lambda r: r.name)
 def test_gradient_matches_central_difference(ref):
-    h = 1e-6
     leaves = [Value(x) for x in ref.inputs]
-    ref.loss(_shape(leaves, ref.shape), ref.targets).backward()
-    for i, x in enumerate(ref.inputs):
-        up = ref.inputs[:i] + [x + h] + ref.inputs[i + 1 :]
-        down = ref.inputs[:i] + [x - h] + ref.inputs[i + 1 :]
-        numeric = (_loss_at(ref, up).data - _loss_at(ref, down).data) / (2 * h)
-        # |loss| up to ~1e3 leaves the difference quotient ~1e-7 of rounding noise
-        assert math.isclose(leaves[i].grad, numeric, abs_tol=2e-6), (i, leaves[i].grad, numeric)
+    _loss_of(ref)(leaves).backward()
+    numeric = numerical_grad(_loss_of(ref), leaves, eps=1e-6)
+    # |loss| up to ~1e3 leaves the difference quotient ~1e-7 of rounding noise
+    assert_all_close([v.grad for v in leaves], numeric, rel=1e-9, abs=2e-6,
+                     what="backward vs central difference")
 
 
 # softmax(z) and the gradient of sum_j w_j softmax(z)_j, w = [0.3, -1.1, 2.0], from torch 2.13
@@ -106,9 +104,9 @@ SOFTMAX_REFS = [
 def test_softmax_matches_torch(logits, probs, grads):
     leaves = [Value(z) for z in logits]
     out = softmax(leaves)
-    assert all(map(_close, [p.data for p in out], probs))
+    assert_all_close([p.data for p in out], probs, **TORCH, what="probabilities")
     sum(w * p for w, p in zip([0.3, -1.1, 2.0], out)).backward()
-    assert all(map(_close, [v.grad for v in leaves], grads)), [v.grad for v in leaves]
+    assert_all_close([v.grad for v in leaves], grads, **TORCH, what="gradient")
 
 
 def test_softmax_sums_to_one_and_accepts_numbers():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from helpers import assert_all_close
 
 from micrograd_ann import MLP, Layer, Neuron, Value, sum_values
 
@@ -24,8 +25,8 @@ def test_fused_neuron_equals_unfused_chain(activation):
     x = [0.3, -1.2, 2.0]
     loss_f, grads_f = _grads(fused, x)
     loss_c, grads_c = _grads(chain, x)
-    assert loss_f == pytest.approx(loss_c, rel=1e-12)
-    assert grads_f == pytest.approx(grads_c, rel=1e-12, abs=1e-15)
+    assert_all_close(loss_f, loss_c, rel=1e-12, abs=1e-12, what="loss")
+    assert_all_close(grads_f, grads_c, rel=1e-12, abs=1e-15, what="parameter gradients")
 
 
 def test_fused_neuron_is_one_node_with_2nin_plus_1_inputs():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers import assert_all_close
 
 from micrograd_ann import MLP, Value, sum_values
 from micrograd_ann.datasets import make_moons
@@ -84,9 +85,8 @@ def test_trajectory_matches_torch(name, options, expected):
         opt.zero_grad()
         _f(*params).backward()
         opt.step()
-        got = [p.data for p in params]
-        assert all(math.isclose(g, w, rel_tol=1e-12, abs_tol=1e-15)
-                   for g, w in zip(got, want)), (step, got, want)
+        assert_all_close([p.data for p in params], want, rel=1e-12, abs=1e-15,
+                         what=f"{name} after step {step + 1}")
 
 
 def test_sgd_step_is_p_minus_lr_grad():

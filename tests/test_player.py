@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
+from helpers import TUTORIAL_SLOPE, assert_all_close, grads_by_node, player_data, tutorial_leaves
 from micrograd_ann import MLP, Value, dot, topological_order
 from micrograd_ann.player import _script_json, render_html, to_html
 from micrograd_ann.viz import node_names
@@ -21,13 +22,11 @@ PRECISION = 12  # grad texts with 12 significant digits compare tightly with flo
 
 
 def _seed_neuron() -> tuple[Value, list[Value]]:
-    """The tutorial's neuron sigmoid(w . x + b), x = [1, 5, 3], w = [0.2, 0.5, -0.1], b = 0.1.
+    """The tutorial's neuron sigmoid(w . x + b), with n = w . x + b split over two paths.
 
     x0 starts with grad 0.25, so the page must show leaves accumulating as backward() does.
     """
-    x = [Value(v, f"x{i}") for i, v in enumerate([1.0, 5.0, 3.0])]
-    w = [Value(v, f"w{i}") for i, v in enumerate([0.2, 0.5, -0.1])]
-    b = Value(0.1, "b")
+    x, w, b = tutorial_leaves()
     n = dot(w, x, b)
     n.label = "n"
     scaled = n * 0.5 + n * 0.5  # n reaches the output along two paths: grads accumulate
@@ -35,15 +34,6 @@ def _seed_neuron() -> tuple[Value, list[Value]]:
     out.label = "out"
     x[0].grad = 0.25
     return out, [*x, *w, b]
-
-
-def _grads(root: Value) -> dict[Value, float]:
-    return {node: node.grad for node in topological_order(root)}
-
-
-def _data(page: str) -> dict:
-    found = re.search(r'<script type="application/json" id="mg-data">(.*?)</script>', page)
-    return json.loads(found.group(1))
 
 
 # ----------------------------------------------------------------- without a browser
@@ -62,9 +52,9 @@ def test_page_leaves_every_gradient_as_it_was():
     out, _ = _seed_neuron()
     out.grad = 7.0  # stale grads on the root and an intermediate must survive too
     out.parents[0].grad = -3.0
-    before = _grads(out)
+    before = grads_by_node(out)
     to_html(out)
-    assert _grads(out) == before
+    assert grads_by_node(out) == before
 
 
 def test_page_is_self_contained_and_has_one_step_per_node():
@@ -74,7 +64,7 @@ def test_page_is_self_contained_and_has_one_step_per_node():
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "<link" not in page
     assert page.count("<script") == 2  # the JSON and the inline player script
-    data = _data(page)
+    data = player_data(page)
     non_leaves = sum(1 for node in topological_order(out) if node.parents)
     assert len(data["steps"]) == non_leaves + 1  # step 0 is the seed
     assert data["steps"][0]["text"].startswith(f"step 0/{non_leaves}  seed out.grad = 1")
@@ -83,7 +73,7 @@ def test_page_is_self_contained_and_has_one_step_per_node():
 def test_side_panel_uses_the_wording_of_explain():
     require_tool("dot")
     out, _ = _seed_neuron()
-    data = _data(to_html(out))
+    data = player_data(to_html(out))
     texts = [step.describe() for step in out.backward_steps()]
     assert [step["text"] for step in data["steps"][1:]] == texts
 
@@ -159,8 +149,9 @@ def _shown_grads(browser, names: dict[Value, str]) -> dict[Value, float]:
 
 def _expect(shown: dict[Value, float], expected: dict[Value, float], when: str,
             rel: float = 1e-9) -> None:
-    for value, grad in expected.items():
-        assert shown[value] == pytest.approx(grad, rel=rel, abs=1e-12), (when, value)
+    nodes = list(expected)
+    assert_all_close([shown[node] for node in nodes], [expected[node] for node in nodes],
+                     rel=rel, abs=1e-12, what=f"{when}, nodes {[node.label for node in nodes]}")
 
 
 def _click(browser, button: str, times: int = 1) -> None:
@@ -185,15 +176,15 @@ def seed_page(tmp_path_factory):
     out, leaves = _seed_neuron()
     path = render_html(out, tmp_path_factory.mktemp("player") / "seed.html", precision=PRECISION)
     names = node_names(out, precision=PRECISION)
-    before = _grads(out)
+    before = grads_by_node(out)
     # After seeding and before step 1: intermediates at 0, leaves keep theirs, root seeded.
     states = [{node: 0.0 if node.parents else grad for node, grad in before.items()}]
     states[0][out] = 1.0
-    states.extend(_grads(out) for _ in out.backward_steps())
+    states.extend(grads_by_node(out) for _ in out.backward_steps())
     for node, grad in before.items():
         node.grad = grad
     out.backward()
-    final = _grads(out)
+    final = grads_by_node(out)
     assert final[leaves[0]] != before[leaves[0]]  # x0 really accumulated
     return path, names, states, final
 
@@ -248,7 +239,7 @@ def test_current_step_is_highlighted_and_its_edges_labelled(browser, seed_page):
     assert len(labels) == 7
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "player-neuron.png"))
-    upstream = 0.07010371654510807  # s(1 - s) at 2.5; n's two halves add up to it
+    upstream = TUTORIAL_SLOPE  # s(1 - s) at 2.5; n's two halves add up to it
     w1_label = f"{upstream:.{PRECISION}g} \u00d7 5 = {5 * upstream:.{PRECISION}g}"
     assert w1_label in labels  # upstream x local (x1 = 5) = contribution
     assert "n = dot(w0, w1, w2, x0, x1, x2, b)" in browser.find_element("id", "mg-text").text

@@ -7,11 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import require_module
+from helpers import SVG_NS
 
 from micrograd_ann import plots
-
-NS = "{http://www.w3.org/2000/svg}"
-
 
 def test_nice_ticks():
     assert plots.nice_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -31,7 +29,7 @@ def test_boundary_grid_evaluates_cell_centres_over_the_points():
 def test_loss_curve_svg_has_one_point_per_epoch_falling_to_the_axis():
     root = ET.fromstring(plots.loss_curve_svg([4.0, 2.0, 1.0, 0.0]))
     points = [tuple(map(float, p.split(","))) for p in
-              root.find(f"{NS}polyline").get("points").split()]
+              root.find(f"{SVG_NS}polyline").get("points").split()]
     assert len(points) == 4
     assert [x for x, _ in points] == sorted(x for x, _ in points)
     assert points[-1][1] == plots.HEIGHT - plots.BOTTOM  # loss 0 sits on the x axis
@@ -46,11 +44,11 @@ def test_loss_curve_refuses_nan():
 def test_decision_boundary_merges_runs_and_draws_every_point():
     grid = plots.Grid([0, 1, 2, 3], [0, 1, 2], [[0, 0, 1], [1, 1, 1]])
     root = ET.fromstring(plots.decision_boundary_svg(grid, [[0.5, 0.5], [2.5, 1.5]], [0, 1]))
-    fills = [r.get("fill") for r in root.iter(f"{NS}rect")]
+    fills = [r.get("fill") for r in root.iter(f"{SVG_NS}rect")]
     regions = [f for f in fills if f in plots.REGION_COLOURS]
     assert regions == [plots.REGION_COLOURS[0], plots.REGION_COLOURS[1],
                        plots.REGION_COLOURS[1]]  # row 0: two runs, row 1: one
-    circles = [c.get("fill") for c in root.iter(f"{NS}circle")]
+    circles = [c.get("fill") for c in root.iter(f"{SVG_NS}circle")]
     assert circles == [plots.POINT_COLOURS[0], plots.POINT_COLOURS[1]]
 
 

@@ -7,6 +7,7 @@ import random
 import sys
 
 import pytest
+from helpers import TUTORIAL_SLOPE, grads_by_node, tutorial_neuron
 
 from micrograd_ann import (
     Neuron,
@@ -50,20 +51,8 @@ def _random_graph(seed: int) -> Value:
 
 
 def _grads(root: Value) -> list[float]:
-    return [node.grad for node in topological_order(root)]
-
-
-def _seed_neuron(labels: bool = True) -> tuple[Value, list[Value], list[Value], Value]:
-    """The tutorial's neuron: sigmoid(w . x + b) with x = [1, 5, 3], w = [0.2, 0.5, -0.1]."""
-    x = [Value(v, f"x{i}" if labels else "") for i, v in enumerate([1.0, 5.0, 3.0])]
-    w = [Value(v, f"w{i}" if labels else "") for i, v in enumerate([0.2, 0.5, -0.1])]
-    b = Value(0.1, "b" if labels else "")
-    n = dot(w, x, b)
-    out = n.sigmoid()
-    if labels:
-        n.label = "n"
-        out.label = "out"
-    return out, x, w, b
+    """Every node's grad in topological order: comparable across two builds of a graph."""
+    return list(grads_by_node(root).values())
 
 
 # ------------------------------------------------------------------- backward_steps
@@ -188,7 +177,8 @@ def _words(text: str) -> list[str]:
 
 
 def test_explain_the_seed_neuron():
-    out, x, w, b = _seed_neuron()
+    neuron = tutorial_neuron()
+    out = neuron.out
     # s = sigmoid(2.5) = 0.924142; s(1 - s) = 0.0701037; d out/d w_i = 0.0701037 * x_i,
     # d out/d x_i = 0.0701037 * w_i, d out/d b = 0.0701037 (six significant digits).
     assert _words(explain(out)) == [
@@ -212,15 +202,15 @@ def test_explain_the_seed_neuron():
         "w2.grad = 0.210311",
         "b.grad = 0.0701037",
     ]
-    assert w[1].grad == pytest.approx(0.07010371654510807 * 5, rel=1e-12)
+    assert neuron.w[1].grad == pytest.approx(TUTORIAL_SLOPE * 5, rel=1e-12)
 
 
 def test_unlabelled_nodes_get_stable_names():
-    first = node_names(_seed_neuron(labels=False)[0])
-    second = node_names(_seed_neuron(labels=False)[0])
+    first = node_names(tutorial_neuron(labels=False).out)
+    second = node_names(tutorial_neuron(labels=False).out)
     assert list(first.values()) == [f"leaf#{k}" for k in range(7)] + ["dot#7", "sigmoid#8"]
     assert list(second.values()) == list(first.values())
-    step = next(_seed_neuron(labels=False)[0].backward_steps())
+    step = next(tutorial_neuron(labels=False).out.backward_steps())
     assert _words(step.describe())[0] == "step 1/2 sigmoid#8 = sigmoid(dot#7) upstream grad 1"
 
 
@@ -241,8 +231,7 @@ def test_describe_writes_the_formula(make, formula):
 
 
 def test_step_repr_is_one_short_line():
-    out, _, _, _ = _seed_neuron()
-    steps = list(out.backward_steps())
+    steps = list(tutorial_neuron().out.backward_steps())
     assert repr(steps[0]) == "<Step 1/2 out [sigmoid] upstream=1: n.grad=0.0701037>"
     assert repr(steps[1]) == ("<Step 2/2 n [dot] upstream=0.0701037: w0.grad=0.0701037, "
                               "w1.grad=0.350519, w2.grad=0.210311, ... (7 inputs)>")

@@ -10,11 +10,9 @@ import xml.etree.ElementTree as ET
 import graphviz
 import pytest
 from conftest import require_tool
+from helpers import SVG_NS, TUTORIAL_SLOPE, TUTORIAL_X, tutorial_neuron
 
 from micrograd_ann import MLP, Value, sum_values, topological_order, viz
-
-SVG = "{http://www.w3.org/2000/svg}"
-
 
 def _small():
     """L = relu(a*b + 10) with a=2, b=-3: dL/da = b = -3, dL/db = a = 2."""
@@ -72,8 +70,8 @@ def _mlp_loss(fused=True):
 
 def _svg_texts(svg: str) -> dict[str, list[str]]:
     """The text lines inside each SVG group, keyed by the group's id."""
-    groups = ET.fromstring(svg).iter(f"{SVG}g")
-    return {g.get("id"): [t.text for t in g.iter(f"{SVG}text")] for g in groups}
+    groups = ET.fromstring(svg).iter(f"{SVG_NS}g")
+    return {g.get("id"): [t.text for t in g.iter(f"{SVG_NS}text")] for g in groups}
 
 
 # ---------------------------------------------------------------------- DOT text
@@ -119,18 +117,17 @@ def test_edge_labels_show_upstream_times_local_equals_contribution():
 
 
 def test_edge_labels_on_the_tutorial_neuron():
-    x = [Value(1.0, "x1"), Value(5.0, "x2"), Value(3.0, "x3")]
-    w = [Value(0.2, "w1"), Value(0.5, "w2"), Value(-0.1, "w3")]
-    terms = [xi * wi for xi, wi in zip(x, w)]
-    out = (terms[0] + terms[1] + terms[2] + 0.1).sigmoid()
-    out.backward()
-    dot = viz.to_dot(out, edge_labels=True)
-    names = viz.node_names(out)
-    # s(1-s) = 0.07010371654510807 at w.x+b = 2.5; d out/d w2 = s(1-s) * x2 = 0.3505
-    edge = rf"\t{names[w[1]]} -> {names[terms[1]]}_op \[id=e\d+ decorate=true label=<(.*)>\]"
+    neuron = tutorial_neuron(fused=False)  # w_i * x_i products added, then b
+    w1 = neuron.w[1]
+    neuron.out.backward()
+    dot = viz.to_dot(neuron.out, edge_labels=True)
+    names = viz.node_names(neuron.out)
+    product = next(v for v in names if w1 in v.parents)
+    # s(1-s) = 0.0701 at w.x+b = 2.5; d out/d w1 = s(1-s) * x1 = 0.3505
+    edge = rf"\t{names[w1]} -> {names[product]}_op \[id=e\d+ decorate=true label=<(.*)>\]"
     assert re.search(edge, dot).group(1) == "0.0701 \u00d7 5 = 0.3505"
-    assert viz.edge_text(0.07010371654510807, 5.0, 4) == "0.0701 \u00d7 5 = 0.3505"
-    assert w[1].grad == pytest.approx(0.07010371654510807 * 5.0, rel=1e-12)
+    assert viz.edge_text(TUTORIAL_SLOPE, TUTORIAL_X[1], 4) == "0.0701 \u00d7 5 = 0.3505"
+    assert w1.grad == pytest.approx(TUTORIAL_SLOPE * 5.0, rel=1e-12)
 
 
 def test_precision_sets_significant_digits():
@@ -253,9 +250,10 @@ def test_collapsed_boxes_are_drawn_in_neuron_order():
     _, _, loss = _mlp_loss()
     svg = ET.fromstring(viz.to_svg(loss, collapse="neuron", timeout=20))
     tops = {}
-    for g in svg.iter(f"{SVG}g"):
+    for g in svg.iter(f"{SVG_NS}g"):
         if re.fullmatch(r"m([0-9]|1[0-5])", g.get("id", "")):  # layer 0's 16 boxes
-            ys = [float(pt.split(",")[1]) for pt in g.find(f"{SVG}polygon").get("points").split()]
+            points = g.find(f"{SVG_NS}polygon").get("points").split()
+            ys = [float(pt.split(",")[1]) for pt in points]
             tops[int(g.get("id")[1:])] = min(ys)
     assert sorted(tops, key=tops.get) == list(range(16))  # top to bottom: 0, 1, ..., 15
 
