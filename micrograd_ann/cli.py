@@ -8,26 +8,33 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from typing import Callable, Sequence
 
-from . import expr, training
+from . import datasets, expr, training
 from .engine import OpError, Value, preserved_grads, topological_order
 from .nn import ACTIVATIONS, Neuron
-from .trace import explain
+from .trace import explain, format_number
 
 DEFAULT_OUT = "micrograd-ann-out"
-DOT_HINT = ("Graphviz's `dot` was not found, so graphs were saved as DOT source (.dot): "
-            "the SVG graphs and backprop players (.html) need Graphviz. Install it "
-            "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
-            "or open the .dot files in any Graphviz viewer.")
-DIGITS_HINT = ("--dataset digits needs scikit-learn: pip install scikit-learn "
-               '(or, in a clone of micrograd_ann: pip install -e ".[digits]")')
+_dot_missing = False  # set when `dot` is found missing: note it once per run, and in demo
 
 # The seed tutorial's neuron. It printed 0.865; w.x + b = 2.5 and sigmoid(2.5) = 0.9241.
 TUTORIAL_NEURON = {"inputs": [1.0, 5.0, 3.0], "weights": [0.2, 0.5, -0.1], "bias": 0.1,
                    "activation": "sigmoid"}
+
+FORMULA_COMMANDS = ("draw", "gradcheck", "explain")  # take EXPR and NAME=VALUE (-NAME VALUE)
+
+EXPR_HELP = (
+    f"\n\nEXPR is Python syntax using only {expr.ALLOWED}.\n"
+    "It is parsed, never evaluated as code. "
+    "Give each variable a value as NAME=VALUE (or -NAME VALUE) after EXPR:\n\n"
+    "  micrograd-ann draw 'tanh(x*w + b)' x=0.5 w=-3 b=2\n"
+    "  micrograd-ann draw 'tanh(x*w + b)' -x 0.5 -w -3 -b 2\n\n"
+    "A formula that starts with '-' goes in parentheses: draw '(-x*y)' x=1 y=2."
+)
 
 
 class CliError(Exception):
@@ -49,18 +56,23 @@ def _number(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: `kind` (_number or _integer), which must be above zero."""
+
     def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, "
-                                             f"got {text!r}") from None
+        value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
         return value
@@ -158,59 +170,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_arguments(neuron)
     neuron.set_defaults(func=cmd_neuron)
 
-    funcs = {"draw": cmd_draw, "gradcheck": cmd_gradcheck, "explain": cmd_explain}
-    for name, summary in FORMULA_COMMANDS.items():
-        cmd = sub.add_parser(name, help=summary, description=summary + ". " + EXPR_HELP,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        optional = name == "explain"
-        cmd.add_argument("expr", metavar="EXPR", nargs="?" if optional else None,
-                         help="e.g. 'tanh(x*w + b)'" +
-                         (" (default: the tutorial's neuron)" if optional else ""))
-        cmd.add_argument("assignments", metavar="NAME=VALUE", nargs="*", type=_assignment,
-                         help="a value for each variable, e.g. x=0.5 w=-3 b=2")
-        if name == "draw":
-            _add_output_arguments(cmd)
-        cmd.set_defaults(func=funcs[name])
+    _add_formula_command(sub, "draw", "draw the graph of a formula, with gradients",
+                         cmd_draw, output=True)
+    _add_formula_command(sub, "gradcheck",
+                         "compare a formula's gradients with finite differences", cmd_gradcheck)
+    _add_formula_command(sub, "explain", "print a formula's backward pass step by step",
+                         cmd_explain, optional=True)
 
     demo = sub.add_parser("demo", help="train on moons, then explain the neuron",
                           description="Train an MLP on two moons with the default settings, "
                           "then run `neuron`, and list the files written.")
-    demo.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    _add_out_argument(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
 
 
-FORMULA_COMMANDS = {  # the commands that take EXPR and its variables
-    "draw": "draw the graph of a formula, with gradients",
-    "gradcheck": "compare a formula's gradients with finite differences",
-    "explain": "print a formula's backward pass step by step",
-}
-
-EXPR_HELP = (
-    "\n\nEXPR is Python syntax over named variables: numbers, + - * / **, unary -, and the "
-    f"functions {', '.join(expr.FUNCTIONS)}.\nIt is parsed, never evaluated as code. "
-    "Give each variable a value as NAME=VALUE (or -NAME VALUE) after EXPR:\n\n"
-    "  micrograd-ann draw 'tanh(x*w + b)' x=0.5 w=-3 b=2\n"
-    "  micrograd-ann draw 'tanh(x*w + b)' -x 0.5 -w -3 -b 2\n\n"
-    "A formula that starts with '-' goes in parentheses: draw '(-x*y)' x=1 y=2."
-)
+def _add_formula_command(sub, name: str, summary: str, func: Callable[..., int],
+                         optional: bool = False, output: bool = False) -> None:
+    """A subcommand taking EXPR (left out only when `optional`) and NAME=VALUE pairs."""
+    cmd = sub.add_parser(name, help=summary, description=summary + ". " + EXPR_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd.add_argument("expr", metavar="EXPR", nargs="?" if optional else None,
+                     help="e.g. 'tanh(x*w + b)'"
+                     + (" (default: the tutorial's neuron)" if optional else ""))
+    cmd.add_argument("assignments", metavar="NAME=VALUE", nargs="*", type=_assignment,
+                     help="a value for each variable, e.g. x=0.5 w=-3 b=2")
+    if output:
+        _add_output_arguments(cmd)
+    cmd.set_defaults(func=func)
 
 
 def _presets_help() -> str:
     """One line per dataset listing its preset, for `train --help`."""
     lines = ["presets (batch_size 0 = the whole training set):"]
     for name, preset in training.PRESETS.items():
-        shown = [f"{k}={_preset_value(v)}" for k, v in preset.items() if v is not None]
+        shown = [f"{k}={_shown(v)}" for k, v in preset.items() if v is not None]
         lines.append(f"  {name:<8} {' '.join(shown)}")
     return "\n".join(lines)
 
 
-def _preset_value(value: object) -> str:
-    """[16, 16] -> '16,16'; {'adam': 0.05, 'sgd': 0.5} -> 'adam:0.05,sgd:0.5'."""
+def _shown(value: object) -> str:
+    """A default as help shows it: [16, 16] -> '16,16'; {'adam': 0.05} -> 'adam:0.05'."""
     if isinstance(value, dict):
         return ",".join(f"{k}:{v}" for k, v in value.items())
     if isinstance(value, list):
-        return ",".join(map(str, value))
+        return ",".join(f"{v:g}" for v in value)
     return str(value)
 
 
@@ -218,40 +222,44 @@ def _add_train_arguments(cmd: argparse.ArgumentParser) -> None:
     per_dataset = "default: per dataset"
     cmd.add_argument("--dataset", choices=list(training.PRESETS), default="moons",
                      help="default: %(default)s (digits needs scikit-learn)")
-    cmd.add_argument("--samples", type=_positive(int), help=f"dataset size ({per_dataset})")
+    cmd.add_argument("--samples", type=_positive(_integer), help=f"dataset size ({per_dataset})")
     cmd.add_argument("--noise", type=_non_negative, help=f"2-D datasets ({per_dataset})")
     cmd.add_argument("--hidden", type=_sizes, metavar="N,N,...",
                      help=f"hidden layer sizes, e.g. 16,16 ({per_dataset})")
     cmd.add_argument("--activation", choices=[a for a in ACTIVATIONS if a != "linear"],
                      help=f"hidden activation ({per_dataset})")
-    cmd.add_argument("--loss", choices=training.LOSSES,
+    cmd.add_argument("--loss", choices=list(training.LOSSES),
                      help=f"hinge, bce and mse(+-1) need two classes ({per_dataset})")
     cmd.add_argument("--optimizer", choices=list(training.OPTIMIZERS), help=per_dataset)
-    cmd.add_argument("--lr", type=_positive(float),
+    cmd.add_argument("--lr", type=_positive(_number),
                      help=f"learning rate ({per_dataset} and optimizer)")
-    cmd.add_argument("--epochs", type=_positive(int), help=per_dataset)
-    cmd.add_argument("--batch-size", type=_positive(int),
+    cmd.add_argument("--epochs", type=_positive(_integer), help=per_dataset)
+    cmd.add_argument("--batch-size", type=_positive(_integer),
                      help=f"samples per step ({per_dataset}; moons: the whole training set)")
     cmd.add_argument("--test-fraction", type=_fraction, default=0.2,
                      help="share held out for testing (default: %(default)s)")
     cmd.add_argument("--seed", type=int, default=0, help="data, split, init and shuffling "
                      "(default: %(default)s)")
-    cmd.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    _add_out_argument(cmd)
 
 
 def _add_neuron_arguments(cmd: argparse.ArgumentParser) -> None:
     tn = TUTORIAL_NEURON
     cmd.add_argument("--inputs", type=_numbers, default=tn["inputs"], metavar="X,X,...",
-                     help="input values (default: 1,5,3)")
+                     help=f"input values (default: {_shown(tn['inputs'])})")
     cmd.add_argument("--weights", type=_numbers, default=tn["weights"], metavar="W,W,...",
-                     help="one weight per input (default: 0.2,0.5,-0.1)")
-    cmd.add_argument("--bias", type=_number, default=tn["bias"], help="default: 0.1")
-    cmd.add_argument("--activation", choices=[a for a in ACTIVATIONS],
-                     default=tn["activation"], help="default: %(default)s")
+                     help=f"one weight per input (default: {_shown(tn['weights'])})")
+    cmd.add_argument("--bias", type=_number, default=tn["bias"], help="default: %(default)s")
+    cmd.add_argument("--activation", choices=list(ACTIVATIONS), default=tn["activation"],
+                     help="default: %(default)s")
+
+
+def _add_out_argument(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
 
 
 def _add_output_arguments(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    _add_out_argument(cmd)
     cmd.add_argument("--html", action="store_true",
                      help="also write a backprop player page (.html) to step through")
 
@@ -266,8 +274,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     _make_folder(args.out)
     try:
         run = training.train(config, progress=sys.stderr)
-    except ImportError:
-        raise CliError(DIGITS_HINT) from None  # the one optional import: scikit-learn
+    except ImportError as exc:
+        if str(exc) != datasets.DIGITS_INSTALL_HINT:
+            raise  # a broken installation, not the one optional import (scikit-learn)
+        raise CliError(str(exc)) from None
     except ValueError as exc:  # a loss that does not fit the data, a diverging run
         raise CliError(str(exc)) from None
     print(run.summary())
@@ -300,7 +310,8 @@ def _tutorial_neuron(args: argparse.Namespace) -> tuple[Value, Value]:
             sums += 1
             node.label = f"s{sums}"
     n.label = "n"
-    out.label = "out" if out is not n else "n"
+    if out is not n:
+        out.label = "out"
     return n, out
 
 
@@ -321,8 +332,8 @@ def cmd_neuron(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_expr(args: argparse.Namespace, variables: dict | None = None):
-    """The formula's root and leaves; every problem with it is a one-line error."""
+def _formula(args: argparse.Namespace) -> expr.Formula:
+    """The parsed formula; every problem with the command line around it is a one-line error."""
     if "=" in args.expr:
         raise CliError(f"{args.expr!r}: the formula comes first, then NAME=VALUE for each "
                        "variable, e.g. 'x*y' x=2 y=3")
@@ -330,17 +341,17 @@ def _parse_expr(args: argparse.Namespace, variables: dict | None = None):
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise CliError(f"variable {duplicates[0]!r} is given more than one value")
-    return expr.evaluate(args.expr, variables or dict(args.assignments))
+    return expr.parse(args.expr)
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
     """Compute the formula and its gradients, print them, and draw the graph."""
-    root, leaves = _parse_expr(args)
+    root, leaves = _formula(args).evaluate(dict(args.assignments))
     _make_folder(args.out)
     root.backward()
-    print(f"{args.expr} = {root.data:.6g}")
+    print(f"{args.expr} = {format_number(root.data)}")
     for name, leaf in leaves.items():
-        print(f"  d/d{name} = {leaf.grad:.6g}")
+        print(f"  d/d{name} = {format_number(leaf.grad)}")
     _list_files(_write_graph(root, args.out, "expression", html=args.html))
     return 0
 
@@ -349,10 +360,11 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Print the gradcheck table; exit code 1 when a gradient disagrees."""
     from .gradcheck import gradcheck
 
-    _parse_expr(args)  # report formula errors before any checking
+    formula = _formula(args)  # parsed once, evaluated at every probe
+    formula.evaluate(dict(args.assignments))  # report formula errors before any checking
     names = [name for name, _ in args.assignments]
     inputs = [Value(value, name) for name, value in args.assignments]
-    report = gradcheck(lambda xs: _parse_expr(args, dict(zip(names, xs)))[0], inputs,
+    report = gradcheck(lambda xs: formula.evaluate(dict(zip(names, xs)))[0], inputs,
                        raise_exception=False)
     print(report)
     return 0 if report.passed else 1
@@ -366,7 +378,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         args = argparse.Namespace(**TUTORIAL_NEURON)
         root = _tutorial_neuron(args)[1]
     else:
-        root = _parse_expr(args)[0]
+        root = _formula(args).evaluate(dict(args.assignments))[0]
     print(explain(root))
     return 0
 
@@ -380,18 +392,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n== 2. The tutorial's neuron, forward and backward ==")
     cmd_neuron(parser.parse_args(["neuron", "--out", args.out, "--html"]))
     where = os.path.abspath(args.out)
-    if os.path.exists(os.path.join(where, "backprop.html")):
-        print(f"\nAll files are in {where}/ -- open the .svg files and backprop.html "
-              "(step through backprop) in a browser.")
+    if _dot_missing:
+        print(f"\n{_dot_note()}\nAll files are in {where}/.")
     else:
-        print(f"\n{DOT_HINT}\nAll files are in {where}/.")
+        print(f"\nAll files are in {where}/ -- open the .svg graphs and plots, and the .html "
+              "pages (step through backprop), in a browser.")
     return 0
 
 
 # ---------------------------------------------------------------------- output
-
-
-_dot_hint_shown = False  # say it once per run, not once per graph
 
 
 def _write_graph(root: Value, out: str, stem: str, html: bool, **options) -> list[str]:
@@ -411,14 +420,27 @@ def _write_graph(root: Value, out: str, stem: str, html: bool, **options) -> lis
                                                     **options)))
     except viz.DotNotFoundError:
         path = os.path.join(out, stem + ".dot")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(viz.to_dot(root, **options))
-        files = [path]
-        _hint_dot_missing()
+        files = [training.write_text(path, viz.to_dot(root, **options))]
+        _note_dot_missing()
     except (viz.GraphTooLargeError, viz.RenderTimeoutError) as exc:
         print(f"NOTE: {stem} not drawn: {exc}", file=sys.stderr)
         files = []
     return files
+
+
+def _dot_note() -> str:
+    """What was written instead of SVG and HTML, and how to install Graphviz."""
+    from . import viz
+
+    return ("Graphs were saved as DOT source (.dot): the SVG graphs and backprop players "
+            f"(.html) need Graphviz. {viz.INSTALL_HINT}")
+
+
+def _note_dot_missing() -> None:
+    global _dot_missing
+    if not _dot_missing:
+        print(f"NOTE: {_dot_note()}", file=sys.stderr)
+    _dot_missing = True
 
 
 def _make_folder(out: str) -> None:
@@ -429,13 +451,6 @@ def _make_folder(out: str) -> None:
         os.makedirs(out, exist_ok=True)
     except OSError as exc:
         raise CliError(f"cannot use --out {out!r} as a folder: {exc.strerror}") from None
-
-
-def _hint_dot_missing() -> None:
-    global _dot_hint_shown
-    if not _dot_hint_shown:
-        print(f"NOTE: {DOT_HINT}", file=sys.stderr)
-    _dot_hint_shown = True
 
 
 def _list_files(paths: Sequence[str]) -> None:
@@ -450,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 check failed, 2 user error)."""
     if hasattr(sys.stdout, "reconfigure"):  # keep progress (stderr) and results in order
         sys.stdout.reconfigure(line_buffering=True)
+    global _dot_missing
+    _dot_missing = False  # a new run: say it again, also when main() is called in-process
     parser = build_parser()
     args = parser.parse_args(_dash_variables(list(sys.argv[1:] if argv is None else argv)))
     try:

@@ -9,19 +9,32 @@ from __future__ import annotations
 
 import ast
 import operator
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 from .engine import OpError, Value, is_number
 
-FUNCTIONS: dict[str, Callable[..., Value]] = {
-    "tanh": Value.tanh,
-    "exp": Value.exp,
-    "log": Value.log,
-    "relu": Value.relu,
-    "sigmoid": Value.sigmoid,
-    "sqrt": Value.sqrt,
-    "abs": Value.abs,
-    "leaky_relu": Value.leaky_relu,  # leaky_relu(x) or leaky_relu(x, slope)
+
+class Function(NamedTuple):
+    """A function formulas may call: the Value method and its optional number arguments."""
+
+    method: Callable[..., Value]
+    optional: tuple[str, ...] = ()  # names of the numbers allowed after x, e.g. ("slope",)
+
+    @property
+    def max_args(self) -> int:
+        """How many arguments a call may pass: x, then each optional number."""
+        return 1 + len(self.optional)
+
+
+FUNCTIONS: dict[str, Function] = {
+    "tanh": Function(Value.tanh),
+    "exp": Function(Value.exp),
+    "log": Function(Value.log),
+    "relu": Function(Value.relu),
+    "sigmoid": Function(Value.sigmoid),
+    "sqrt": Function(Value.sqrt),
+    "abs": Function(Value.abs),
+    "leaky_relu": Function(Value.leaky_relu, ("slope",)),  # leaky_relu(x) or (x, slope)
 }
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -39,41 +52,62 @@ class ExprError(ValueError):
 
 def evaluate(text: str,
              variables: Mapping[str, float | Value]) -> tuple[Value, dict[str, Value]]:
-    """The Value computed by `text` and the leaf used for each variable.
+    """The Value computed by `text` and the leaf used for each variable: parse, then evaluate.
 
-    Numbers become leaves labelled by their name; Values are used as given (gradcheck
-    passes its own). Every occurrence of a name is the same leaf: "x*x" uses x twice.
-    Raises ExprError for bad syntax, names without a value, or values left unused.
+    See Formula.evaluate; raises ExprError for bad syntax too.
     """
+    return parse(text).evaluate(variables)
+
+
+def parse(text: str) -> Formula:
+    """`text` parsed once, to evaluate at many points (gradcheck); ExprError for bad syntax."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"the formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    shown = _shorten(text)
-    for name in variables:
-        if not name.isidentifier() or name in FUNCTIONS:
-            raise ExprError(f"{name!r} cannot be a variable name")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot parse {shown}: {exc.msg}") from None
+        raise ExprError(f"cannot parse {_shorten(text)}: {exc.msg}") from None
     except (RecursionError, MemoryError):
-        raise ExprError(f"cannot parse {shown}: it is nested too deeply") from None
-    leaves = {name: value if isinstance(value, Value) else Value(value, name)
-              for name, value in variables.items()}
-    walker = _Walker(text, leaves)
-    try:
-        result = walker.visit(tree.body)
-    except RecursionError:
-        raise ExprError(f"{shown} is nested too deeply") from None
-    except OverflowError:
-        raise ExprError(f"cannot compute {shown}: a number is too large for a float") from None
-    except (ArithmeticError, OpError) as exc:
-        raise ExprError(f"cannot compute {shown}: {exc}") from None
-    if not isinstance(result, Value):
-        raise ExprError(f"{shown} uses no variables, so it has no graph to draw")
-    unused = sorted(set(leaves) - walker.used)
-    if unused:
-        raise ExprError(f"variable {unused[0]!r} is given a value but not used in {shown}")
-    return result, leaves
+        raise ExprError(f"cannot parse {_shorten(text)}: it is nested too deeply") from None
+    return Formula(text, tree.body)
+
+
+class Formula:
+    """A parsed formula: the text (for messages) and its expression tree."""
+
+    def __init__(self, text: str, body: ast.expr):
+        self.text = text
+        self.body = body
+
+    def evaluate(self,
+                 variables: Mapping[str, float | Value]) -> tuple[Value, dict[str, Value]]:
+        """The Value computed by the formula and the leaf used for each variable.
+
+        Numbers become leaves labelled by their name; Values are used as given (gradcheck
+        passes its own). Every occurrence of a name is the same leaf: "x*x" uses x twice.
+        Raises ExprError for names without a value, values left unused, or a failing op.
+        """
+        shown = _shorten(self.text)
+        for name in variables:
+            if not name.isidentifier() or name in FUNCTIONS:
+                raise ExprError(f"{name!r} cannot be a variable name")
+        leaves = {name: value if isinstance(value, Value) else Value(value, name)
+                  for name, value in variables.items()}
+        walker = _Walker(self.text, leaves)
+        try:
+            result = walker.visit(self.body)
+        except RecursionError:
+            raise ExprError(f"{shown} is nested too deeply") from None
+        except OverflowError:
+            raise ExprError(f"cannot compute {shown}: a number is too large for a float") from None
+        except (ArithmeticError, OpError) as exc:
+            raise ExprError(f"cannot compute {shown}: {exc}") from None
+        if not isinstance(result, Value):
+            raise ExprError(f"{shown} uses no variables, so it has no graph to draw")
+        unused = sorted(set(leaves) - walker.used)
+        if unused:
+            raise ExprError(f"variable {unused[0]!r} is given a value but not used in {shown}")
+        return result, leaves
 
 
 class _Walker:
@@ -119,18 +153,17 @@ class _Walker:
         if func.id not in FUNCTIONS:
             raise ExprError(f"{func.id!r} is not an allowed function; use one of "
                             + ", ".join(FUNCTIONS))
-        most = 2 if func.id == "leaky_relu" else 1
-        if node.keywords or not 1 <= len(node.args) <= most:
-            raise ExprError(f"{self.source(node)}: {func.id} takes "
-                            + ("x and an optional slope" if most == 2 else "one argument"))
+        function = FUNCTIONS[func.id]
+        if node.keywords or not 1 <= len(node.args) <= function.max_args:
+            takes = (f"x and an optional {', '.join(function.optional)}"
+                     if function.optional else "one argument")
+            raise ExprError(f"{self.source(node)}: {func.id} takes {takes}")
         arg = self.visit(node.args[0])
-        arg = arg if isinstance(arg, Value) else Value(arg)
-        if len(node.args) == 1:
-            return FUNCTIONS[func.id](arg)
-        slope = self.visit(node.args[1])
-        if isinstance(slope, Value):
-            raise ExprError(f"{self.source(node)}: the slope must be a number, not a variable")
-        return FUNCTIONS[func.id](arg, slope)
+        numbers = [self.visit(extra) for extra in node.args[1:]]
+        if any(isinstance(number, Value) for number in numbers):
+            raise ExprError(f"{self.source(node)}: the {' and '.join(function.optional)} "
+                            "must be a number, not a variable")
+        return function.method(arg if isinstance(arg, Value) else Value(arg), *numbers)
 
     def source(self, node: ast.AST) -> str:
         return _shorten(ast.get_source_segment(self.text.strip(), node) or type(node).__name__)

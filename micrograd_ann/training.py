@@ -18,7 +18,6 @@ from .engine import OpError, Value, topological_order
 from .nn import MLP
 from .optim import SGD, Adam
 
-LOSSES = ("hinge", "bce", "mse", "cross_entropy")
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
@@ -52,15 +51,13 @@ LR_2D = {"adam": 0.05, "sgd": 0.5}  # full-batch training on the 2-D datasets
 # Chosen to finish in seconds on one core (digits: ~30 s, >= 90 % test accuracy); moons
 # is what `demo` runs (100 % train accuracy in ~2 s). `lr` is per optimizer, so picking
 # the other optimizer without a learning rate still gets one that suits it.
+_TWO_D = dict(samples=100, noise=0.1, hidden=[16, 16], activation="relu", loss="bce",
+              optimizer="adam", lr=LR_2D, epochs=100, batch_size=0)
 PRESETS: dict[str, dict] = {
-    "moons": dict(samples=100, noise=0.1, hidden=[16, 16], activation="relu", loss="bce",
-                  optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
-    "circles": dict(samples=100, noise=0.05, hidden=[16, 16], activation="relu", loss="bce",
-                    optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
-    "xor": dict(samples=100, noise=0.1, hidden=[16, 16], activation="relu", loss="bce",
-                optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
-    "spiral": dict(samples=150, noise=0.05, hidden=[16, 16], activation="relu",
-                   loss="cross_entropy", optimizer="adam", lr=LR_2D, epochs=100, batch_size=0),
+    "moons": dict(_TWO_D),
+    "circles": {**_TWO_D, "noise": 0.05},
+    "xor": dict(_TWO_D),
+    "spiral": {**_TWO_D, "samples": 150, "noise": 0.05, "loss": "cross_entropy"},
     "digits": dict(samples=1000, noise=None, hidden=[32], activation="relu",
                    loss="cross_entropy", optimizer="adam", lr={"adam": 0.01, "sgd": 0.1},
                    epochs=10, batch_size=32),
@@ -68,16 +65,25 @@ PRESETS: dict[str, dict] = {
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """A copy of `config` with every unset field taken from its dataset's preset."""
-    if config.dataset not in PRESETS:
-        raise ValueError(f"unknown dataset {config.dataset!r}; choose one of "
-                         + ", ".join(PRESETS))
-    preset = PRESETS[config.dataset]
+    """A copy of `config` with every unset field taken from its dataset's preset.
+
+    Raises ValueError for an unknown dataset, loss or optimizer, naming the choices.
+    """
+    preset = _choose("dataset", config.dataset, PRESETS)
     filled = {k: v for k, v in preset.items() if getattr(config, k) is None and k != "lr"}
     config = dataclasses.replace(config, **filled)
+    _choose("loss", config.loss, LOSSES)
+    _choose("optimizer", config.optimizer, OPTIMIZERS)
     if config.lr is None:
         config = dataclasses.replace(config, lr=preset["lr"][config.optimizer])
     return config
+
+
+def _choose(kind: str, name: str, table: dict):
+    """table[name], or a ValueError naming the unknown `kind` and the choices."""
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; choose one of " + ", ".join(table))
+    return table[name]
 
 
 @dataclasses.dataclass
@@ -97,6 +103,7 @@ class Run:
     sample_loss: Value  # the largest one-sample training loss, backward done: for drawing
 
     def summary(self) -> str:
+        """Four lines: model and data, settings, accuracies, and the time taken."""
         c = self.config
         return "\n".join([
             f"trained MLP(nin={self.model.nin}, nouts={self.model.nouts}) on {c.dataset} "
@@ -114,9 +121,36 @@ def _n_outputs(loss: str, n_classes: int) -> int:
     if loss == "cross_entropy" or (loss == "mse" and n_classes > 2):
         return n_classes
     if n_classes > 2:
-        raise ValueError(f"--loss {loss} is for two classes and this dataset has {n_classes}; "
+        raise ValueError(f"loss {loss!r} is for two classes and this dataset has {n_classes}; "
                          "use cross_entropy or mse")
     return 1
+
+
+def _signs(targets: Sequence[int]) -> list[float]:
+    """Classes 0/1 as the targets -1/+1 of a margin or squared error on one output."""
+    return [2.0 * y - 1.0 for y in targets]
+
+
+def _hinge(outputs: list, targets: Sequence[int]) -> Value:
+    return losses.hinge(outputs, _signs(targets))
+
+
+def _bce(outputs: list, targets: Sequence[int]) -> Value:
+    return losses.binary_cross_entropy(outputs, [float(y) for y in targets])
+
+
+def _mse(outputs: list, targets: Sequence[int]) -> Value:
+    if isinstance(outputs[0], list):  # several outputs: compare with one-hot targets
+        width = len(outputs[0])
+        return losses.mse(outputs, [[float(k == y) for k in range(width)] for y in targets])
+    return losses.mse(outputs, _signs(targets))
+
+
+def _cross_entropy(outputs: list, targets: Sequence[int]) -> Value:
+    return losses.cross_entropy(outputs, list(targets))
+
+
+LOSSES = {"hinge": _hinge, "bce": _bce, "mse": _mse, "cross_entropy": _cross_entropy}
 
 
 def batch_loss(loss: str, outputs: list, targets: Sequence[int]) -> Value:
@@ -125,16 +159,7 @@ def batch_loss(loss: str, outputs: list, targets: Sequence[int]) -> Value:
     One output (two classes): hinge and mse want targets -1/+1, bce wants 0/1.
     Several outputs: cross_entropy takes the class index, mse a one-hot vector.
     """
-    if loss == "cross_entropy":
-        return losses.cross_entropy(outputs, list(targets))
-    if isinstance(outputs[0], list):  # mse over one-hot targets
-        width = len(outputs[0])
-        onehot = [[float(k == y) for k in range(width)] for y in targets]
-        return losses.mse(outputs, onehot)
-    if loss == "bce":
-        return losses.binary_cross_entropy(outputs, [float(y) for y in targets])
-    signs = [2.0 * y - 1.0 for y in targets]
-    return losses.hinge(outputs, signs) if loss == "hinge" else losses.mse(outputs, signs)
+    return _choose("loss", loss, LOSSES)(outputs, targets)
 
 
 def labelled_loss(loss: str, output: Value | list[Value], target: int) -> Value:
@@ -209,8 +234,8 @@ def train(config: TrainConfig, progress: TextIO | None = None) -> Run:
         seconds = time.perf_counter() - start
         if not all(math.isfinite(p.data) for p in model.parameters()):  # the last step's
             raise DivergedError(epoch, "parameters not finite after the last step")
-        sample_loss = max((labelled_loss(c.loss, model(x), y) for x, y in train_set),
-                          key=lambda loss: loss.data)
+        worst, train_accuracy = _worst_and_accuracy(model, c.loss, train_set)
+        sample_loss = labelled_loss(c.loss, model(train_set[worst][0]), train_set[worst][1])
     except OpError as exc:  # e.g. a dot product overflowing: the weights blew up
         raise DivergedError(epoch, str(exc)) from exc
     finally:
@@ -218,8 +243,20 @@ def train(config: TrainConfig, progress: TextIO | None = None) -> Run:
     model.zero_grad()  # so the drawn grads are this one sample's, not the last batch's too
     sample_loss.backward()
     return Run(c, model, train_set, test_set, run_losses, run_accs,
-               accuracy(model, train_set), accuracy(model, test_set), seconds, steps,
-               sample_loss)
+               train_accuracy, accuracy(model, test_set), seconds, steps, sample_loss)
+
+
+def _worst_and_accuracy(model: MLP, loss: str, samples: Sequence) -> tuple[int, float]:
+    """The index of the sample with the largest loss (the first, on ties) and the accuracy,
+    from one forward pass per sample; only the losses' values are kept, not their graphs."""
+    worst, largest, correct = 0, -math.inf, 0
+    for i, (x, y) in enumerate(samples):
+        output = model(x)
+        value = batch_loss(loss, [output], [y]).data
+        if value > largest:
+            worst, largest = i, value
+        correct += predict(output) == y
+    return worst, correct / len(samples)
 
 
 class Progress:
@@ -234,6 +271,7 @@ class Progress:
         self.every = max(1, epochs // 10)
 
     def update(self, epoch: int, loss: float, acc: float) -> None:
+        """Show epoch `epoch`'s mean loss and accuracy (a pipe gets every `every`-th epoch)."""
         if self.stream is None:
             return
         text = (f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}  loss {loss:.4f}  "
@@ -246,6 +284,7 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the live bar's line, so what is printed next starts on a line of its own."""
         if self.live:
             self.stream.write("\n")
             self.stream.flush()
@@ -262,20 +301,21 @@ def write_outputs(run: Run, out: str) -> list[str]:
     os.makedirs(out, exist_ok=True)
     params = os.path.join(out, "params.json")
     checkpoint.save(run.model, params)
-    files = [params, _write_text(os.path.join(out, "loss.svg"), plots.loss_curve_svg(run.losses))]
+    files = [params, write_text(os.path.join(out, "loss.svg"), plots.loss_curve_svg(run.losses))]
     files.append(plots.save_png_loss_curve(run.losses, os.path.join(out, "loss.png")))
     if run.model.nin == 2:
         points = [x for x, _ in run.train_set + run.test_set]
         classes = [y for _, y in run.train_set + run.test_set]
         grid = plots.boundary_grid(lambda a, b: predict(run.model([a, b])), points)
         svg = plots.decision_boundary_svg(grid, points, classes)
-        files.append(_write_text(os.path.join(out, "boundary.svg"), svg))
+        files.append(write_text(os.path.join(out, "boundary.svg"), svg))
         files.append(plots.save_png_decision_boundary(grid, points, classes,
                                                       os.path.join(out, "boundary.png")))
     return [f for f in files if f is not None]
 
 
-def _write_text(path: str, text: str) -> str:
+def write_text(path: str, text: str) -> str:
+    """Write `text` to `path` as UTF-8; returns `path`, for lists of files written."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import require_module, require_tool
 
-from micrograd_ann import checkpoint, cli
+from micrograd_ann import checkpoint, cli, training
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
@@ -102,6 +102,23 @@ def test_demo_without_dot_trains_writes_dot_source_and_says_how_to_install(tmp_p
     assert "Traceback" not in done.stderr
 
 
+def test_demo_without_dot_says_so_even_next_to_an_old_player_page(monkeypatch, capsys,
+                                                                  tmp_path):
+    """The closing line follows what this run wrote, not files left by an earlier run."""
+    small = {**training.PRESETS["moons"], "samples": 20, "hidden": [2], "epochs": 2}
+    monkeypatch.setitem(training.PRESETS, "moons", small)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "backprop.html").write_text("from a run with Graphviz")
+    assert cli.main(["demo", "--out", str(out)]) == 0
+    *_, hint, folder = capsys.readouterr().out.splitlines()
+    assert "backprop players (.html) need Graphviz" in hint
+    assert "apt-get install graphviz" in hint
+    assert folder == f"All files are in {out}/."
+    assert (out / "backprop.html").read_text() == "from a run with Graphviz"
+
+
 def test_train_on_three_classes_uses_cross_entropy(tmp_path):
     done = run("train", "--dataset", "spiral", "--samples", "30", "--hidden", "4",
                "--epochs", "2", "--out", str(tmp_path), env=without_dot(tmp_path))
@@ -116,6 +133,15 @@ def test_digits_without_scikit_learn_says_what_to_install(monkeypatch, capsys, t
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "pip install scikit-learn" in err[0], err
     assert 'pip install -e ".[digits]"' in err[0]  # the package is not on PyPI
+
+
+def test_other_import_errors_are_not_blamed_on_scikit_learn(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise ImportError("cannot import name 'plots'")
+
+    monkeypatch.setattr(training, "train", broken)
+    with pytest.raises(ImportError, match="cannot import name 'plots'"):
+        cli.main(["train", "--out", str(tmp_path)])
 
 
 def test_sgd_without_lr_gets_a_learning_rate_that_suits_it(tmp_path):
@@ -249,6 +275,14 @@ def test_dash_variables_leave_options_and_help_alone():
     assert rewrite(["train", "-x", "1"]) == ["train", "-x", "1"]
 
 
+def test_formula_commands_are_the_ones_taking_expr():
+    parser = cli.build_parser()
+    for argv in (["train"], ["neuron"], ["demo"], ["draw", "x"], ["gradcheck", "x"],
+                 ["explain"]):
+        args = parser.parse_args(argv)
+        assert hasattr(args, "expr") == (argv[0] in cli.FORMULA_COMMANDS), argv
+
+
 def test_gradcheck_prints_the_table():
     done = run("gradcheck", "x*y + exp(x)", "x=0.5", "y=-2")
     assert done.returncode == 0, done.stderr
@@ -295,6 +329,10 @@ def test_draw_refuses_anything_but_the_formula_grammar(tmp_path, formula, fragme
     (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
     (["train", "--hidden", "16,x"], "--hidden"),
     (["train", "--lr", "-0.1"], "--lr"),
+    (["train", "--lr", "nan"], "expected a finite number, got 'nan'"),
+    (["train", "--lr", "inf"], "expected a finite number, got 'inf'"),
+    (["train", "--lr", "1e309"], "expected a finite number, got '1e309'"),
+    (["train", "--loss", "hnige"], "invalid choice: 'hnige'"),
     (["train", "--epochs", "1.5"], "--epochs"),
     (["train", "--test-fraction", "1"], "--test-fraction"),
     (["train", "--dataset", "spiral", "--loss", "hinge", "--epochs", "1"], "two classes"),

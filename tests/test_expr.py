@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
 
 from micrograd_ann import Value
-from micrograd_ann.expr import FUNCTIONS, MAX_LENGTH, ExprError, evaluate
+from micrograd_ann.engine import OPS
+from micrograd_ann.expr import FUNCTIONS, MAX_LENGTH, ExprError, evaluate, parse
 
 
 def test_value_and_gradients_match_the_closed_form():
@@ -39,6 +41,32 @@ def test_every_function_calls_the_value_method(name):
     assert root.data == getattr(Value(0.7), name)().data
 
 
+def _takes_one_input_and_no_params(partials) -> bool:
+    """True for an op whose rule is partials(a, out): one input, no params, no *args."""
+    kinds = [p.kind for p in inspect.signature(partials).parameters.values()]
+    return len(kinds) == 2 and inspect.Parameter.VAR_POSITIONAL not in kinds
+
+
+def test_every_unary_op_and_leaky_relu_is_a_function_making_that_op():
+    unary = {name for name, op in OPS.items() if _takes_one_input_and_no_params(op.partials)}
+    assert {"exp", "log", "tanh", "relu", "abs"} <= unary and "pow" not in unary
+    for name in unary | {"leaky_relu"}:
+        assert name in FUNCTIONS, f"engine op {name!r} cannot be called in a formula"
+        assert evaluate(f"{name}(x)", {"x": 0.7})[0].op == name
+
+
+def test_a_parsed_formula_evaluates_at_many_points():
+    formula = parse("x * y + exp(x)")
+    for x, y in [(0.5, -2.0), (1.0, 3.0)]:
+        root, leaves = formula.evaluate({"x": x, "y": y})
+        assert root.data == pytest.approx(x * y + math.exp(x), rel=1e-15)
+        assert leaves["x"].data == x
+    with pytest.raises(ExprError, match="variable 'x' has no value"):
+        formula.evaluate({})
+    with pytest.raises(ExprError, match="cannot parse 'x \\+'"):
+        parse("x +")
+
+
 def test_leaky_relu_takes_a_slope_and_constants_become_leaves():
     assert evaluate("leaky_relu(x, 0.2)", {"x": -2.0})[0].data == pytest.approx(-0.4)
     root, _ = evaluate("x + tanh(1)", {"x": 0.0})
@@ -52,6 +80,7 @@ def test_leaky_relu_takes_a_slope_and_constants_become_leaves():
     ("2 * 3", {}, "uses no variables"),
     ("x / (x - 1)", {"x": 1.0}, "division by zero"),
     ("leaky_relu(x, slope=0.1)", {"x": 1.0}, "optional slope"),
+    ("leaky_relu(x, x)", {"x": 1.0}, "the slope must be a number, not a variable"),
     ("x" * (MAX_LENGTH + 1), {}, "the limit is"),
     ("-" * 1990 + "x", {"x": 1.0}, "nested too deeply"),
 ])

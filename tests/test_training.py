@@ -25,6 +25,24 @@ def test_resolve_fills_only_unset_fields_from_the_preset():
         resolve(TrainConfig(dataset="mnist"))
 
 
+@pytest.mark.parametrize("config, message", [
+    (TrainConfig(loss="hnige"), "unknown loss 'hnige'; choose one of hinge, bce, mse, "
+     "cross_entropy"),
+    (TrainConfig(optimizer="sdg"), "unknown optimizer 'sdg'; choose one of sgd, adam"),
+    (TrainConfig(dataset="mnist"), "unknown dataset 'mnist'; choose one of moons, circles, "
+     "xor, spiral, digits"),
+])
+def test_a_misspelled_choice_is_refused_naming_the_choices(config, message):
+    with pytest.raises(ValueError) as info:
+        resolve(config)
+    assert str(info.value) == message  # library words: no command-line flags
+
+
+def test_batch_loss_refuses_an_unknown_loss_instead_of_using_mse():
+    with pytest.raises(ValueError, match="^unknown loss 'hnige'; choose one of hinge,"):
+        batch_loss("hnige", [Value(0.5)], [1])
+
+
 def test_the_preset_learning_rate_follows_the_optimizer():
     assert resolve(TrainConfig(dataset="moons")).lr == 0.05  # Adam, the preset optimizer
     assert resolve(TrainConfig(dataset="moons", optimizer="sgd")).lr == 0.5
@@ -66,8 +84,9 @@ def test_predict_is_the_sign_of_one_output_or_the_argmax():
 
 
 def test_two_class_losses_refuse_more_classes():
-    with pytest.raises(ValueError, match="two classes and this dataset has 3"):
+    with pytest.raises(ValueError, match="two classes and this dataset has 3") as info:
         train(TrainConfig(dataset="spiral", samples=30, loss="bce", epochs=1))
+    assert str(info.value).startswith("loss 'bce' is for")  # not "--loss": no argv here
 
 
 def test_progress_is_a_bar_on_a_terminal_and_about_ten_lines_otherwise():
@@ -92,10 +111,14 @@ def test_train_counts_steps_and_records_each_epoch():
     assert len(run.train_set) == 16 and len(run.test_set) == 4
     assert run.steps == 2 * 4 and len(run.losses) == len(run.accuracies) == 2
     assert all(0.0 <= a <= 1.0 for a in run.accuracies)
-    worst = max(batch_loss("bce", [run.model(x)], [y]).data for x, y in run.train_set)
-    assert run.sample_loss.data == worst and run.sample_loss.grad == 1.0
-    assert run.train_accuracy == sum(predict(run.model(x)) == y
-                                     for x, y in run.train_set) / 16
+    # bce of score z for class y, written out: log(1 + e^-z) for class 1, log(1 + e^z) for 0.
+    scores = [run.model(x).data for x, _ in run.train_set]
+    bce = [math.log1p(math.exp(-z if y == 1 else z)) for z, (_, y) in zip(scores, run.train_set)]
+    assert run.sample_loss.data == pytest.approx(max(bce), rel=1e-12)
+    assert run.sample_loss.grad == 1.0
+    # A score above 0 means class 1.
+    right = sum((z > 0.0) == (y == 1) for z, (_, y) in zip(scores, run.train_set))
+    assert run.train_accuracy == right / 16
 
 
 def test_the_sample_loss_is_labelled_and_holds_only_its_own_gradients():
