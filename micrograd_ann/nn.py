@@ -151,13 +151,16 @@ class Module:
 class Neuron(Module):
     """activation(w . x + b); weights drawn uniformly from [-1, 1], the bias starts at 0.
 
-    `nonlin` is micrograd's switch (True: relu, False: linear) and overrides `activation`.
+    `nonlin` is micrograd's switch (True: relu, False: linear) and overrides `activation`;
+    micrograd's positional form Neuron(nin, False) works too.
     """
 
     def __init__(self, nin: int, activation: str = "relu", *, nonlin: bool | None = None,
                  seed: int | None = None, rng: random.Random | None = None,
                  fused: bool = True, name: str = ""):
         _check_size("nin", nin)
+        if isinstance(activation, bool):  # micrograd's Neuron(nin, nonlin)
+            nonlin = activation
         if nonlin is not None:
             activation = "relu" if nonlin else "linear"
         self.activation = _check_activation(activation)

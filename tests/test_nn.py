@@ -78,6 +78,8 @@ def test_width_one_layers_and_output_shapes():
 
 def test_micrograd_nonlin_keyword_and_repr():
     assert Neuron(2, nonlin=False, seed=0).activation == "linear"
+    assert Neuron(2, False, seed=0).activation == "linear"  # micrograd's positional form
+    assert Neuron(2, True, seed=0).activation == "relu"
     assert Layer(2, 2, nonlin=True, seed=0).neurons[0].activation == "relu"
     assert repr(MLP(2, [2, 1], seed=0)) == (
         "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]")
