@@ -366,10 +366,14 @@ class _Digraph(graphviz.Digraph):
             return super().render(*args, **kwargs)
 
 
-def draw_dot(root: Value, **options) -> graphviz.Digraph:
-    """A new graphviz.Digraph of root's graph; Jupyter shows it inline as SVG."""
+def draw_dot(root: Value, format: str = "svg", **options) -> graphviz.Digraph:
+    """A new graphviz.Digraph of root's graph; Jupyter shows it inline as SVG.
+
+    `format` is the Digraph's output format for .render()/.pipe(), as in micrograd's
+    draw_dot(root, format="svg", rankdir="LR").
+    """
     opts = DrawOptions(**options)
-    return _Digraph(body=_dot_lines(root, plan(root, opts), opts), format="svg")
+    return _Digraph(body=_dot_lines(root, plan(root, opts), opts), format=format)
 
 
 # ----------------------------------------------------------------------- render

@@ -91,6 +91,13 @@ def test_draw_dot_is_a_fresh_digraph_with_the_same_source():
     first, second = viz.draw_dot(root), root.draw()
     assert isinstance(first, graphviz.Digraph) and first is not second
     assert first.source == second.source == viz.to_dot(root)
+    assert first.format == "svg"
+
+
+def test_draw_dot_takes_micrograds_arguments():
+    root = _small()
+    graph = viz.draw_dot(root, format="png", rankdir="TB")  # micrograd's notebook call
+    assert graph.format == "png" and "rankdir=TB" in graph.source
 
 
 def test_node_names_follow_topological_order_and_match_the_dot():
