@@ -347,13 +347,11 @@ class Value:
 
             backward_with_breaks(self, grad, break_if)
             return
-        order = _backward_order(self, grad)
         if _on_step is None:
-            _propagate(order)  # what _backward_walk does, in one unpaused loop
+            _propagate(_backward_order(self, grad))  # _backward_walk in one unpaused loop
             return
-        for node in order:
-            _propagate((node,))
-            _on_step(node)
+        for _ in _backward_walk(self, grad):  # anomaly mode checks after every node
+            pass
 
     def backward_steps(self, grad: float = 1.0) -> Iterator:
         """Do what backward() does one node at a time, yielding a trace.Step after each."""
@@ -601,10 +599,13 @@ def _backward_walk(root: Value, grad: float) -> Iterator[Value]:
     """Seed `root` with `grad`, then propagate each non-leaf node, yielding it after.
 
     This is backward, one node at a time: trace.backward_steps() turns each yielded node
-    into a Step. backward() runs the same two parts in a plain loop (no generator).
+    into a Step. The anomaly hook `_on_step`, when set, sees each node before it is
+    yielded. backward() without the hook runs the same two parts in one plain loop.
     """
     for node in _backward_order(root, grad):
         _propagate((node,))
+        if _on_step is not None:
+            _on_step(node)
         yield node
 
 

@@ -120,8 +120,6 @@ def _steps(root: Value, grad: float, names: dict[Value, str]) -> Iterator[Step]:
     """backward_steps() with the node names already chosen (explain() reuses them)."""
     total = sum(1 for node in names if node.parents)
     for index, node in enumerate(engine._backward_walk(root, grad), start=1):
-        if engine._on_step is not None:
-            engine._on_step(node)
         upstream = node.grad
         inputs = tuple(
             InputUpdate(parent, names[parent], local, upstream * local, parent.grad)
@@ -150,11 +148,12 @@ def explain(root: Value, grad: float = 1.0) -> str:
     """
     names = node_names(root)
     steps = [step.describe() for step in _steps(root, grad, names)]
-    head = (f"backward pass from {names[root]} = {format_number(root.data)}, seed grad {format_number(grad)}: "
-            f"{len(steps)} steps")
+    head = (f"backward pass from {names[root]} = {format_number(root.data)}, "
+            f"seed grad {format_number(grad)}: {len(steps)} steps")
     leaves = [node for node in names if not node.parents]
     width = max(len(names[leaf]) for leaf in leaves) + len(".grad")
-    lines = [f"    {names[leaf] + '.grad':<{width}} = {format_number(leaf.grad)}" for leaf in leaves]
+    lines = [f"    {names[leaf] + '.grad':<{width}} = {format_number(leaf.grad)}"
+             for leaf in leaves]
     return "\n".join([head, *steps, "leaf gradients:", *lines])
 
 
