@@ -47,10 +47,11 @@ def to_html(root: Value, path: str | PathLike | None = None, *, grad: float = 1.
     viz_options.pop("timeout", None)  # only to_svg runs dot
     opts = viz.DrawOptions(**viz_options)
     layout = _layout(root, viz.plan(root, opts), svg)
-    data = _timeline(root, grad, steps, layout, opts.precision)
+    names = trace.node_names(root)  # one topological walk for every label on the page
+    data = _timeline(root, grad, steps, layout, opts.precision, names)
     data["startForward"] = bool(forward)
     if title is None:
-        title = f"backprop player: {trace.node_names(root)[root]}"
+        title = f"backprop player: {names[root]}"
     page = _page(title, svg, data)
     if path is not None:
         Path(path).write_text(page, encoding="utf-8")
@@ -135,7 +136,7 @@ def _run_backward(root: Value, grad: float,
 
 
 def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout,
-              precision: int) -> dict:
+              precision: int, names: dict[Value, str]) -> dict:
     """The JSON the page plays: units, grad slots, edges, backward and forward steps."""
     unit_index = {unit: u for u, unit in enumerate(layout.units)}
     slot_of = {value: i for i, (_, value) in enumerate(layout.slots)}
@@ -153,7 +154,8 @@ def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout
     if root in slot_of:
         init[slot_of[root]] = number(seed)
         reached[layout.slots[slot_of[root]][0]] = 0
-    played = [_seed_step(root, seed, len(steps), unit_index.get(layout.names.get(root), -1))]
+    played = [_seed_step(root, names[root], seed, len(steps),
+                         unit_index.get(layout.names.get(root), -1))]
     for step in steps:
         head = layout.names.get(step.node)
         played.append({
@@ -178,7 +180,7 @@ def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout
         "before": [number(value.grad) for _, value in layout.slots],  # for the forward pass
         "init": init,
         "steps": played,
-        **_forward_data(root, layout, unit_index, edge_step),
+        **_forward_data(layout, unit_index, edge_step, names),
     }
 
 
@@ -213,16 +215,15 @@ def _edge_key(edge_index: dict, tail: str | None, head: str | None) -> tuple[str
     return None
 
 
-def _seed_step(root: Value, seed: float, total: int, unit: int) -> dict:
-    """Step 0: the root seeded, nothing propagated yet."""
-    name = trace.node_names(root)[root]
+def _seed_step(root: Value, name: str, seed: float, total: int, unit: int) -> dict:
+    """Step 0: the root (shown as `name`) seeded, nothing propagated yet."""
     text = (f"step 0/{total}  seed {name}.grad = {format_number(seed)}\n"
             f"    backward pass from {name} = {format_number(root.data)}: {total} steps")
     return {"u": unit, "text": text, "edges": [], "grads": []}
 
 
-def _forward_data(root: Value, layout: _Layout, unit_index: dict[str, int],
-                  edge_step: list[int]) -> dict:
+def _forward_data(layout: _Layout, unit_index: dict[str, int], edge_step: list[int],
+                  labels: dict[Value, str]) -> dict:
     """The forward pass: units appear in the order their (first) shown Value was made."""
     first: dict[int, Value] = {}
     for unit, value in layout.slots:
@@ -231,7 +232,6 @@ def _forward_data(root: Value, layout: _Layout, unit_index: dict[str, int],
     fwd = [0] * len(layout.units)
     for f, unit in enumerate(order):
         fwd[unit] = f
-    labels = trace.node_names(root)
     forward = []
     for f, unit in enumerate(order):
         value = first[unit]
