@@ -9,6 +9,8 @@ from .engine import (
     OpZeroDivisionError,
     Value,
     apply,
+    check_int,
+    check_number,
     dot,
     sum_values,
     topological_order,

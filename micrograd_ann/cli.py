@@ -14,7 +14,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import datasets, expr, training
-from .engine import OpError, Value, preserved_grads, topological_order
+from .engine import OPS, OpError, Value, preserved_grads, topological_order
 from .nn import ACTIVATIONS, Neuron
 from .trace import explain, format_number
 
@@ -304,9 +304,9 @@ def _tutorial_neuron(args: argparse.Namespace) -> tuple[Value, Value]:
     n = out.parents[0] if args.activation != "linear" else out
     sums = 0
     for node in topological_order(n):
-        if node.op == "mul":
+        if node.op is OPS["mul"]:
             node.label = "".join(p.label for p in node.parents)
-        elif node.op == "add":
+        elif node.op is OPS["add"]:
             sums += 1
             node.label = f"s{sums}"
     n.label = "n"

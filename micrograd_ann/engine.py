@@ -2,9 +2,10 @@
 
 Every differentiable op is one entry in `OPS`: its forward (floats in, a float out) and
 its local partial derivatives (floats in, one float per input out) sit side by side.
-A node stores those partials as numbers when it is created, so `backward()` is only
-"upstream gradient x local partial, added into each input" -- no closures, no reference
-cycles. Higher-order gradients are out of scope: partials are floats, not Values.
+A node stores its Op and those partials as numbers when it is created, so `backward()`
+is only "upstream gradient x local partial, added into each input" -- no closures, no
+reference cycles. This module imports nothing else of the package: drawing, stepping and
+checking (viz, trace, gradcheck) read the graph it builds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import math
 import numbers
 import operator
+import re
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 
@@ -118,18 +120,27 @@ def _powv_partials(a: float, b: float, out: float) -> tuple[float, float]:
     return (_pow_partials(a, b, out)[0], 0.0 if a == 0.0 else out * math.log(a))
 
 
+def _dot_rule(w: Sequence[float], x: Sequence[float], b: float | None
+              ) -> tuple[float, tuple[float, ...]]:
+    """w . x (+ b) and its partials d/dw_i = x_i, d/dx_i = w_i, d/db = 1, in one place:
+    the table's entry and the fused fast path (a Layer's neurons) both call it."""
+    out = sum(map(operator.mul, w, x))
+    if b is None:
+        return out, (*x, *w)
+    return out + b, (*x, *w, 1.0)
+
+
 def _dot_forward(*args: float) -> float:
-    """w . x (+ b): args are w0..w(n-1), x0..x(n-1) and, when their count is odd, b."""
+    """The table's form of _dot_rule: args are w0..w(n-1), x0..x(n-1), then b if odd."""
     n = len(args) // 2
-    total = sum(map(operator.mul, args[:n], args[n : 2 * n]))
-    return total + args[-1] if len(args) % 2 else total
+    return _dot_rule(args[:n], args[n : 2 * n], args[-1] if len(args) % 2 else None)[0]
 
 
 def _dot_partials(*args: float) -> tuple[float, ...]:
-    """d/dw_i = x_i, d/dx_i = w_i, d/db = 1 (the last argument is the output)."""
+    """The table's form of _dot_rule's partials (the last argument is the output)."""
     n = (len(args) - 1) // 2
-    weights, inputs = args[:n], args[n : 2 * n]
-    return inputs + weights + (1.0,) if len(args) % 2 == 0 else inputs + weights
+    bias = args[-2] if len(args) % 2 == 0 else None
+    return _dot_rule(args[:n], args[n : 2 * n], bias)[1]
 
 
 # ------------------------------------------------------------------------ the table
@@ -161,13 +172,9 @@ OPS: dict[str, Op] = {
 }
 
 
-# ------------------------------------------------------------------- anomaly hooks
-# Set only by trace.detect_anomaly() (module-global, not per thread). While they are
-# None the engine pays one global lookup per node and nothing else.
-_on_create: Callable[[Value], None] | None = None
-_on_step: Callable[[Value], None] | None = None
-
-_ids = itertools.count()  # creation order: a node's inputs always have smaller ids
+# ------------------------------------------------------------------ bad input
+# One rule for every argument the package checks: a wrong type is a TypeError, the right
+# type with a wrong value a ValueError, and the message names the argument.
 
 
 def is_number(x: object) -> bool:
@@ -175,66 +182,78 @@ def is_number(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def _check_number(data: object) -> float:
-    """The float a leaf holds; anything but a real number is a TypeError."""
-    if type(data) is float:
-        return data
-    if not is_number(data):
-        hint = " (use v itself, or v.data for its number)" if isinstance(data, Value) else ""
-        raise TypeError(f"Value() takes an int or float, got {type(data).__name__}{hint}")
-    return float(data)
+def check_number(what: str, x: object, low: float = -math.inf, high: float = math.inf,
+                 *, finite: bool = False) -> float:
+    """`x` as a float in [low, high] (finite if asked); names `what` when it is not."""
+    if not is_number(x):
+        raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
+    x = float(x)
+    if not low <= x <= high or (finite and not math.isfinite(x)):
+        kind = "a finite number" if finite else "a number"
+        bounds = [f">= {low:g}"] * (low > -math.inf) + [f"<= {high:g}"] * (high < math.inf)
+        raise ValueError(f"{what} must be {kind}{' ' if bounds else ''}"
+                         f"{' and '.join(bounds)}, got {x!r}")
+    return x
+
+
+def check_int(what: str, x: object, minimum: int = 0, maximum: int | None = None) -> int:
+    """`x` as an int in [minimum, maximum]; bools and floats are a TypeError."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{what} must be an int, got {type(x).__name__} {x!r}")
+    if x < minimum or (maximum is not None and x > maximum):
+        upto = "" if maximum is None else f" and at most {maximum:,}"
+        raise ValueError(f"{what} must be at least {minimum}{upto}, got {x!r}")
+    return int(x)
+
+
+def check_str(what: str, x: object) -> str:
+    """`x` itself if it is a str, else a TypeError naming `what`."""
+    if not isinstance(x, str):
+        raise TypeError(f"{what} must be a str, got {type(x).__name__}")
+    return x
+
+
+# ------------------------------------------------------------------ anomaly hooks
+# Set only by trace.detect_anomaly(). While they are None the engine pays one global
+# lookup per node and nothing else.
+_on_create: Callable[[Value], None] | None = None
+_on_step: Callable[[Value], None] | None = None
+
+_ids = itertools.count()  # creation order: a node's inputs always have smaller ids
 
 
 class Value:
     """A scalar in a computation graph: its data, its gradient and how it was made.
 
-    `parents` are the inputs in operand order (duplicates kept: a*a has two), `op` the
-    name of the rule in `OPS` that made it ("" for a leaf), `partials` the local
-    derivative with respect to each parent, computed when the node was created.
+    `op` is the Op that made it (None for a leaf), `parents` its inputs in operand order
+    (duplicates kept: a*a has two), `partials` the local derivative with respect to each
+    parent, computed when the node was created. `Value(data, label="x")` is the spelling
+    to use; micrograd's `Value(data, _children=(), _op='')` is accepted for leaves.
     """
 
     __slots__ = ("data", "grad", "label", "op", "parents", "partials", "params",
                  "_id", "_module", "_origin")
 
-    def __init__(self, data: float, label: str = ""):
-        self.data = _check_number(data)
+    def __init__(self, data: float, _children: tuple | str = (), _op: str = "",
+                 label: str = ""):
+        if isinstance(_children, str):  # Value(2.0, "x"): the label, positionally
+            _children, label = (), _children
+        if _children:
+            raise TypeError("a Value made from children needs its local derivatives: "
+                            "build it with engine.apply(Op(...)) (micrograd's _backward "
+                            "closures are not used here)")
+        self.data = _leaf_data(data)
         self.grad = 0.0
-        self.label = label
-        self.op = ""
+        self.label = check_str("label", label)
+        self.op = None
         self.parents: tuple[Value, ...] = ()
         self.partials: tuple[float, ...] = ()
         self.params: tuple[float, ...] = ()
         self._id = next(_ids)
+        self._module = ""
+        self._origin = None
         if _on_create is not None:
             _on_create(self)
-
-    # -- building nodes ------------------------------------------------------------
-
-    @staticmethod
-    def _apply(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = ()) -> Value:
-        """Run `op` on the parents' data and return the new node with its partials.
-
-        One or two inputs without params (relu, +, *: most nodes) skip building an
-        argument list; every branch runs the same table entry.
-        """
-        try:
-            if params or len(parents) > 2:
-                args = [p.data for p in parents]
-                args.extend(params)
-                out = op.forward(*args)
-                partials = op.partials(*args, out)
-            elif len(parents) == 1:
-                a = parents[0].data
-                out = op.forward(a)
-                partials = op.partials(a, out)
-            else:
-                a = parents[0].data
-                b = parents[1].data
-                out = op.forward(a, b)
-                partials = op.partials(a, b, out)
-        except (ArithmeticError, ValueError) as exc:
-            raise _op_error(op, _operands(parents, params), exc) from None
-        return _node(op, parents, params, out, partials)
 
     # -- arithmetic: add, mul and pow are primitives; the rest is composed ------------
 
@@ -242,26 +261,26 @@ class Value:
         other = _as_value(other)
         if other is NotImplemented:
             return NotImplemented
-        return self._apply(_ADD, (self, other))
+        return _apply(_ADD, (self, other))
 
     def __mul__(self, other: Value | float) -> Value:
         other = _as_value(other)
         if other is NotImplemented:
             return NotImplemented
-        return self._apply(_MUL, (self, other))
+        return _apply(_MUL, (self, other))
 
     def __pow__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
-            return self._apply(_POWV, (self, other))
+            return _apply(_POWV, (self, other))
         if not is_number(other):
             return NotImplemented
-        return self._apply(_POW, (self,), (float(other),))
+        return _apply(_POW, (self,), (float(other),))
 
     def __rpow__(self, other: float) -> Value:  # other ** self
         base = _as_value(other)
         if base is NotImplemented:
             return NotImplemented
-        return base._apply(_POWV, (base, self))
+        return _apply(_POWV, (base, self))
 
     def __neg__(self) -> Value:  # -self
         return self * -1.0
@@ -301,83 +320,58 @@ class Value:
 
     def exp(self) -> Value:
         """e^x; derivative e^x."""
-        return self._apply(_EXP, (self,))
+        return _apply(_EXP, (self,))
 
     def log(self) -> Value:
         """Natural log, x > 0; derivative 1/x. log(0) raises rather than nudging x."""
-        return self._apply(_LOG, (self,))
+        return _apply(_LOG, (self,))
 
     def tanh(self) -> Value:
         """tanh(x) via math.tanh; derivative 1 - tanh(x)^2."""
-        return self._apply(_TANH, (self,))
+        return _apply(_TANH, (self,))
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-x), stable for any |x|; derivative s(1 - s)."""
-        return self._apply(_SIGMOID, (self,))
+        return _apply(_SIGMOID, (self,))
 
     def relu(self) -> Value:
         """max(0, x); derivative 1 for x > 0, else 0 (0 at the kink)."""
-        return self._apply(_RELU, (self,))
+        return _apply(_RELU, (self,))
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x for x > 0, else slope * x; derivative 1 or slope (slope at the kink)."""
-        return self._apply(_LEAKY_RELU, (self,), (_param("leaky_relu slope", slope),))
+        return _apply(_LEAKY_RELU, (self,), (check_number("leaky_relu slope", slope),))
 
     def abs(self) -> Value:
         """|x|; derivative sign(x) (0 at the kink)."""
-        return self._apply(_ABS, (self,))
+        return _apply(_ABS, (self,))
 
     def sqrt(self) -> Value:
         """sqrt(x), x >= 0; derivative 1 / (2 sqrt(x)) (inf at 0)."""
-        return self._apply(_SQRT, (self,))
+        return _apply(_SQRT, (self,))
 
     # -- backward ------------------------------------------------------------------
 
-    def backward(self, grad: float = 1.0,
-                 break_if: Callable[..., bool] | None = None) -> None:
+    def backward(self, grad: float = 1.0) -> None:
         """Add d(self)/d(node) * grad into every node's .grad, in reverse topological order.
 
         Leaves accumulate across calls (reset them with zero_grad, as in PyTorch);
         intermediate nodes are reset first, so calling backward twice gives leaves
-        exactly twice the gradient and intermediates the same values.
-        `break_if(step)` calls breakpoint() on each matching step (see trace.py).
+        exactly twice the gradient and intermediates the same values. To pause on
+        steps, see trace.backward_steps and trace.backward(root, break_if=...).
         """
-        if break_if is not None:
-            from .trace import backward_with_breaks  # lazy: the engine needs no trace
-
-            backward_with_breaks(self, grad, break_if)
-            return
+        grad = check_number("backward's grad", grad)
         if _on_step is None:
             _propagate(_backward_order(self, grad))  # _backward_walk in one unpaused loop
             return
         for _ in _backward_walk(self, grad):  # anomaly mode checks after every node
             pass
 
-    def backward_steps(self, grad: float = 1.0) -> Iterator:
-        """Do what backward() does one node at a time, yielding a trace.Step after each."""
-        from .trace import backward_steps  # lazy: the engine needs no trace
-
-        return backward_steps(self, grad)
-
     def zero_grad(self) -> None:
         """Set this Value's gradient to 0."""
         self.grad = 0.0
 
-    # -- drawing -------------------------------------------------------------------
-
-    def draw(self, **options):
-        """The computation graph ending here as a graphviz.Digraph (see viz.draw_dot)."""
-        from .viz import draw_dot  # lazy: graphviz is only needed for drawing
-
-        return draw_dot(self, **options)
-
-    def player(self, **options):
-        """The backprop player for the graph ending here (see player.Player); Jupyter shows it."""
-        from .player import Player  # lazy: like draw, needs graphviz
-
-        return Player(self, **options)
-
-    # -- micrograd compatibility and display ---------------------------------------
+    # -- micrograd compatibility, copying and display -------------------------------
 
     @property
     def _prev(self) -> set[Value]:
@@ -394,12 +388,97 @@ class Value:
         """micrograd's per-node step: add this node's contribution into its inputs."""
         return lambda: _propagate((self,))
 
+    @_backward.setter
+    def _backward(self, fn: object) -> None:
+        raise AttributeError("a node's backward rule is its Op's partials, not a closure: "
+                             "define an Op(name, symbol, forward, partials) and build the "
+                             "node with engine.apply(op, *inputs)")
+
+    def __reduce__(self) -> tuple:
+        """Pickle and copy the graph flat: leaves as themselves, the nodes above them as
+        records rebuilt in order, so depth costs no recursion and ids are fresh."""
+        if not self.parents:
+            return _leaf, (self.data, self.grad, self.label, self._module)
+        nodes = topological_order(self)
+        index = {node: i for i, node in enumerate(nodes)}
+        records = [node if not node.parents else
+                   (_op_ref(node.op), tuple(index[p] for p in node.parents), node.data,
+                    node.grad, node.label, node.partials, node.params, node._module)
+                   for node in nodes]
+        return _rebuild, (records,)
+
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
 
+def _leaf_data(data: object) -> float:
+    """The float a leaf holds; anything but a real number is a TypeError."""
+    if type(data) is float:
+        return data
+    if not is_number(data):
+        hint = " (use v itself, or v.data for its number)" if isinstance(data, Value) else ""
+        raise TypeError(f"Value() takes an int or float, got {type(data).__name__}{hint}")
+    return float(data)
+
+
+def _leaf(data: float, grad: float, label: str, module: str) -> Value:
+    """A pickled leaf, made again."""
+    leaf = Value(data, label=label)
+    leaf.grad = grad
+    leaf._module = module
+    return leaf
+
+
+def _op_ref(op: Op) -> str | Op:
+    """How a pickle names an op: a built-in by name, your own Op as itself."""
+    return op.name if OPS.get(op.name) is op else op
+
+
+def _rebuild(records: list) -> Value:
+    """The graph __reduce__ recorded, with new ids in the same (topological) order."""
+    nodes: list[Value] = []
+    for record in records:
+        if isinstance(record, Value):
+            nodes.append(record)
+            continue
+        op, parents, data, grad, label, partials, params, module = record
+        node = _node(OPS[op] if isinstance(op, str) else op,
+                     tuple(nodes[i] for i in parents), params, data, partials)
+        node.grad, node.label, node._module = grad, label, module
+        nodes.append(node)
+    return nodes[-1]
+
+
+# ------------------------------------------------------------------ building nodes
+
 _new_value = object.__new__
+
+
+def _apply(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = ()) -> Value:
+    """Run `op` on the parents' data and return the new node with its partials.
+
+    One or two inputs without params (relu, +, *: most nodes) skip building an argument
+    list; every branch calls the same table entry.
+    """
+    try:
+        if params or len(parents) > 2:
+            args = [p.data for p in parents]
+            args.extend(params)
+            out = op.forward(*args)
+            partials = op.partials(*args, out)
+        elif len(parents) == 1:
+            a = parents[0].data
+            out = op.forward(a)
+            partials = op.partials(a, out)
+        else:
+            a = parents[0].data
+            b = parents[1].data
+            out = op.forward(a, b)
+            partials = op.partials(a, b, out)
+    except (ArithmeticError, ValueError) as exc:
+        raise _op_error(op, _operands(parents, params), exc) from None
+    return _node(op, parents, params, out, partials)
 
 
 def _operands(parents: tuple[Value, ...], params: tuple[float, ...]) -> list[float]:
@@ -420,11 +499,13 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
     node.data = out
     node.grad = 0.0
     node.label = ""
-    node.op = op.name
+    node.op = op
     node.parents = parents
     node.partials = partials
     node.params = params
     node._id = next(_ids)
+    node._module = ""
+    node._origin = None
     if _on_create is not None:
         _on_create(node)
     return node
@@ -433,15 +514,7 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
 _ADD, _MUL, _POW, _POWV = OPS["add"], OPS["mul"], OPS["pow"], OPS["powv"]
 _EXP, _LOG, _TANH, _SIGMOID = OPS["exp"], OPS["log"], OPS["tanh"], OPS["sigmoid"]
 _RELU, _LEAKY_RELU, _ABS, _SQRT = OPS["relu"], OPS["leaky_relu"], OPS["abs"], OPS["sqrt"]
-_DOT = OPS["dot"]
-_BUILTIN_OPS = frozenset(OPS)
-
-
-def _param(what: str, x: object) -> float:
-    """An op's constant (an exponent, a slope) as a float; a TypeError for a non-number."""
-    if not is_number(x):
-        raise TypeError(f"{what} must be a number, got {type(x).__name__}")
-    return float(x)
+_SUM, _DOT = OPS["sum"], OPS["dot"]
 
 
 def _as_value(x: object) -> Value:
@@ -453,36 +526,98 @@ def _as_value(x: object) -> Value:
     return Value(x)
 
 
+def _as_values(items: tuple) -> tuple[Value, ...]:
+    """`items` with plain numbers made leaves; the common all-Values case is one C-level check."""
+    if set(map(type, items)) == {Value}:
+        return items
+    return tuple(map(_leaf_if_number, items))
+
+
+def _leaf_if_number(v: Value | float) -> Value:
+    leaf = _as_value(v)
+    if leaf is NotImplemented:
+        raise TypeError(f"expected a Value or a number, got {type(v).__name__}")
+    return leaf
+
+
 def op_symbol(node: Value) -> str:
     """How a node's op is drawn: its table symbol with params filled in, '' for a leaf."""
-    if not node.op:
+    if node.op is None:
         return ""
-    params = ", ".join(f"{p:g}" for p in node.params)
-    return OPS[node.op].symbol.format(params)
+    return node.op.symbol.format(", ".join(f"{p:g}" for p in node.params))
+
+
+# ---------------------------------------------------------------- your own ops
+
+_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def apply(op: Op, *inputs: Value | float, params: Sequence[float] = ()) -> Value:
     """One new node: `op` (a table entry, or an Op of your own) applied to `inputs`.
 
-    Your own Op joins `OPS` under its name, so graphs, the stepper and gradcheck know it
-    like a built-in (re-running a notebook cell replaces it); a built-in's name is refused.
+    The node carries its Op, so graphs, the stepper and gradcheck know yours like a
+    built-in; `OPS` itself stays the fixed table. A rule of your own is checked here (the
+    built-ins are checked by the test suite), so a bad one fails where it is applied.
     """
     if not isinstance(op, Op):
         raise TypeError(f"apply needs an engine.Op, got {type(op).__name__}")
-    if op.name in _BUILTIN_OPS and OPS[op.name] is not op:
+    if OPS.get(op.name, op) is not op:
         raise ValueError(f"{op.name!r} is a built-in op's name; give your Op another name")
+    _check_op(op)
     if not inputs:
         raise ValueError(f"apply({op.name!r}) needs at least one input")
-    OPS[op.name] = op
-    node = Value._apply(op, _as_values(inputs), tuple(_param(f"{op.name} param", p)
-                                                      for p in params))
-    # A rule of your own is checked here (the built-ins are checked by the test suite):
-    # one float per input, or backward would silently drop or misuse a gradient.
-    if len(node.partials) != len(inputs):
-        raise ValueError(f"{op.name}'s partials gave {len(node.partials)} values for "
-                         f"{len(inputs)} inputs; return one local derivative per input")
-    node.partials = tuple(_param(f"{op.name} partial", d) for d in node.partials)
-    return node
+    params = tuple(check_number(f"{op.name} param", p) for p in params)
+    parents = _as_values(inputs)
+    if op is OPS.get(op.name):
+        return _apply(op, parents, params)
+    args = _operands(parents, params)
+    try:
+        out = op.forward(*args)
+        partials = op.partials(*args, out)
+    except (ArithmeticError, ValueError) as exc:
+        raise _op_error(op, args, exc) from None
+    return _node(op, parents, params, _checked_out(op, args, out),
+                 _checked_partials(op, partials, len(parents)))
+
+
+def _check_op(op: Op) -> None:
+    """An Op's name is an identifier and its symbol a plain str (it is drawn and named)."""
+    if not isinstance(op.name, str) or not _NAME_OK.match(op.name):
+        raise ValueError(f"an Op's name must be an identifier such as 'softplus', got "
+                         f"{op.name!r}")
+    if not isinstance(op.symbol, str):
+        raise TypeError(f"{op.name}: symbol must be a str, got {type(op.symbol).__name__}")
+    try:
+        op.symbol.format("")
+    except (IndexError, KeyError, ValueError) as exc:
+        raise ValueError(f"{op.name}: symbol {op.symbol!r} may hold only '{{}}' (where the "
+                         f"params go), not other braces ({exc})") from None
+    if not (callable(op.forward) and callable(op.partials)):
+        raise TypeError(f"{op.name}: forward and partials must be functions")
+    if not all(map(is_number, op.kinks)):
+        raise TypeError(f"{op.name}: kinks must be numbers, got {op.kinks!r}")
+
+
+def _checked_out(op: Op, args: list[float], out: object) -> float:
+    """Your forward's result: a real number, and finite when its inputs are."""
+    if not is_number(out):
+        raise TypeError(f"{op.name}'s forward returned {type(out).__name__} {out!r}; it "
+                        f"must return a float (of plain numbers, not Values)")
+    out = float(out)
+    if math.isnan(out) and all(map(math.isfinite, args)):
+        raise ValueError(f"{op.name}'s forward returned nan for finite inputs {args!r}")
+    return out
+
+
+def _checked_partials(op: Op, partials: object, n: int) -> tuple[float, ...]:
+    """Your rule's partials: a tuple or list of one real number per input."""
+    if not isinstance(partials, (tuple, list)):
+        raise TypeError(f"{op.name}'s partials returned {type(partials).__name__} "
+                        f"{partials!r}; return a tuple with one local derivative per input")
+    if len(partials) != n:
+        raise ValueError(f"{op.name}'s partials gave {len(partials)} values for {n} inputs; "
+                         f"return one local derivative per input")
+    return tuple(check_number(f"{op.name} partial", d) for d in partials)
 
 
 # ------------------------------------------------------------------- many inputs
@@ -493,7 +628,7 @@ def sum_values(values: Iterable[Value | float]) -> Value:
     parents = _as_values(tuple(values))
     if not parents:
         raise ValueError("sum_values needs at least one value")
-    return Value._apply(OPS["sum"], parents)
+    return _apply(_SUM, parents)
 
 
 def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
@@ -508,36 +643,17 @@ def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
     weights = _as_values(tuple(weights))
     inputs = _as_values(tuple(inputs))
     bias = None if bias is None else _leaf_if_number(bias)
-    return _dot(weights, inputs, bias, [x.data for x in inputs])
+    return fused_dot(weights, inputs, bias, [x.data for x in inputs])
 
 
-def _dot(weights: Sequence[Value], inputs: Sequence[Value], bias: Value | None,
-         input_data: list[float]) -> Value:
+def fused_dot(weights: Sequence[Value], inputs: Sequence[Value], bias: Value | None,
+              input_data: list[float]) -> Value:
     """dot() on Values whose inputs' data the caller has read (a Layer reads it once for
-    all its neurons, instead of once per neuron)."""
-    # NOTE: the table's 'dot' rule spelled out on lists, skipping two calls with ~2n+1
-    # arguments each; tests/test_engine_fastpath.py proves it equal to OPS["dot"].
-    w = [p.data for p in weights]
-    out = sum(map(operator.mul, w, input_data))
-    if bias is None:
-        return _node(_DOT, (*weights, *inputs), (), out, (*input_data, *w))
-    return _node(_DOT, (*weights, *inputs, bias), (), out + bias.data, (*input_data, *w, 1.0))
-
-
-def _as_values(items: tuple) -> tuple[Value, ...]:
-    """`items` with plain numbers made leaves; the common all-Values case is one C-level check."""
-    if set(map(type, items)) == {Value}:
-        return items
-    return tuple(map(_leaf_if_number, items))
-
-
-def _leaf_if_number(v: Value | float) -> Value:
-    if isinstance(v, Value):
-        return v
-    leaf = _as_value(v)
-    if leaf is NotImplemented:
-        raise TypeError(f"expected a Value or a number, got {type(v).__name__}")
-    return leaf
+    all its neurons); calls the table's rule on lists instead of ~2n+1 arguments."""
+    out, partials = _dot_rule([p.data for p in weights], input_data,
+                              None if bias is None else bias.data)
+    parents = (*weights, *inputs) if bias is None else (*weights, *inputs, bias)
+    return _node(_DOT, parents, (), out, partials)
 
 
 # ------------------------------------------------------------------------ backward
@@ -595,18 +711,20 @@ def _propagate(nodes: Iterable[Value]) -> None:
             parent.grad += upstream * local
 
 
-def _backward_walk(root: Value, grad: float) -> Iterator[Value]:
-    """Seed `root` with `grad`, then propagate each non-leaf node, yielding it after.
+def _backward_walk(root: Value, grad: float) -> Iterator[tuple[Value, list[float]]]:
+    """Seed `root` with `grad`, then propagate each non-leaf node, yielding it after with
+    its inputs' grads from before the step (so a stepper can show running totals).
 
     This is backward, one node at a time: trace.backward_steps() turns each yielded node
     into a Step. The anomaly hook `_on_step`, when set, sees each node before it is
     yielded. backward() without the hook runs the same two parts in one plain loop.
     """
     for node in _backward_order(root, grad):
+        before = [parent.grad for parent in node.parents]
         _propagate((node,))
         if _on_step is not None:
             _on_step(node)
-        yield node
+        yield node, before
 
 
 def _backward_order(root: Value, grad: float) -> list[Value]:

@@ -236,8 +236,7 @@ def _kink_sides(root: Value) -> tuple[int, ...]:
     """For each argument of each op with kinks: -1, 0 or 1 as it is below, on or above."""
     sides = []
     for node in topological_order(root):
-        op = OPS.get(node.op)  # None for leaves and for ops outside the table
-        for kink in op.kinks if op is not None else ():
+        for kink in node.op.kinks if node.op is not None else ():
             sides.extend((p.data > kink) - (p.data < kink) for p in node.parents)
     return tuple(sides)
 

@@ -13,7 +13,7 @@ import os
 import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from .engine import Value, _dot, is_number, sum_values
+from .engine import Value, fused_dot, is_number, sum_values
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
@@ -140,13 +140,6 @@ class Module:
             p.data = value
         return IncompatibleKeys(missing, unexpected)
 
-    def draw(self, inputs: Sequence[float | Value], **options):
-        """The graph of this module applied to `inputs` (see viz.draw_dot)."""
-        from .viz import draw_dot  # lazy: graphviz is only needed for drawing
-
-        out = self(inputs)
-        return draw_dot(out if isinstance(out, Value) else sum_values(out), **options)
-
 
 class Neuron(Module):
     """activation(w . x + b); weights drawn uniformly from [-1, 1], the bias starts at 0.
@@ -184,7 +177,7 @@ class Neuron(Module):
         Layer does both once for all its neurons)."""
         fn = ACTIVATIONS[self.activation]
         if self.fused:
-            act = _dot(self.w, x, self.b, x_data)
+            act = fused_dot(self.w, x, self.b, x_data)
             act._module = self.name
             if fn is None:
                 return act

@@ -47,7 +47,7 @@ def to_html(root: Value, path: str | PathLike | None = None, *, grad: float = 1.
     viz_options.pop("timeout", None)  # only to_svg runs dot
     opts = viz.DrawOptions(**viz_options)
     layout = _layout(root, viz.plan(root, opts), svg)
-    names = trace.node_names(root)  # one topological walk for every label on the page
+    names = trace.display_names(root)  # one topological walk for every label on the page
     data = _timeline(root, grad, steps, layout, opts.precision, names)
     data["startForward"] = bool(forward)
     if title is None:
@@ -95,7 +95,7 @@ class _Layout(NamedTuple):
 
     units: list[str]  # DOT nodes that show Values: value nodes and collapsed boxes
     slots: list[tuple[int, Value]]  # (unit index, Value) per grad text, in label order
-    names: dict[Value, str]  # the unit showing each drawn Value (viz.node_names)
+    names: dict[Value, str]  # the unit showing each drawn Value (viz.dot_ids)
     edges: list[tuple[str, str, str]]  # (edge id, tail node, head node) as in the SVG
 
 

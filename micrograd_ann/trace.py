@@ -1,11 +1,12 @@
 """Step through backprop: the backward pass one node at a time, as data and as text.
 
-`backward_steps(root)` does exactly what `root.backward()` does -- both drain
-`engine._backward_walk` -- but pauses after each node to yield a `Step`: the node, its
-upstream gradient and, for each input, the local derivative, the contribution added and
-the input's gradient afterwards. `explain(root)` writes the whole pass as a table,
-`backward(break_if=...)` opens the debugger on chosen steps, and `detect_anomaly()` stops
-at the first NaN or infinity, naming the line of your code that made the node.
+`backward_steps(root)` does exactly what `root.backward()` does -- both run
+`engine._backward_walk`'s steps -- but pauses after each node to yield a `Step`: the
+node, its upstream gradient and, for each input, the local derivative, the contribution
+added and the input's gradient right after that addition. `explain(root)` writes the
+whole pass as a table, `backward(root, break_if=...)` opens the debugger on chosen steps,
+and `detect_anomaly()` stops at the first NaN or infinity, naming the line of your code
+that made the node.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import linecache
 import math
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple
 
@@ -31,7 +33,7 @@ class InputUpdate(NamedTuple):
     name: str
     local: float  # d(step.node)/d(input), stored on the node when it was made
     contribution: float  # upstream * local: the amount added
-    grad: float  # input.grad right after this step (after all of this step's additions)
+    grad: float  # input.grad right after this addition (a*a: the first says a half)
 
 
 @dataclass(frozen=True, repr=False)
@@ -90,20 +92,20 @@ def formula(node: Value, names: list[str]) -> str:
     symbol = op_symbol(node)
     if not symbol or symbol[0].isalpha():  # a function; params (a slope) follow the inputs
         args = names + [f"{p:g}" for p in node.params]
-        return f"{node.op}({', '.join(args)})"
+        return f"{node.op.name}({', '.join(args)})"
     if len(names) == 1:  # a constant power: the exponent is part of the symbol
         return names[0] + symbol
     return f" {symbol} ".join(names)
 
 
-def node_names(root: Value) -> dict[Value, str]:
+def display_names(root: Value) -> dict[Value, str]:
     """A display name for every node under `root`: its label, else 'op#k' or 'leaf#k'.
 
     k is the node's position in topological order, so names are the same on every run
     (never id()).
     """
     return {
-        node: node.label or f"{node.op or 'leaf'}#{k}"
+        node: node.label or f"{node.op.name if node.op else 'leaf'}#{k}"
         for k, node in enumerate(topological_order(root))
     }
 
@@ -113,27 +115,33 @@ def backward_steps(root: Value, grad: float = 1.0) -> Iterator[Step]:
 
     Draining it leaves every gradient exactly as backward() would.
     """
-    return _steps(root, grad, node_names(root))
+    return _steps(root, grad, display_names(root))
 
 
 def _steps(root: Value, grad: float, names: dict[Value, str]) -> Iterator[Step]:
     """backward_steps() with the node names already chosen (explain() reuses them)."""
     total = sum(1 for node in names if node.parents)
-    for index, node in enumerate(engine._backward_walk(root, grad), start=1):
+    for index, (node, before) in enumerate(engine._backward_walk(root, grad), start=1):
         upstream = node.grad
-        inputs = tuple(
-            InputUpdate(parent, names[parent], local, upstream * local, parent.grad)
-            for parent, local in zip(node.parents, node.partials)
-        )
-        yield Step(index, total, node, names[node], node.op, upstream, inputs)
+        running = dict(zip(node.parents, before))  # a*a: both entries start from a.grad
+        inputs = []
+        for parent, local in zip(node.parents, node.partials):
+            running[parent] += upstream * local  # the same sums, in the same order, as
+            inputs.append(InputUpdate(parent, names[parent], local,  # engine._propagate
+                                      upstream * local, running[parent]))
+        yield Step(index, total, node, names[node], node.op.name, upstream, tuple(inputs))
 
 
-def backward_with_breaks(root: Value, grad: float, break_if: Callable[[Step], bool]) -> None:
-    """backward(), calling breakpoint() after each step for which break_if(step) is true.
+def backward(root: Value, grad: float = 1.0,
+             break_if: Callable[[Step], bool] | None = None) -> None:
+    """root.backward(grad), calling breakpoint() after each step where break_if(step) holds.
 
     breakpoint() honours PYTHONBREAKPOINT and IDE debuggers; in the debugger the local
     `step` is the Step just applied, and `continue` resumes the pass.
     """
+    if break_if is None:
+        root.backward(grad)
+        return
     if not callable(break_if):
         raise TypeError(f"break_if must be a function of a Step, got {break_if!r}")
     for step in backward_steps(root, grad):
@@ -146,7 +154,7 @@ def explain(root: Value, grad: float = 1.0) -> str:
 
     Like backward(), this accumulates into the leaves' gradients.
     """
-    names = node_names(root)
+    names = display_names(root)
     steps = [step.describe() for step in _steps(root, grad, names)]
     head = (f"backward pass from {names[root]} = {format_number(root.data)}, "
             f"seed grad {format_number(grad)}: {len(steps)} steps")
@@ -185,7 +193,7 @@ class AnomalyError(ArithmeticError):
     def __init__(self, message: str, node: Value):
         super().__init__(message)
         self.node = node
-        self.origin: Origin | None = getattr(node, "_origin", None)
+        self.origin: Origin | None = node._origin
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -205,13 +213,13 @@ def _call(node: Value) -> str:
     """The node's op applied to its inputs' values, e.g. 'mul(a=0.0, inf)'."""
     args = [f"{p.label}={p.data!r}" if p.label else repr(p.data) for p in node.parents]
     args.extend(repr(p) for p in node.params)
-    return f"{node.op}({', '.join(args)})"
+    return f"{node.op.name}({', '.join(args)})"
 
 
 def _where(node: Value) -> str:
     """'node 'h' (created at file:line in f: `source`)', for error messages."""
     label = repr(node.label) if node.label else "(unlabelled)"
-    origin = getattr(node, "_origin", None)
+    origin = node._origin
     if origin is None:
         return f"node {label}, created outside detect_anomaly() so its line is unknown"
     return f"node {label}, created at {origin}: {origin.source()}"
@@ -236,18 +244,27 @@ def _check_step(node: Value) -> None:
             )
 
 
+_anomaly_lock = threading.Lock()
+_anomaly_depth = 0  # how many detect_anomaly() blocks are open, in any thread
+
+
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Inside this block, raise AnomalyError at the first NaN/inf value or gradient.
 
     Each new Value records the line of user code that made it (node._origin), which the
-    error names. The switch is process-global (engine hooks), not per thread; off, it
-    costs nothing. Nested blocks and exceptions restore the previous hooks.
+    error names. The switch is process-global (engine hooks), not per thread: it is on
+    while any block is open in any thread, so blocks that overlap in two threads (or
+    nest) switch it off only when the last one exits. Off, it costs nothing.
     """
-    saved = (engine._on_create, engine._on_step)
-    engine._on_create = _check_created
-    engine._on_step = _check_step
+    global _anomaly_depth
+    with _anomaly_lock:
+        _anomaly_depth += 1
+        engine._on_create, engine._on_step = _check_created, _check_step
     try:
         yield
     finally:
-        engine._on_create, engine._on_step = saved
+        with _anomaly_lock:
+            _anomaly_depth -= 1
+            if _anomaly_depth == 0:
+                engine._on_create = engine._on_step = None

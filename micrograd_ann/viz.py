@@ -22,7 +22,7 @@ from typing import Iterator, NamedTuple
 
 import graphviz
 
-from .engine import Value, op_symbol, topological_order
+from .engine import OPS, Value, op_symbol, topological_order
 
 INSTALL_HINT = ("Graphviz's `dot` executable is missing (needed to render; to_dot works "
                 "without it). Install Graphviz: apt-get install graphviz (Debian/Ubuntu), "
@@ -87,10 +87,11 @@ def _parameters_of(node: Value) -> list[Value]:
     A fused 'dot' takes w0..w(n-1), x0..x(n-1), b; the unfused chain is w_i * x_i and
     b + w0*x0 + ...: the parameter is operand 0 there (see nn.Neuron).
     """
-    if node.op == "dot":
+    name = node.op.name if node.op else ""
+    if name == "dot":
         n = len(node.parents) // 2
         candidates = node.parents[:n] + node.parents[2 * n :]
-    elif node.op in ("mul", "add"):
+    elif name in ("mul", "add"):
         candidates = node.parents[:1]
     else:
         candidates = ()
@@ -133,9 +134,8 @@ def plan(root: Value, opts: DrawOptions) -> Plan:
     if opts.collapse:
         shown = set(order)
         for v in order:
-            module = getattr(v, "_module", None)
-            if module is not None:
-                key_of[v] = _box_key(module, opts.collapse)
+            if v._module:
+                key_of[v] = _box_key(v._module, opts.collapse)
                 key_of.update((p, key_of[v]) for p in _parameters_of(v) if p in shown)
     names: dict[Value, str] = {}
     box_of_key: dict[str, str] = {}
@@ -163,7 +163,7 @@ def plan(root: Value, opts: DrawOptions) -> Plan:
     return Plan(order, names, boxes)
 
 
-def node_names(root: Value, **options) -> dict[Value, str]:
+def dot_ids(root: Value, **options) -> dict[Value, str]:
     """For every Value in the (collapsed/focused) graph, the DOT node that displays it."""
     return plan(root, DrawOptions(**options)).names
 
@@ -213,7 +213,7 @@ def _numbers(v: Value, opts: DrawOptions) -> list[str]:
 
 def _is_dead(v: Value) -> bool:
     """A ReLU whose output is 0: its local derivative is 0, so no gradient passes back."""
-    return v.op == "relu" and v.data == 0.0
+    return v.op is OPS["relu"] and v.data == 0.0
 
 
 def _grad_fills(values: list[Value]) -> dict[Value, str]:
@@ -410,20 +410,3 @@ def render(root: Value, path: str | Path, format: str = "svg", timeout: float = 
 def to_svg(root: Value, timeout: float = 60, **options) -> str:
     """root's graph as SVG text, rendered by `dot`."""
     return _run_dot(to_dot(root, **options), "svg", timeout).decode("utf-8")
-
-
-# ------------------------------------------------- the backprop player (player.py)
-
-
-def to_html(root: Value, path: str | Path | None = None, **options):
-    """The interactive backprop player for root's graph (see player.to_html)."""
-    from .player import to_html as player_to_html  # lazy: written in player.py
-
-    return player_to_html(root, path, **options)
-
-
-def render_html(root: Value, path: str | Path, **options):
-    """Write the backprop player for root's graph to `path` (see player.render_html)."""
-    from .player import render_html as player_render_html
-
-    return player_render_html(root, path, **options)

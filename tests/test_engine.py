@@ -12,6 +12,7 @@ from helpers import TUTORIAL_OUT, TUTORIAL_SLOPE, assert_all_close, tutorial_neu
 from op_cases import CASES, COMPOSED
 
 from micrograd_ann import (
+    MLP,
     OPS,
     Op,
     OpDomainError,
@@ -304,15 +305,6 @@ def test_the_tutorials_neuron():
 # ------------------------------------------------------------------ your own ops
 
 
-@pytest.fixture
-def restore_ops():
-    """Put OPS back as it was: apply() adds user ops to the shared table."""
-    saved = dict(OPS)
-    yield
-    OPS.clear()
-    OPS.update(saved)
-
-
 def _softplus_op():
     return Op("softplus", "softplus", lambda a: math.log1p(math.exp(a)),
               lambda a, out: (1 / (1 + math.exp(-a)),))
@@ -321,45 +313,71 @@ def _softplus_op():
 def test_apply_a_builtin_is_the_operator():
     a = Value(3.0)
     node = apply(OPS["mul"], a, 2)
-    assert (node.op, node.data, node.partials) == ("mul", 6.0, (2.0, 3.0))
+    assert (node.op, node.data, node.partials) == (OPS["mul"], 6.0, (2.0, 3.0))
     assert apply(OPS["leaky_relu"], -1.0, params=[0.5]).data == -0.5
 
 
-def test_your_own_op_works_everywhere(restore_ops):
+def test_your_own_op_is_carried_by_its_node_and_works_everywhere():
     from micrograd_ann import viz
     from micrograd_ann.gradcheck import gradcheck
     from micrograd_ann.trace import explain
 
+    softplus = _softplus_op()
+    builtins = dict(OPS)
     x = Value(0.3, "x")
-    out = apply(_softplus_op(), x) * 2
+    out = apply(softplus, x) * 2
     out.backward()
     assert out.data == pytest.approx(2 * math.log(1 + math.exp(0.3)), rel=1e-15)
     assert x.grad == pytest.approx(2 / (1 + math.exp(-0.3)), rel=1e-15)
-    assert OPS["softplus"].name == "softplus" and out.parents[0]._op == "softplus"
+    assert out.parents[0].op is softplus and out.parents[0]._op == "softplus"
+    assert OPS == builtins  # the table of built-ins is not written to
     assert "softplus" in viz.to_dot(out) and "softplus" in explain(out)
-    assert gradcheck(lambda v: apply(OPS["softplus"], v[0]), [Value(-0.7)]).passed
-    again = _softplus_op()  # re-running a notebook cell replaces your op
-    assert apply(again, 1.0).op == "softplus" and OPS["softplus"] is again
+    assert gradcheck(lambda v: apply(softplus, v[0]), [Value(-0.7)]).passed
+    again = _softplus_op()  # two Ops of one name (a re-run notebook cell) coexist
+    assert apply(again, 1.0).op is again
 
 
-def test_apply_refuses_builtin_names_and_non_ops(restore_ops):
+def test_apply_refuses_builtin_names_and_non_ops():
     with pytest.raises(ValueError, match="'tanh' is a built-in"):
         apply(Op("tanh", "t", math.tanh, lambda a, out: (0.0,)), 1.0)
     with pytest.raises(TypeError, match="needs an engine.Op"):
         apply("tanh", 1.0)
     with pytest.raises(TypeError, match="str"):
         apply(OPS["exp"], "1")
-
-
-def test_apply_checks_a_rule_of_your_own(restore_ops):
-    one_partial = Op("half_rule", "h", lambda a, b: a * b, lambda a, b, out: (b,))
-    with pytest.raises(ValueError, match="gave 1 values for 2 inputs"):
-        apply(one_partial, 2.0, 3.0)
-    value_partial = Op("value_rule", "v", lambda a: a, lambda a, out: (Value(1.0),))
-    with pytest.raises(TypeError, match="value_rule partial must be a number, got Value"):
-        apply(value_partial, 2.0)
     with pytest.raises(ValueError, match="at least one input"):
         apply(OPS["exp"])
+
+
+def _rule(forward=lambda a: 2.0 * a, partials=lambda a, out: (2.0,), name="twice",
+          symbol="twice"):
+    return Op(name, symbol, forward, partials)
+
+
+@pytest.mark.parametrize("op, error, message", [
+    (_rule(forward=lambda a: complex(a, 1)), TypeError, "forward returned complex"),
+    (_rule(forward=lambda a: math.nan), ValueError, "returned nan for finite inputs"),
+    (_rule(forward=lambda a: Value(a)), TypeError, "forward returned Value"),
+    (_rule(forward=lambda a: "2"), TypeError, "forward returned str"),
+    (_rule(partials=lambda a, out: 2.0), TypeError, "partials returned float"),
+    (_rule(partials=lambda a, out: {0: 2.0}), TypeError, "partials returned dict"),
+    (_rule(partials=lambda a, out: (1.0, 2.0)), ValueError, "gave 2 values for 1 inputs"),
+    (_rule(partials=lambda a, out: (Value(1.0),)), TypeError, "twice partial must be a number"),
+    (_rule(name="my op"), ValueError, "must be an identifier"),
+    (_rule(name=""), ValueError, "must be an identifier"),
+    (_rule(symbol="{"), ValueError, "may hold only"),
+    (_rule(symbol="{x}"), ValueError, "may hold only"),
+    (_rule(symbol=3), TypeError, "symbol must be a str"),
+    (Op("twice", "t", 2.0, lambda a, out: (2.0,)), TypeError, "must be functions"),
+])
+def test_apply_checks_a_rule_of_your_own_where_it_is_applied(op, error, message):
+    with pytest.raises(error, match=message) as info:
+        apply(op, 1.5)
+    assert "twice" in str(info.value) or op.name != "twice"
+
+
+def test_nan_from_non_finite_inputs_is_allowed_for_your_op():
+    node = apply(_rule(forward=lambda a: a - a), math.inf)
+    assert math.isnan(node.data) and node.partials == (2.0,)
 
 
 def test_nan_passes_through_relu_and_leaky_relu():
@@ -411,3 +429,88 @@ def test_an_error_in_a_wide_op_shows_a_few_operands():
     message = str(info.value)
     assert message.startswith("sum(1e+308, 1e+308, 1e+308, 1e+308, 1e+308, 1e+308, ... (80 ")
     assert len(message) < 200 and len(info.value.operands) == 80
+
+
+# ------------------------------------------------------- micrograd's constructor, copies
+
+
+def test_micrograd_constructor_spellings():
+    assert Value(2.0, (), "").data == 2.0 and Value(2.0, _children=(), _op="").op is None
+    assert Value(1.5, "x").label == "x" == Value(1.5, label="x").label
+    assert Value(1.5, (), "", "x").label == "x"
+    with pytest.raises(TypeError, match="engine.apply"):
+        Value(3.0, (Value(1.0), Value(2.0)), "+")
+    with pytest.raises(TypeError, match="label must be a str"):
+        Value(1.0, label=3)
+
+
+def test_a_backward_closure_points_to_apply():
+    out = Value(1.0) * 2.0
+    with pytest.raises(AttributeError, match="engine.apply"):
+        out._backward = lambda: None
+
+
+@pytest.mark.parametrize("grad", ["1", None, True, 1j])
+def test_backward_takes_a_real_grad_only(grad):
+    with pytest.raises(TypeError, match="backward's grad"):
+        (Value(1.0) * 2.0).backward(grad)
+
+
+def _copied(how: str, root):
+    import copy
+    import pickle
+
+    return {"pickle": lambda r: pickle.loads(pickle.dumps(r)), "copy": copy.copy,
+            "deepcopy": copy.deepcopy}[how](root)
+
+
+@pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
+def test_a_copied_graph_backpropagates_like_the_original(how):
+    x, w = Value(0.5, "x"), Value(-3.0, "w")
+    y = (x * w + 2.0).tanh()
+    twin = _copied(how, y)
+    twin.backward()
+    leaves = {v.label: v for v in topological_order(twin) if v.label}
+    slope = 1 - y.data**2
+    assert twin.data == y.data and leaves["x"].grad == -3.0 * slope
+    assert leaves["w"].grad == 0.5 * slope
+    assert (leaves["x"] is x) == (how == "copy")  # a shallow copy shares the leaves
+    names = sorted(v.op.name for v in topological_order(twin) if v.op)
+    assert names == sorted(v.op.name for v in topological_order(y) if v.op)
+
+
+def test_a_graph_unpickled_in_a_fresh_process_has_gradients(tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    x = Value(2.0, "x")
+    y = x * x * x  # dy/dx = 12
+    (tmp_path / "g.pkl").write_bytes(pickle.dumps(y))
+    code = ("import pickle, sys; from micrograd_ann import Value, topological_order\n"
+            "[Value(i) for i in range(1000)]\n"  # the new process's ids run ahead
+            f"y = pickle.load(open({str(tmp_path / 'g.pkl')!r}, 'rb'))\n"
+            "y.backward(); print([v.grad for v in topological_order(y) if not v.parents])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[12.0]"
+
+
+@pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
+def test_deep_graphs_copy_without_recursion(how):
+    x = Value(1.0, "x")
+    y = x
+    for _ in range(6_000):
+        y = y + 1.0
+    twin = _copied(how, y)
+    twin.backward()
+    assert twin.data == 6_001.0 and min(topological_order(twin), key=lambda v: v._id).grad == 1.0
+
+
+def test_a_pickled_model_keeps_its_parameters():
+    import pickle
+
+    model = MLP(2, [3, 1], seed=4)
+    twin = pickle.loads(pickle.dumps(model))
+    assert [p.data for p in twin.parameters()] == [p.data for p in model.parameters()]
+    assert twin([0.3, -0.2]).data == model([0.3, -0.2]).data

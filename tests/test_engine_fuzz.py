@@ -117,7 +117,7 @@ def _build(recipe: Recipe, leaf_data: Sequence[float]) -> tuple[list[Value], lis
         args = [nodes[ref] if isinstance(ref, int) else ref for ref in step.operands]
         if step.kind == "op":
             parents = tuple(a if isinstance(a, Value) else Value(a) for a in args)
-            nodes.append(Value._apply(OPS[step.name], parents, step.params))
+            nodes.append(engine._apply(OPS[step.name], parents, step.params))
         else:
             nodes.append(PYTHON_OPS[step.name](*args))
     return leaves, [nodes[i] for i in recipe.sinks()]
@@ -132,8 +132,8 @@ def _graph(outputs: list[Value]) -> list[Value]:
 def _sides(nodes: list[Value]) -> list[int]:
     """For each input of each kinked op, which side of each kink it is on (0: at it)."""
     return [(p.data > k) - (p.data < k)
-            for node in nodes if node.op and OPS[node.op].kinks
-            for p in node.parents for k in OPS[node.op].kinks]
+            for node in nodes if node.op and node.op.kinks
+            for p in node.parents for k in node.op.kinks]
 
 
 class Adjoints(NamedTuple):

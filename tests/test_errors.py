@@ -185,7 +185,7 @@ def test_seed_and_rng_together_are_rejected():
 def test_subtracting_a_number_adds_its_negative_with_no_extra_nodes():
     x = Value(5.0)
     out = x - 2
-    assert (out.op, out.data, out.parents[0]) == ("add", 3.0, x)
+    assert (out.op.name, out.data, out.parents[0]) == ("add", 3.0, x)
     assert out.parents[1].data == -2.0 and not out.parents[1].parents
     with pytest.raises(TypeError):
         x - "2"

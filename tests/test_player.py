@@ -12,8 +12,9 @@ import pytest
 from conftest import require_tool
 from helpers import TUTORIAL_SLOPE, assert_all_close, grads_by_node, player_data, tutorial_leaves
 from micrograd_ann import MLP, Value, dot, topological_order
-from micrograd_ann.player import _script_json, render_html, to_html
-from micrograd_ann.viz import node_names
+from micrograd_ann.player import Player, _script_json, render_html, to_html
+from micrograd_ann.trace import backward_steps
+from micrograd_ann.viz import dot_ids
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -74,7 +75,7 @@ def test_side_panel_uses_the_wording_of_explain():
     require_tool("dot")
     out, _ = _seed_neuron()
     data = player_data(to_html(out))
-    texts = [step.describe() for step in out.backward_steps()]
+    texts = [step.describe() for step in backward_steps(out)]
     assert [step["text"] for step in data["steps"][1:]] == texts
 
 
@@ -82,7 +83,7 @@ def test_jupyter_iframe_holds_the_whole_page_attribute_escaped():
     require_tool("dot")
     out, _ = _seed_neuron()
     out.label = SCRIPT_END
-    player = out.player(height=300)
+    player = Player(out, height=300)
     shown = player._repr_html_()
     found = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" [^>]*></iframe>',
                          shown)
@@ -175,12 +176,12 @@ def seed_page(tmp_path_factory):
     """The seed neuron's page, and the grads backward_steps() gives after each step."""
     out, leaves = _seed_neuron()
     path = render_html(out, tmp_path_factory.mktemp("player") / "seed.html", precision=PRECISION)
-    names = node_names(out, precision=PRECISION)
+    names = dot_ids(out, precision=PRECISION)
     before = grads_by_node(out)
     # After seeding and before step 1: intermediates at 0, leaves keep theirs, root seeded.
     states = [{node: 0.0 if node.parents else grad for node, grad in before.items()}]
     states[0][out] = 1.0
-    states.extend(grads_by_node(out) for _ in out.backward_steps())
+    states.extend(grads_by_node(out) for _ in backward_steps(out))
     for node, grad in before.items():
         node.grad = grad
     out.backward()
@@ -298,7 +299,7 @@ def test_hostile_labels_show_as_text_and_run_nothing(browser, tmp_path):
 def test_jupyter_iframe_runs_the_player(browser, tmp_path):
     out, _ = _seed_neuron()
     notebook_output = tmp_path / "notebook.html"
-    notebook_output.write_text(f"<!DOCTYPE html><body>{out.player()._repr_html_()}</body>",
+    notebook_output.write_text(f"<!DOCTYPE html><body>{Player(out)._repr_html_()}</body>",
                                encoding="utf-8")
     _open(browser, notebook_output)
     browser.switch_to.frame(browser.find_element("tag name", "iframe"))
@@ -329,7 +330,7 @@ def test_collapsed_mlp_loads_and_steps_within_a_second(browser, tmp_path):
     model = MLP(2, [16, 16, 1], seed=0)
     out = model([0.5, -1.5])
     path = render_html(out, tmp_path / "mlp.html", collapse="neuron")
-    names = node_names(out, collapse="neuron")
+    names = dot_ids(out, collapse="neuron")
     _open(browser, path)
     # Thousands of px tall: fitting would shrink the text to specks, so it starts off.
     assert not browser.find_element("id", "mg-fit").is_selected()
@@ -345,7 +346,7 @@ def test_collapsed_mlp_loads_and_steps_within_a_second(browser, tmp_path):
     assert max(times) < 1000, times
     # Step 3 runs the dot node hidden in a hidden neuron's box (step 2 ran its ReLU).
     step_nodes = [node for node in reversed(topological_order(out)) if node.parents]
-    assert step_nodes[2].op == "dot" and step_nodes[1].op == "relu"
+    assert step_nodes[2].op.name == "dot" and step_nodes[1].op.name == "relu"
     _click(browser, "next", 3)
     boxes = [e.get_attribute("id") for e in browser.find_elements("css selector", ".mg-current")]
     assert boxes == [names[step_nodes[2]]] == [names[step_nodes[1]]]

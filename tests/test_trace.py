@@ -18,7 +18,9 @@ from micrograd_ann import (
     sum_values,
     topological_order,
 )
-from micrograd_ann.trace import AnomalyError, backward_steps, detect_anomaly, explain, node_names
+from micrograd_ann import trace
+from micrograd_ann.trace import (AnomalyError, backward_steps, detect_anomaly, display_names,
+                                 explain)
 
 
 def _next_line() -> int:
@@ -65,7 +67,7 @@ def test_steps_leave_the_same_gradients_as_backward(seed, grad):
     by_steps = _random_graph(seed)
     for _ in range(2):  # a second pass too: leaves accumulate, intermediates restart
         by_backward.backward(grad)
-        steps = list(by_steps.backward_steps(grad))
+        steps = list(backward_steps(by_steps, grad))
         assert _grads(by_steps) == _grads(by_backward)
     assert len(steps) == sum(1 for node in topological_order(by_steps) if node.parents)
     assert [step.index for step in steps] == list(range(1, len(steps) + 1))
@@ -76,13 +78,24 @@ def test_steps_leave_the_same_gradients_as_backward(seed, grad):
 def test_each_step_records_its_node_rule(seed):
     root = _random_graph(seed)
     for step in backward_steps(root, 2.0):
-        assert step.op == step.node.op
+        assert step.op == step.node.op.name
         assert step.upstream == step.node.grad
         assert [u.node for u in step.inputs] == list(step.node.parents)
         assert [u.local for u in step.inputs] == list(step.node.partials)
+        last = {}
         for update in step.inputs:
             assert update.contribution == step.upstream * update.local
-            assert update.grad == update.node.grad  # snapshot taken right after the step
+            last[update.node] = update.grad
+        assert all(grad == node.grad for node, grad in last.items())  # the final total
+
+
+def test_a_repeated_input_shows_its_running_total():
+    x = Value(3.0, "x")
+    y = x * x
+    (step,) = backward_steps(y)
+    assert [u.grad for u in step.inputs] == [3.0, 6.0] and x.grad == 6.0
+    lines = step.describe().splitlines()
+    assert lines[1].endswith("(now 3)") and lines[2].endswith("(now 6)")
 
 
 def test_steps_run_one_node_at_a_time_and_snapshot_gradients():
@@ -91,7 +104,7 @@ def test_steps_run_one_node_at_a_time_and_snapshot_gradients():
     y.label = "y"
     z = y + x
     z.label = "z"
-    steps = z.backward_steps()
+    steps = backward_steps(z)
     first = next(steps)
     assert (first.name, first.upstream) == ("z", 1.0)
     assert x.grad == 1.0  # only z's rule has run: dz/dx through the direct edge
@@ -105,7 +118,7 @@ def test_steps_run_one_node_at_a_time_and_snapshot_gradients():
 
 def test_leaf_root_has_no_steps():
     leaf = Value(2.0, "a")
-    assert list(leaf.backward_steps(3.0)) == []
+    assert list(backward_steps(leaf, 3.0)) == []
     assert leaf.grad == 3.0
 
 
@@ -131,7 +144,7 @@ def test_break_if_calls_breakpoint_with_the_step_local(monkeypatch):
 
     monkeypatch.setattr(sys, "breakpointhook", hook)
     loss, h1, x = _tanh_net()
-    loss.backward(break_if=lambda s: s.node.label == "h1")
+    trace.backward(loss, break_if=lambda s: s.node.label == "h1")
     # d loss/d h1 = 3; the step is applied: its input (x*w) has 3 * (1 - tanh(-1)^2)
     assert seen == [("h1", 3.0, 3.0 * (1.0 - math.tanh(-1.0) ** 2))]
     assert x.grad == 3.0 * (1.0 - math.tanh(-1.0) ** 2) * -2.0
@@ -142,7 +155,7 @@ def test_break_if_true_breaks_on_every_step_and_backward_is_unchanged(monkeypatc
     monkeypatch.setattr(sys, "breakpointhook", lambda: calls.append(1))
     with_breaks = _random_graph(7)
     plain = _random_graph(7)
-    with_breaks.backward(break_if=lambda s: True)
+    trace.backward(with_breaks, break_if=lambda s: True)
     plain.backward()
     assert _grads(with_breaks) == _grads(plain)
     assert len(calls) == sum(1 for node in topological_order(plain) if node.parents)
@@ -157,7 +170,7 @@ def test_break_if_goes_through_pythonbreakpoint(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONBREAKPOINT", "trace_hook_probe.stop")
     monkeypatch.setattr(sys, "breakpointhook", sys.__breakpointhook__)
     loss, _, _ = _tanh_net()
-    loss.backward(break_if=lambda s: s.op == "tanh")
+    trace.backward(loss, break_if=lambda s: s.op == "tanh")
     import trace_hook_probe
 
     assert trace_hook_probe.names == ["h1"]
@@ -166,7 +179,7 @@ def test_break_if_goes_through_pythonbreakpoint(monkeypatch, tmp_path):
 def test_break_if_must_be_callable():
     loss, _, _ = _tanh_net()
     with pytest.raises(TypeError, match="break_if"):
-        loss.backward(break_if="h1")
+        trace.backward(loss, break_if="h1")
 
 
 # ------------------------------------------------------------------------- explain
@@ -206,11 +219,11 @@ def test_explain_the_seed_neuron():
 
 
 def test_unlabelled_nodes_get_stable_names():
-    first = node_names(tutorial_neuron(labels=False).out)
-    second = node_names(tutorial_neuron(labels=False).out)
+    first = display_names(tutorial_neuron(labels=False).out)
+    second = display_names(tutorial_neuron(labels=False).out)
     assert list(first.values()) == [f"leaf#{k}" for k in range(7)] + ["dot#7", "sigmoid#8"]
     assert list(second.values()) == list(first.values())
-    step = next(tutorial_neuron(labels=False).out.backward_steps())
+    step = next(backward_steps(tutorial_neuron(labels=False).out))
     assert _words(step.describe())[0] == "step 1/2 sigmoid#8 = sigmoid(dot#7) upstream grad 1"
 
 
@@ -226,12 +239,12 @@ def test_unlabelled_nodes_get_stable_names():
 def test_describe_writes_the_formula(make, formula):
     out = make(Value(2.0, "a"), Value(0.5, "b"))
     out.label = "out"
-    step = next(out.backward_steps())
+    step = next(backward_steps(out))
     assert _words(str(step))[0] == f"step 1/1 out = {formula} upstream grad 1"
 
 
 def test_step_repr_is_one_short_line():
-    steps = list(tutorial_neuron().out.backward_steps())
+    steps = list(backward_steps(tutorial_neuron().out))
     assert repr(steps[0]) == "<Step 1/2 out [sigmoid] upstream=1: n.grad=0.0701037>"
     assert repr(steps[1]) == ("<Step 2/2 n [dot] upstream=0.0701037: w0.grad=0.0701037, "
                               "w1.grad=0.350519, w2.grad=0.210311, ... (7 inputs)>")
@@ -311,7 +324,7 @@ def test_anomaly_origin_skips_library_frames():
 
 def test_anomaly_mode_is_off_by_default_and_hooks_are_restored():
     assert engine._on_create is None and engine._on_step is None
-    assert not hasattr(Value(1.0) * 2.0, "_origin")
+    assert (Value(1.0) * 2.0)._origin is None
     with detect_anomaly():
         outer = (engine._on_create, engine._on_step)
         assert None not in outer
@@ -329,8 +342,33 @@ def test_anomaly_mode_is_off_by_default_and_hooks_are_restored():
 
 def test_explain_a_custom_op_with_an_empty_symbol():
     blank = engine.Op("blank", "", lambda a: 2 * a, lambda a, out: (2.0,))
-    try:
-        out = engine.apply(blank, Value(1.5, "x"))
-        assert "blank(x)" in explain(out)
-    finally:
-        del engine.OPS["blank"]
+    out = engine.apply(blank, Value(1.5, "x"))
+    assert "blank(x)" in explain(out) and "blank" not in engine.OPS
+
+
+def test_overlapping_anomaly_blocks_in_two_threads_end_with_the_hooks_off():
+    import threading
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with detect_anomaly():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with detect_anomaly():
+            b_in.set()
+            a_out.wait(5)
+            seen["on after the first exits"] = engine._on_create is not None
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"on after the first exits": True}
+    assert engine._on_create is None and engine._on_step is None

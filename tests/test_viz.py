@@ -88,7 +88,7 @@ def test_same_graph_built_twice_gives_identical_dot():
 
 def test_draw_dot_is_a_fresh_digraph_with_the_same_source():
     root = _small()
-    first, second = viz.draw_dot(root), root.draw()
+    first, second = viz.draw_dot(root), viz.draw_dot(root)
     assert isinstance(first, graphviz.Digraph) and first is not second
     assert first.source == second.source == viz.to_dot(root)
     assert first.format == "svg"
@@ -100,9 +100,9 @@ def test_draw_dot_takes_micrograds_arguments():
     assert graph.format == "png" and "rankdir=TB" in graph.source
 
 
-def test_node_names_follow_topological_order_and_match_the_dot():
+def test_dot_ids_follow_topological_order_and_match_the_dot():
     root = _small()
-    names = viz.node_names(root)
+    names = viz.dot_ids(root)
     assert [names[v] for v in topological_order(root)] == [f"v{k}" for k in range(6)]
     dot = viz.to_dot(root)
     assert all(f"\t{name} [id={name} " in dot for name in names.values())
@@ -128,7 +128,7 @@ def test_edge_labels_on_the_tutorial_neuron():
     w1 = neuron.w[1]
     neuron.out.backward()
     dot = viz.to_dot(neuron.out, edge_labels=True)
-    names = viz.node_names(neuron.out)
+    names = viz.dot_ids(neuron.out)
     product = next(v for v in names if w1 in v.parents)
     # s(1-s) = 0.0701 at w.x+b = 2.5; d out/d w1 = s(1-s) * x1 = 0.3505
     edge = rf"\t{names[w1]} -> {names[product]}_op \[id=e\d+ decorate=true label=<(.*)>\]"
@@ -153,12 +153,12 @@ def test_hostile_labels_are_escaped_and_render():
     root = sum_values(leaves)
     dot = viz.to_dot(root, style="compact")
     for leaf in leaves:
-        label = re.search(r"label=<(.*)> fill", _node_line(dot, viz.node_names(root)[leaf]))
+        label = re.search(r"label=<(.*)> fill", _node_line(dot, viz.dot_ids(root)[leaf]))
         assert "<B>" in label.group(1) and not re.search(r"<(?!/?B>|BR/>)", label.group(1))
     texts = _svg_texts(viz.to_svg(root, style="compact"))
     for leaf in leaves:  # printable text comes back verbatim, the rest as Python escapes
         shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in leaf.label)
-        assert texts[viz.node_names(root)[leaf]][0] == shown
+        assert texts[viz.dot_ids(root)[leaf]][0] == shown
 
 
 # --------------------------------------------------------------- colour and flags
@@ -176,7 +176,7 @@ def test_color_by_grad_shades_larger_gradients_darker():
     y = x * 1000.0 + z * 0.0
     y.backward()  # grads: x 1000, the constant 0.0: 3, y 1, z 0
     dot = viz.to_dot(y, color_by="grad")
-    names = viz.node_names(y)
+    names = viz.dot_ids(y)
 
     def fill(v):
         return re.search(r'fillcolor="#(\w+)"', _node_line(dot, names[v])).group(1)
@@ -197,7 +197,7 @@ def test_nan_and_inf_are_flagged_red():
     out = a * b + b
     out.grad = math.inf
     dot = viz.to_dot(out)
-    names = viz.node_names(out)
+    names = viz.dot_ids(out)
     for v in (a, out):
         assert 'color="#dc2626" penwidth=2' in _node_line(dot, names[v])
     assert '<FONT COLOR="#dc2626">data nan</FONT>' in _node_line(dot, names[a])
@@ -210,7 +210,7 @@ def test_dead_relu_is_marked():
     dead, alive = x.relu(), (-x).relu()
     root = sum_values([dead, alive])
     dot = viz.to_dot(root)
-    names = viz.node_names(root)
+    names = viz.dot_ids(root)
     assert "<I>dead ReLU</I>" in _node_line(dot, names[dead])
     assert 'style="rounded,filled,dashed"' in _node_line(dot, names[dead])
     assert "dead ReLU" not in _node_line(dot, names[alive])
@@ -232,14 +232,14 @@ def test_unfused_mlp_graph_exceeds_the_default_limit():
     with pytest.raises(viz.GraphTooLargeError, match=r"more than max_nodes=500"):
         viz.draw_dot(loss)
     with pytest.raises(ValueError):  # GraphTooLargeError is a ValueError
-        viz.node_names(loss)
+        viz.dot_ids(loss)
 
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_collapse_neuron_draws_one_box_per_neuron(fused):
     model, out, loss = _mlp_loss(fused)
     dot = viz.to_dot(loss, collapse="neuron")
-    names = viz.node_names(loss, collapse="neuron")
+    names = viz.dot_ids(loss, collapse="neuron")
     boxes = re.findall(r"^\t(m\d+) \[id=\1 .*shape=box3d", dot, re.M)
     assert boxes == [f"m{j}" for j in range(33)]  # 16 + 16 + 1 neurons
     assert all(names[p].startswith("m") for p in model.parameters())
@@ -281,9 +281,9 @@ def test_focus_draws_only_the_neighbourhood():
     for _ in range(6):
         chain.append(chain[-1].tanh())
     middle = chain[3]
-    names = viz.node_names(chain[-1], focus=middle, depth=1)
+    names = viz.dot_ids(chain[-1], focus=middle, depth=1)
     assert list(names) == chain[2:5]
-    assert list(viz.node_names(chain[-1], focus=middle, depth=0)) == [middle]
+    assert list(viz.dot_ids(chain[-1], focus=middle, depth=0)) == [middle]
     assert "penwidth=2" in _node_line(viz.to_dot(chain[-1], focus=middle, depth=1), "v1")
     with pytest.raises(ValueError, match="focus"):
         viz.to_dot(chain[2], focus=chain[5])
@@ -310,7 +310,7 @@ def test_drawing_a_non_value_is_a_type_error():
 def test_mlp_graph_renders_to_svg_with_named_nodes():
     require_tool("dot")
     _, _, loss = _mlp_loss(fused=False)
-    names = viz.node_names(loss, max_nodes=2000)
+    names = viz.dot_ids(loss, max_nodes=2000)
     # a generous bound: dot takes under a second here; it is stopped after 20 s
     texts = _svg_texts(viz.to_svg(loss, timeout=20, max_nodes=2000))
     assert len(names) == len(topological_order(loss)) > 900

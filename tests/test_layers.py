@@ -1,0 +1,71 @@
+"""The package's layering, read from every import (lazy ones too): engine at the bottom,
+then the model modules, then the tools, then the face; nothing imports upwards."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import micrograd_ann
+
+PACKAGE = Path(micrograd_ann.__file__).parent
+
+# Lower numbers are lower layers; a module may import its own layer's peers only as listed.
+LAYERS = {
+    "engine": 0, "files": 0,
+    "nn": 1, "losses": 1, "optim": 1, "datasets": 1, "checkpoint": 1,
+    "trace": 2, "gradcheck": 2, "viz": 2, "player": 2, "plots": 2, "expr": 2,
+    "network": 2, "codegen": 2, "torch_bridge": 2, "higher": 2, "history": 2, "replay": 2,
+    "training": 3, "cli": 3, "__main__": 3, "__init__": 3,
+}
+
+
+def package_imports(path: Path) -> set[str]:
+    """The package modules that `path` imports, wherever the import statement stands."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("micrograd_ann"):
+            rest = node.module.split(".")[1:]
+            found.update(rest[:1] or [alias.name for alias in node.names])
+    return found
+
+
+def test_every_module_has_a_layer():
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    assert modules <= set(LAYERS), f"give these a layer: {sorted(modules - set(LAYERS))}"
+
+
+def test_imports_run_downwards_only_and_the_engine_imports_nothing():
+    graph = {p.stem: package_imports(p) for p in PACKAGE.glob("*.py")}
+    assert graph["engine"] == set()
+    assert "nn" not in graph.get("checkpoint", set())
+    upward = [f"{m} imports {t}" for m, targets in graph.items() for t in targets
+              if LAYERS[t] > LAYERS[m] and m != "__init__"]
+    assert not upward, upward
+
+
+def test_there_is_no_import_circle():
+    graph = {p.stem: package_imports(p) - {p.stem} for p in PACKAGE.glob("*.py")}
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:  # graphs this small: recursion is fine
+        assert module not in path, " -> ".join(path + [module])
+        if module in done:
+            return
+        for target in graph.get(module, ()):
+            visit(target, path + [module])
+        done.add(module)
+
+    for module in graph:
+        visit(module, [])
+
+
+def test_the_checker_sees_lazy_imports(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from .viz import draw_dot\n    from . import trace\n")
+    assert package_imports(module) == {"viz", "trace"}
