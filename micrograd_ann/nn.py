@@ -295,3 +295,46 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+# ------------------------------------------------------------- the tutorial's neuron
+# The seed tutorial's worked example. It printed 0.865, but its own numbers give
+# w . x + b = 0.2 + 2.5 - 0.3 + 0.1 = 2.5 and sigmoid(2.5) = 0.9241418199787566.
+
+TUTORIAL_INPUTS = (1.0, 5.0, 3.0)
+TUTORIAL_WEIGHTS = (0.2, 0.5, -0.1)
+TUTORIAL_BIAS = 0.1
+TUTORIAL_ACTIVATION = "sigmoid"
+
+
+class TutorialNeuron(NamedTuple):
+    """The tutorial's neuron before backward: its leaves, n = w . x + b and out."""
+
+    x: list[Value]
+    w: list[Value]
+    b: Value
+    n: Value
+    out: Value
+
+
+def tutorial_neuron(labels: bool = True, fused: bool = True) -> TutorialNeuron:
+    """sigmoid(w . x + b) with the tutorial's numbers, leaves made in the order x, w, b.
+
+    n is one 'dot' node, or (fused=False) the products w_i * x_i added, then b. With
+    labels, leaves are x0..x2, w0..w2, b and the nodes n and out; without, all blank.
+    """
+    def leaves(prefix: str, values: Sequence[float]) -> list[Value]:
+        return [Value(v, label=f"{prefix}{i}" if labels else "") for i, v in enumerate(values)]
+
+    x, w = leaves("x", TUTORIAL_INPUTS), leaves("w", TUTORIAL_WEIGHTS)
+    b = Value(TUTORIAL_BIAS, label="b" if labels else "")
+    if fused:
+        n = fused_dot(w, x, b, [v.data for v in x])
+    else:
+        products = [wi * xi for wi, xi in zip(w, x)]
+        n = products[0] + products[1] + products[2] + b
+    out = n.sigmoid()
+    if labels:
+        n.label, out.label = "n", "out"
+    return TutorialNeuron(x, w, b, n, out)
+

@@ -6,9 +6,12 @@ import json
 import math
 import numbers
 import re
+from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from micrograd_ann import Value, dot, topological_order
+from micrograd_ann import Value, topological_order
+from micrograd_ann.nn import (TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS,
+                              tutorial_neuron)
 
 SVG_NS = "{http://www.w3.org/2000/svg}"  # ElementTree's prefix for SVG tags
 
@@ -36,47 +39,17 @@ def _as_list(values: float | Iterable[float]) -> list[float]:
 
 
 # ------------------------------------------------------------- the tutorial neuron
-# sigmoid(w . x + b) with x = [1, 5, 3], w = [0.2, 0.5, -0.1], b = 0.1: w . x + b = 2.5.
+# The package defines it once (nn.tutorial_neuron); these are its closed-form results.
 
-TUTORIAL_X = (1.0, 5.0, 3.0)
-TUTORIAL_W = (0.2, 0.5, -0.1)
-TUTORIAL_B = 0.1
+TUTORIAL_X, TUTORIAL_W, TUTORIAL_B = TUTORIAL_INPUTS, TUTORIAL_WEIGHTS, TUTORIAL_BIAS
 TUTORIAL_OUT = 0.9241418199787566  # sigmoid(2.5); the tutorial printed 0.865, a misprint
 TUTORIAL_SLOPE = 0.07010371654510807  # s(1 - s) at 2.5 = d out/d n; d out/d w_i = this * x_i
 
 
-class TutorialNeuron(NamedTuple):
-    x: list[Value]
-    w: list[Value]
-    b: Value
-    n: Value  # w . x + b
-    out: Value  # sigmoid(n)
-
-
 def tutorial_leaves(labels: bool = True) -> tuple[list[Value], list[Value], Value]:
     """Leaves x, w and b, made in that order (creation order fixes names and listings)."""
-    x = [Value(v, f"x{i}" if labels else "") for i, v in enumerate(TUTORIAL_X)]
-    w = [Value(v, f"w{i}" if labels else "") for i, v in enumerate(TUTORIAL_W)]
-    b = Value(TUTORIAL_B, "b" if labels else "")
+    x, w, b, _, _ = tutorial_neuron(labels)
     return x, w, b
-
-
-def tutorial_neuron(labels: bool = True, fused: bool = True) -> TutorialNeuron:
-    """The neuron before backward: n is one 'dot' node, or w_i * x_i products added then b.
-
-    With labels, leaves are x0..x2, w0..w2, b and the nodes n and out; without, all blank.
-    """
-    x, w, b = tutorial_leaves(labels)
-    if fused:
-        n = dot(w, x, b)
-    else:
-        products = [wi * xi for wi, xi in zip(w, x)]
-        n = products[0] + products[1] + products[2] + b
-    out = n.sigmoid()
-    if labels:
-        n.label = "n"
-        out.label = "out"
-    return TutorialNeuron(x, w, b, n, out)
 
 
 # ---------------------------------------------------------------------- snapshots
@@ -92,3 +65,27 @@ def player_data(page: str) -> dict:
     found = re.search(r'<script type="application/json" id="mg-data">(.*?)</script>', page)
     assert found is not None, "no <script id=\"mg-data\"> in the page"
     return json.loads(found.group(1))
+
+
+# ------------------------------------------------------------------------ browser
+
+
+def headless_chromium(profile: Path, width: int = 1400, height: int = 900):
+    """A selenium driver for a headless Chromium with a `width` x `height` window and its
+    browser console logged; selenium downloads nothing. Skips (fails in CI) without them."""
+    from conftest import require_tool  # not at the top: only browser tests need it
+
+    chromium = require_tool("chromium")
+    chromedriver = require_tool("chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 f"--window-size={width},{height}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(chromedriver), options=options)
