@@ -4,8 +4,10 @@ Every differentiable op is one entry in `OPS`: its forward (floats in, a float o
 its local partial derivatives (floats in, one float per input out) sit side by side.
 A node stores its Op and those partials as numbers when it is created, so `backward()`
 is only "upstream gradient x local partial, added into each input" -- no closures, no
-reference cycles. This module imports nothing else of the package: drawing, stepping and
-checking (viz, trace, gradcheck) read the graph it builds.
+reference cycles. The same rules also run on Values (`gradient_graph`,
+`backward(create_graph=True)`), so a gradient can itself be differentiated. This module
+imports nothing else of the package: drawing, stepping and checking (viz, trace,
+gradcheck, higher) read the graph it builds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ class Op(NamedTuple):
 
     `forward(*inputs, *params)` and `partials(*inputs, *params, out)` take and return
     floats; `params` are constants such as an exponent. `kinks` lists input values where
-    the op has no derivative (the partial there is a documented subgradient).
+    the op has no derivative (the partial there is a documented subgradient). For second
+    order, `partials` is also called with Values (inputs and out), so it should use only
+    arithmetic and Value methods; an op with kinks is piecewise linear: its partials are
+    taken as constants between the kinks (their own derivative 0, as in PyTorch).
     """
 
     name: str
@@ -90,16 +95,27 @@ def _real_pow(a: float, b: float) -> float:
     return out
 
 
-def _pow_partials(a: float, n: float, out: float) -> tuple[float]:
+def _data(x: float | Value) -> float:
+    """The number in x: a rule run on Values (second order) branches on their data."""
+    return x.data if isinstance(x, Value) else x
+
+
+def _ln(x: float | Value) -> float | Value:
+    """log(x) for a float, or the log node of a Value (math.log cannot take a Value)."""
+    return x.log() if isinstance(x, Value) else math.log(x)
+
+
+def _pow_partials(a: float | Value, n: float | Value, out: float | Value) -> tuple:
     """d(a^n)/da = n * a^(n-1), with the limits at a == 0 spelled out."""
-    if n == 0.0:
+    a0, n0 = _data(a), _data(n)  # the branches read numbers; the formula keeps Values
+    if n0 == 0.0:
         return (0.0,)
-    if a == 0.0 and n < 1.0:
+    if a0 == 0.0 and n0 < 1.0:
         return (math.inf,)  # NOTE: vertical tangent, e.g. a ** 0.5 at 0
     try:
         return (n * a ** (n - 1.0),)
     except OverflowError:  # NOTE: the slope can overflow where the value does not (1/1e-200)
-        negative = (n < 0.0) != (a < 0.0 and (n - 1.0) % 2.0 == 1.0)
+        negative = (n0 < 0.0) != (a0 < 0.0 and (n0 - 1.0) % 2.0 == 1.0)
         return (-math.inf if negative else math.inf,)
 
 
@@ -115,37 +131,39 @@ def _powv_forward(a: float, b: float) -> float:
     return _real_pow(a, b)
 
 
-def _powv_partials(a: float, b: float, out: float) -> tuple[float, float]:
+def _powv_partials(a: float | Value, b: float | Value, out: float | Value) -> tuple:
     """d/da = b * a^(b-1); d/db = a^b * ln a, which tends to 0 as a -> 0+ for b > 0."""
-    return (_pow_partials(a, b, out)[0], 0.0 if a == 0.0 else out * math.log(a))
+    return (_pow_partials(a, b, out)[0], 0.0 if _data(a) == 0.0 else out * _ln(a))
 
 
-def _dot_rule(w: Sequence[float], x: Sequence[float], b: float | None
-              ) -> tuple[float, tuple[float, ...]]:
-    """w . x (+ b) and its partials d/dw_i = x_i, d/dx_i = w_i, d/db = 1, in one place:
-    the table's entry and the fused fast path (a Layer's neurons) both call it."""
+def _dot_value(w: Sequence[float], x: Sequence[float], b: float | None) -> float:
+    """w . x (+ b): the table's entry and the fused fast path (a Layer) both call it."""
     out = sum(map(operator.mul, w, x))
-    if b is None:
-        return out, (*x, *w)
-    return out + b, (*x, *w, 1.0)
+    return out if b is None else out + b
+
+
+def _dot_local(w: Sequence[float], x: Sequence[float], bias: bool) -> tuple[float, ...]:
+    """d/dw_i = x_i, d/dx_i = w_i, d/db = 1 (the table's entry and the fast path)."""
+    return (*x, *w, 1.0) if bias else (*x, *w)
 
 
 def _dot_forward(*args: float) -> float:
-    """The table's form of _dot_rule: args are w0..w(n-1), x0..x(n-1), then b if odd."""
+    """w . x + b on the table's arguments: w0..w(n-1), x0..x(n-1), then b if odd."""
     n = len(args) // 2
-    return _dot_rule(args[:n], args[n : 2 * n], args[-1] if len(args) % 2 else None)[0]
+    return _dot_value(args[:n], args[n : 2 * n], args[-1] if len(args) % 2 else None)
 
 
 def _dot_partials(*args: float) -> tuple[float, ...]:
-    """The table's form of _dot_rule's partials (the last argument is the output)."""
+    """d/dw_i = x_i, d/dx_i = w_i, d/db = 1 (the last argument is the output)."""
     n = (len(args) - 1) // 2
-    bias = args[-2] if len(args) % 2 == 0 else None
-    return _dot_rule(args[:n], args[n : 2 * n], bias)[1]
+    return _dot_local(args[:n], args[n : 2 * n], len(args) % 2 == 0)
 
 
 # ------------------------------------------------------------------------ the table
 # Each rule takes the op's inputs (then params, then the output) and returns one partial
 # per input. Rules that reuse the output (tanh, sigmoid, exp) are both cheap and stable.
+# The same rules run on Values for second order, so a branch reads its operand's number
+# through _data() and a log is _ln(); kinked rules (relu, abs) only ever see floats.
 
 OPS: dict[str, Op] = {
     op.name: op
@@ -165,7 +183,8 @@ OPS: dict[str, Op] = {
            lambda a, s, out: (s if a <= 0.0 else 1.0,), kinks=(0.0,)),
         Op("abs", "abs", abs,
            lambda a, out: (1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0,), kinks=(0.0,)),
-        Op("sqrt", "sqrt", math.sqrt, lambda a, out: (0.5 / out if out else math.inf,)),
+        Op("sqrt", "sqrt", math.sqrt,
+           lambda a, out: (0.5 / out if _data(out) else math.inf,)),
         Op("sum", "sum", lambda *a: sum(a), lambda *a: (1.0,) * (len(a) - 1)),
         Op("dot", "dot", _dot_forward, _dot_partials),  # one node per neuron: w.x + b
     ]
@@ -231,8 +250,10 @@ class Value:
     to use; micrograd's `Value(data, _children=(), _op='')` is accepted for leaves.
     """
 
+    # NOTE: _grad_value is set only by backward(create_graph=True), so making a node costs
+    # nothing more; the grad_value property reads it.
     __slots__ = ("data", "grad", "label", "op", "parents", "partials", "params",
-                 "_id", "_module", "_origin")
+                 "_id", "_module", "_origin", "_grad_value")
 
     def __init__(self, data: float, _children: tuple | str = (), _op: str = "",
                  label: str = ""):
@@ -352,15 +373,22 @@ class Value:
 
     # -- backward ------------------------------------------------------------------
 
-    def backward(self, grad: float = 1.0) -> None:
+    def backward(self, grad: float = 1.0, create_graph: bool = False) -> None:
         """Add d(self)/d(node) * grad into every node's .grad, in reverse topological order.
 
         Leaves accumulate across calls (reset them with zero_grad, as in PyTorch);
         intermediate nodes are reset first, so calling backward twice gives leaves
         exactly twice the gradient and intermediates the same values. To pause on
         steps, see trace.backward_steps and trace.backward(root, break_if=...).
+        `create_graph=True` (PyTorch's name) also sets every node's `grad_value`: the
+        same gradient as a Value, which can be differentiated again.
         """
         grad = check_number("backward's grad", grad)
+        if not isinstance(create_graph, bool):
+            raise TypeError(f"create_graph must be True or False, got {create_graph!r}")
+        if create_graph:  # first, so an op without a Value rule changes nothing
+            for node, value in gradient_graph(self, grad).items():
+                node._grad_value = value
         if _on_step is None:
             _propagate(_backward_order(self, grad))  # _backward_walk in one unpaused loop
             return
@@ -370,6 +398,16 @@ class Value:
     def zero_grad(self) -> None:
         """Set this Value's gradient to 0."""
         self.grad = 0.0
+
+    @property
+    def grad_value(self) -> Value | None:
+        """d(root)/d(self) from the latest root.backward(create_graph=True), as a Value.
+
+        None before one. Replaced by each such call, not accumulated (`grad` is). As in
+        PyTorch, it makes a reference cycle (self -> its gradient's graph -> self) that the
+        garbage collector frees; higher.grad(f) returns gradients without storing them.
+        """
+        return getattr(self, "_grad_value", None)
 
     # -- micrograd compatibility, copying and display -------------------------------
 
@@ -650,10 +688,10 @@ def fused_dot(weights: Sequence[Value], inputs: Sequence[Value], bias: Value | N
               input_data: list[float]) -> Value:
     """dot() on Values whose inputs' data the caller has read (a Layer reads it once for
     all its neurons); calls the table's rule on lists instead of ~2n+1 arguments."""
-    out, partials = _dot_rule([p.data for p in weights], input_data,
-                              None if bias is None else bias.data)
+    w = [p.data for p in weights]
+    out = _dot_value(w, input_data, None if bias is None else bias.data)
     parents = (*weights, *inputs) if bias is None else (*weights, *inputs, bias)
-    return _node(_DOT, parents, (), out, partials)
+    return _node(_DOT, parents, (), out, _dot_local(w, input_data, bias is not None))
 
 
 # ------------------------------------------------------------------------ backward
