@@ -2,23 +2,29 @@
 
 neuron_graph.svg needs Graphviz's `dot`; player.png also needs chromium, chromedriver and
 selenium (a dev dependency): it is the backprop player of the tutorial's fused neuron at
-its last step, the dot node sending gradient to all seven inputs.
+its last step, the dot node sending gradient to all seven inputs. network.svg is drawn
+in pure Python; network.png (the digits model's view) needs Chromium and scikit-learn.
 """
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
-from micrograd_ann import Value, dot, player, viz
+from micrograd_ann import Value, player, training, viz
+from micrograd_ann.nn import TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS, tutorial_neuron
+from micrograd_ann.network import draw_network
 
 HERE = Path(__file__).parent
 
 
 def neuron_graph() -> None:
     """The tutorial's neuron, one op at a time: sigmoid(x1*w1 + x2*w2 + x3*w3 + b)."""
-    x1, x2, x3 = Value(1.0, "x1"), Value(5.0, "x2"), Value(3.0, "x3")
-    w1, w2, w3 = Value(0.2, "w1"), Value(0.5, "w2"), Value(-0.1, "w3")
-    b = Value(0.1, "b")
+    # Labelled from 1, as the README's code and text around this image are.
+    x1, x2, x3 = (Value(v, f"x{i}") for i, v in enumerate(TUTORIAL_INPUTS, 1))
+    w1, w2, w3 = (Value(v, f"w{i}") for i, v in enumerate(TUTORIAL_WEIGHTS, 1))
+    b = Value(TUTORIAL_BIAS, "b")
     n = x1 * w1 + x2 * w2 + x3 * w3 + b
     n.label = "n"
     out = n.sigmoid()
@@ -27,34 +33,48 @@ def neuron_graph() -> None:
     viz.render(out, HERE / "neuron_graph.svg", edge_labels=True)
 
 
-def player_screenshot() -> None:
-    """The player page of the fused neuron, screenshot at its last step in headless Chromium."""
+@contextlib.contextmanager
+def _chromium(tmp: str, width: int, height: int) -> Iterator:
+    """A selenium driver for a headless Chromium window of width x height, its profile in tmp."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    x = [Value(v, f"x{i}") for i, v in enumerate([1.0, 5.0, 3.0])]
-    w = [Value(v, f"w{i}") for i, v in enumerate([0.2, 0.5, -0.1])]
-    n = dot(w, x, Value(0.1, "b"))
-    n.label = "n"
-    out = n.sigmoid()
-    out.label = "out"
-    with tempfile.TemporaryDirectory() as tmp:
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--window-size={width},{height}", f"--user-data-dir={tmp}/p"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def player_screenshot() -> None:
+    """The player page of the fused neuron, screenshot at its last step in headless Chromium."""
+    out = tutorial_neuron().out  # fused: one dot node, labelled x0..x2, w0..w2, b, n, out
+    with tempfile.TemporaryDirectory() as tmp, _chromium(tmp, 1800, 720) as driver:
         page = player.render_html(out, Path(tmp) / "player.html")
-        options = webdriver.ChromeOptions()
-        options.binary_location = shutil.which("chromium")
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--window-size=1800,720", f"--user-data-dir={tmp}/p"):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-        try:
-            driver.get(Path(page).as_uri())
-            driver.find_element("id", "mg-last").click()
-            driver.save_screenshot(str(HERE / "player.png"))
-        finally:
-            driver.quit()
+        driver.get(Path(page).as_uri())
+        driver.find_element("id", "mg-last").click()
+        driver.save_screenshot(str(HERE / "player.png"))
+
+
+def network_views() -> None:
+    """The network view of the demo's trained model and of the digits model, each on its
+    hardest training sample: network.svg, and network.png as Chromium shows it at 1366x768."""
+    demo = training.train(training.TrainConfig())
+    draw_network(demo.model, loss=demo.sample_loss).save(HERE / "network.svg")
+    digits = training.train(training.TrainConfig(dataset="digits"))
+    with tempfile.TemporaryDirectory() as tmp, _chromium(tmp, 1366, 768) as driver:
+        page = draw_network(digits.model, loss=digits.sample_loss).save(Path(tmp) / "n.svg")
+        driver.get(Path(page).as_uri())
+        driver.save_screenshot(str(HERE / "network.png"))
 
 
 if __name__ == "__main__":
     neuron_graph()
     player_screenshot()
+    network_views()

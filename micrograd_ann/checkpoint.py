@@ -1,4 +1,4 @@
-"""Saving and loading MLPs as JSON: atomic writes, and loads that check everything first.
+"""The checkpoint file format: a model's architecture and parameters as JSON, checked.
 
 A checkpoint holds a format tag and version, the architecture (the MLP constructor
 arguments that fix the parameter names) and every parameter by its dotted name:
@@ -8,24 +8,34 @@ arguments that fix the parameter names) and every parameter by its dotted name:
                       "output_activation": "linear"},
      "parameters": {"layers.0.neurons.0.w.0": 0.6888437030500962, ...}}
 
-Floats are written as repr() writes them, so a save/load round trip is exact.
+Floats are written as repr() writes them, so a save/load round trip is exact. This module
+knows only the format: write() and read() move plain data, and save() and load() ask the
+model for its architecture() and state_dict(); nn's MLP.from_file builds the model.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import secrets
-from typing import Any
+import stat
+from typing import Any, Mapping, NamedTuple
 
-from .nn import MLP
+from .engine import check_number
+from .files import write_atomic
 
 FORMAT = "micrograd_ann.checkpoint"
 VERSION = 1
 _KEYS = ("format", "version", "architecture", "parameters")
 _ARCHITECTURE_KEYS = ("nin", "nouts", "activation", "output_activation")
+
+# Reading is bounded before any parsing: a file is at most MAX_BYTES (a million parameters
+# take ~53 MB), and one loaded into an existing model at most what that model's parameters
+# could take, written in any layout (~50 bytes each as saved, so this is ~5x that).
+MAX_BYTES = 64 * 2**20
+_HEADER_BYTES = 64 * 2**10
+_BYTES_PER_PARAMETER = 256
+_LONGEST_INT = 18  # JSON integers with more digits are read as floats (huge: inf), not ints
 
 PathLike = str | os.PathLike
 
@@ -34,96 +44,184 @@ class CheckpointError(ValueError):
     """A file that cannot be loaded into the model; the message names the file and why."""
 
 
-# ---------------------------------------------------------------------------- save
+class Checkpoint(NamedTuple):
+    """A checked checkpoint file: where it came from, the architecture, {name: float}."""
+
+    path: str
+    architecture: dict[str, Any]
+    parameters: dict[str, float]
+
+    def load_into(self, model: Any) -> None:
+        """Set `model`'s parameters, after checking its architecture() is this one.
+
+        CheckpointError naming the file on any mismatch; the model is untouched then.
+        """
+        _check_architecture(self.path, self.architecture, _architecture(model))
+        try:
+            model.load_state_dict(self.parameters)  # checks every name before setting any
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: {exc}") from None
 
 
-def save(model: MLP, path: PathLike) -> None:
-    """Write `model` to `path` as JSON, atomically: a crash mid-write leaves any old file.
+# ---------------------------------------------------------------------------- write
 
-    The text goes to a new temporary file in the same directory, is flushed and fsync'ed,
-    then os.replace() swaps it in, so readers see the old file or the new one, never a mix.
+
+def save(model: Any, path: PathLike) -> None:
+    """Write `model` (anything with architecture() and state_dict(), i.e. an MLP) to `path`."""
+    write(path, _architecture(model), model.state_dict())
+
+
+def write(path: PathLike, architecture: Mapping[str, Any],
+          parameters: Mapping[str, float]) -> None:
+    """Write a checkpoint atomically (files.write_atomic): a failed write leaves any old file.
+
+    Non-finite parameters are a ValueError (such a file could not be loaded back).
     """
-    doc = {"format": FORMAT, "version": VERSION, "architecture": _architecture(model),
-           "parameters": model.state_dict()}
-    bad = [name for name, value in doc["parameters"].items() if not math.isfinite(value)]
+    bad = [name for name, value in parameters.items() if not math.isfinite(value)]
     if bad:
         raise ValueError(f"cannot save a model with non-finite parameters (it could not be "
                          f"loaded back): {len(bad)} of them, e.g. {bad[0]} = "
-                         f"{doc['parameters'][bad[0]]}")
-    _write_atomically(os.fspath(path), doc)
+                         f"{parameters[bad[0]]}")
+    doc = {"format": FORMAT, "version": VERSION, "architecture": dict(architecture),
+           "parameters": dict(parameters)}
+    write_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
-def _architecture(model: MLP) -> dict[str, Any]:
-    if not isinstance(model, MLP):
-        raise TypeError(f"checkpoints hold an MLP (its file records the MLP's architecture), "
-                        f"got {type(model).__name__}")
+def _architecture(model: Any) -> dict[str, Any]:
+    if not callable(getattr(model, "architecture", None)):
+        raise TypeError(f"checkpoints hold a model that reports its architecture() "
+                        f"(an MLP), got {type(model).__name__}")
     return model.architecture()
 
 
-def _write_atomically(path: str, doc: dict[str, Any]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    file = open(temp, "x", encoding="utf-8")  # "x": never reuse a file someone else made
-    try:
-        with file:
-            json.dump(doc, file, indent=1)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temp)
-        raise
-    _fsync_directory(directory)
+# ---------------------------------------------------------------------------- read
 
 
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself survive a power cut (POSIX; Windows cannot open a directory)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------------------- load
-
-
-def load(model: MLP, path: PathLike) -> None:
+def load(model: Any, path: PathLike) -> None:
     """Set `model`'s parameters from a file written by save() for the same architecture.
 
-    The whole file is checked first -- format, version, architecture, parameter names and
-    count, finite numbers -- and on any problem CheckpointError names the file and the
-    problem, leaving the model untouched.
+    The whole file is checked first -- as read() does, and against the model's
+    architecture and parameter names -- and on any problem CheckpointError names the file
+    and the problem, leaving the model untouched. The file may be at most what this
+    model's parameters can take (a few hundred bytes each).
     """
-    architecture, parameters = _read(path)
     expected = _architecture(model)
+    count = len(model.state_dict())
+    limit = min(MAX_BYTES, _HEADER_BYTES + count * _BYTES_PER_PARAMETER)
+    largest = f"the most a checkpoint of a {count}-parameter model takes"
+    _read(path, limit, largest, expected).load_into(model)
+
+
+def read(path: PathLike) -> Checkpoint:
+    """The checked content of a checkpoint file, as plain data.
+
+    CheckpointError naming the file for anything that is not a checkpoint: a special file
+    (directory, FIFO, device), more than MAX_BYTES, not UTF-8 JSON, nested too deeply, a
+    wrong layout, non-finite or non-number parameters, or more or fewer parameters than the
+    architecture's sizes imply. A missing or unreadable file is the usual OSError.
+    """
+    return _read(path, MAX_BYTES, "the most any checkpoint may take (checkpoint.MAX_BYTES)")
+
+
+def _read(path: PathLike, max_bytes: int, largest: str,
+          expected: dict[str, Any] | None = None) -> Checkpoint:
+    """read(), at most `max_bytes` (`largest` says whose limit that is); with the `expected`
+    architecture, a different one is reported first and the names are left to the model."""
+    where = os.fsdecode(path)
+    text = _read_text(where, max_bytes, largest)
+    try:
+        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_json_int)
+    except ValueError as exc:  # JSONDecodeError, a duplicate key
+        raise CheckpointError(f"{where}: not valid checkpoint JSON (truncated, or not "
+                              f"written by save()?): {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{where}: not a checkpoint: its JSON is nested too "
+                              f"deeply") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CheckpointError(f"{where}: not a micrograd_ann checkpoint "
+                              f"(no \"format\": \"{FORMAT}\")")
+    version = doc.get("version")
+    if type(version) is not int or version != VERSION:
+        newer = " (written by a newer micrograd_ann?)" if type(version) is int else ""
+        raise CheckpointError(f"{where}: format version {version!r}{newer}; "
+                              f"this micrograd_ann reads version {VERSION}")
+    _check_keys(where, "the file", doc, _KEYS)
+    _check_keys(where, "\"architecture\"", doc["architecture"], _ARCHITECTURE_KEYS)
+    parameters = _parameters(where, doc["parameters"])
+    if expected is not None:
+        _check_architecture(where, doc["architecture"], expected)
+    else:
+        count = _parameter_count(doc["architecture"])
+        if count is not None and count != len(parameters):
+            raise CheckpointError(f"{where}: the architecture has {count} parameters, "
+                                  f"the file holds {len(parameters)}")
+    return Checkpoint(where, doc["architecture"], parameters)
+
+
+def _check_architecture(where: str, found: dict[str, Any], expected: dict[str, Any]) -> None:
     # Compared as JSON text, so 1 and true, or 2 and 2.0, count as different.
     differ = [key for key in _ARCHITECTURE_KEYS
-              if json.dumps(architecture[key]) != json.dumps(expected[key])]
+              if json.dumps(found[key]) != json.dumps(expected.get(key))]
     if differ:
-        shown = "; ".join(f"{key}={architecture[key]!r} in the file, {expected[key]!r} "
+        shown = "; ".join(f"{key}={found[key]!r} in the file, {expected.get(key)!r} "
                           f"in the model" for key in differ)
-        raise CheckpointError(f"{os.fspath(path)}: architecture does not match: {shown}")
-    _load_parameters(model, parameters, path)
+        raise CheckpointError(f"{where}: architecture does not match: {shown}")
 
 
-def load_mlp(path: PathLike) -> MLP:
-    """A new MLP rebuilt from a file written by save(), with the saved parameters."""
-    architecture, parameters = _read(path)
-    count = _parameter_count(architecture)
-    if count is not None and count != len(parameters):
-        raise CheckpointError(f"{os.fspath(path)}: the architecture has {count} parameters, "
-                              f"the file holds {len(parameters)}")
+def _read_text(where: str, max_bytes: int, largest: str) -> str:
+    """The file's text, read only if it is a regular file of at most max_bytes bytes."""
+    # NONBLOCK: opening a FIFO must not wait for a writer. A missing file is an OSError.
+    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        model = MLP(**architecture)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointError(f"{where}: not a checkpoint: it is {_kind(info.st_mode)}, "
+                                  f"not a regular file")
+        chunks, size = [], 0
+        # In chunks, never past max_bytes + 1: the size may change after fstat, or lie (/proc).
+        while info.st_size <= max_bytes and size <= max_bytes:
+            chunk = os.read(fd, min(2**20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if info.st_size > max_bytes or size > max_bytes:
+        raise CheckpointError(f"{where}: not a checkpoint: it is larger than {max_bytes:,} "
+                              f"bytes, {largest}")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{where}: not valid checkpoint JSON (not UTF-8 text: "
+                              f"{exc.reason} at byte {exc.start})") from None
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
+
+
+def _json_int(digits: str) -> int | float:
+    """json's int parser: short integers as ints, long ones as floats (they are parameters
+    or nonsense), so a 400-digit number costs no big-int work and reads as inf."""
+    return int(digits) if len(digits.lstrip("-")) <= _LONGEST_INT else float(digits)
+
+
+def _parameters(where: str, parameters: object) -> dict[str, float]:
+    if not isinstance(parameters, dict):
+        raise CheckpointError(f"{where}: \"parameters\" must be an object of name: number, "
+                              f"got {type(parameters).__name__}")
+    for name in parameters:
+        if not name.isprintable():  # no control characters or lone surrogates in messages
+            raise CheckpointError(f"{where}: parameter name {name!r} is not printable text")
+    try:
+        return {name: check_number(f"parameter {name}", value, finite=True)
+                for name, value in parameters.items()}
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{os.fspath(path)}: invalid architecture: {exc}") from None
-    _load_parameters(model, parameters, path)
-    return model
+        raise CheckpointError(f"{where}: {exc}") from None
 
 
 def _parameter_count(architecture: dict[str, Any]) -> int | None:
@@ -135,38 +233,6 @@ def _parameter_count(architecture: dict[str, Any]) -> int | None:
     if not sizes or not all(type(n) is int and n > 0 for n in sizes):
         return None
     return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-
-
-def _load_parameters(model: MLP, parameters: dict[str, Any], path: PathLike) -> None:
-    try:
-        model.load_state_dict(parameters)  # checks every name and value before setting any
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{os.fspath(path)}: {exc}") from None
-
-
-def _read(path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The architecture and parameters of a checkpoint file, after checking its layout."""
-    where = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as file:
-            doc = json.load(file, object_pairs_hook=_unique_keys)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a duplicate key
-        raise CheckpointError(f"{where}: not valid checkpoint JSON (truncated, or not "
-                              f"written by save()?): {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise CheckpointError(f"{where}: not a micrograd_ann checkpoint "
-                              f"(no \"format\": \"{FORMAT}\")")
-    version = doc.get("version")
-    if type(version) is not int or version != VERSION:
-        newer = " (written by a newer micrograd_ann?)" if type(version) is int else ""
-        raise CheckpointError(f"{where}: format version {version!r}{newer}; "
-                              f"this micrograd_ann reads version {VERSION}")
-    _check_keys(where, "the file", doc, _KEYS)
-    _check_keys(where, "\"architecture\"", doc["architecture"], _ARCHITECTURE_KEYS)
-    if not isinstance(doc["parameters"], dict):
-        raise CheckpointError(f"{where}: \"parameters\" must be an object of name: number, "
-                              f"got {type(doc['parameters']).__name__}")
-    return doc["architecture"], doc["parameters"]
 
 
 def _check_keys(where: str, what: str, obj: object, keys: tuple[str, ...]) -> None:

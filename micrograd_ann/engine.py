@@ -108,8 +108,8 @@ def _ln(x: float | Value) -> float | Value:
 def _pow_partials(a: float | Value, n: float | Value, out: float | Value) -> tuple:
     """d(a^n)/da = n * a^(n-1), with the limits at a == 0 spelled out."""
     a0, n0 = _data(a), _data(n)  # the branches read numbers; the formula keeps Values
-    if n0 == 0.0:
-        return (0.0,)
+    if n0 == 0.0 and (a0 == 0.0 or not isinstance(n, Value)):
+        return (0.0,)  # NOTE: a Value exponent at 0 still moves the slope: d/dn = 1/a
     if a0 == 0.0 and n0 < 1.0:
         return (math.inf,)  # NOTE: vertical tangent, e.g. a ** 0.5 at 0
     try:
@@ -206,13 +206,22 @@ def check_number(what: str, x: object, low: float = -math.inf, high: float = mat
     """`x` as a float in [low, high] (finite if asked); names `what` when it is not."""
     if not is_number(x):
         raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
-    x = float(x)
+    x = _as_float(what, x)
     if not low <= x <= high or (finite and not math.isfinite(x)):
         kind = "a finite number" if finite else "a number"
         bounds = [f">= {low:g}"] * (low > -math.inf) + [f"<= {high:g}"] * (high < math.inf)
         raise ValueError(f"{what} must be {kind}{' ' if bounds else ''}"
                          f"{' and '.join(bounds)}, got {x!r}")
     return x
+
+
+def _as_float(what: str, x: numbers.Real) -> float:
+    """float(x); an int too large for a float is a wrong value (ValueError), not a crash."""
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(f"{what} is too large for a float ({len(str(abs(int(x))))} "
+                         "digits)") from None
 
 
 def check_int(what: str, x: object, minimum: int = 0, maximum: int | None = None) -> int:
@@ -390,7 +399,7 @@ class Value:
             for node, value in gradient_graph(self, grad).items():
                 node._grad_value = value
         if _on_step is None:
-            _propagate(_backward_order(self, grad))  # _backward_walk in one unpaused loop
+            _propagate(*_backward_order(self, grad))  # _backward_walk in one unpaused loop
             return
         for _ in _backward_walk(self, grad):  # anomaly mode checks after every node
             pass
@@ -457,7 +466,7 @@ def _leaf_data(data: object) -> float:
     if not is_number(data):
         hint = " (use v itself, or v.data for its number)" if isinstance(data, Value) else ""
         raise TypeError(f"Value() takes an int or float, got {type(data).__name__}{hint}")
-    return float(data)
+    return _as_float("Value()'s data", data)
 
 
 def _leaf(data: float, grad: float, label: str, module: str) -> Value:
@@ -734,10 +743,14 @@ def preserved_grads(root: Value, extra: Iterable[Value] = ()) -> Iterator[list[V
             node.grad = grad
 
 
-def _propagate(nodes: Iterable[Value]) -> None:
+def _propagate(nodes: Iterable[Value], skip_zeros: bool = False) -> None:
     """The chain rule, node by node: input.grad += node.grad * d(node)/d(input).
 
-    Takes many nodes so backward() runs one loop instead of one call per node.
+    Takes many nodes so backward() runs one loop instead of one call per node. With
+    `skip_zeros`, a many-input node whose grad is 0 and whose partials are all finite is
+    skipped: each of its edges would add a 0 (most edges of a training step: inactive
+    hinge samples, relus that are off), which leaves every grad as it was unless one is
+    -0.0 (-0.0 + 0.0 is 0.0; _backward_order says when none is).
     """
     for node in nodes:
         upstream = node.grad
@@ -745,7 +758,14 @@ def _propagate(nodes: Iterable[Value]) -> None:
         if len(parents) == 1:  # relu, tanh, ...: skip the zip
             parents[0].grad += upstream * node.partials[0]
             continue
-        for parent, local in zip(parents, node.partials):
+        partials = node.partials
+        if upstream == 0.0 and skip_zeros:
+            # NOTE: the sum is finite only if every partial is, and 0 * inf or 0 * nan is
+            # nan, which must still reach the inputs.
+            total = sum(partials)
+            if total - total == 0.0:
+                continue
+        for parent, local in zip(parents, partials):
             parent.grad += upstream * local
 
 
@@ -757,18 +777,92 @@ def _backward_walk(root: Value, grad: float) -> Iterator[tuple[Value, list[float
     into a Step. The anomaly hook `_on_step`, when set, sees each node before it is
     yielded. backward() without the hook runs the same two parts in one plain loop.
     """
-    for node in _backward_order(root, grad):
+    nodes, skip_zeros = _backward_order(root, grad)
+    for node in nodes:
         before = [parent.grad for parent in node.parents]
-        _propagate((node,))
+        _propagate((node,), skip_zeros)
         if _on_step is not None:
             _on_step(node)
         yield node, before
 
 
-def _backward_order(root: Value, grad: float) -> list[Value]:
-    """Reset intermediate grads and seed `root`; the non-leaf nodes, outputs first."""
-    nodes = [node for node in reversed(topological_order(root)) if node.parents]
-    for node in nodes:
-        node.grad = 0.0  # intermediates restart; leaves accumulate
+def _backward_order(root: Value, grad: float) -> tuple[list[Value], bool]:
+    """Reset intermediate grads and seed `root`; the non-leaf nodes, outputs first, and
+    whether _propagate may skip zero-grad nodes: yes unless a leaf's grad is -0.0.
+
+    NOTE: grads that start at +0.0 never become -0.0 (a sum is -0.0 only if both terms
+    are), so only a -0.0 set by hand on a leaf could tell a skipped 0 from an added one.
+    """
+    nodes = []
+    skip_zeros = True
+    for node in reversed(topological_order(root)):
+        if node.parents:
+            node.grad = 0.0  # intermediates restart; leaves accumulate
+            nodes.append(node)
+        elif node.grad == 0.0 and math.copysign(1.0, node.grad) < 0.0:
+            skip_zeros = False
     root.grad += grad
-    return nodes
+    return nodes, skip_zeros
+
+
+# --------------------------------------------------------- gradients as Values
+# Reverse over reverse: the chain rule of backward(), with each Op's rule run on Values
+# instead of read from the stored floats, builds the gradient as a graph of its own,
+# which backward() (or gradient_graph) can differentiate again. One table, two readings.
+
+
+def gradient_graph(root: Value, grad: float = 1.0) -> dict[Value, Value]:
+    """d(root)/d(node) * grad for every node in root's graph, as Values that can be
+    differentiated again; no node's .grad changes.
+
+    A gradient that is a constant (root's own, or one reached only through +, sum and
+    kinked ops) is a new leaf holding that number. Its data equals what backward() adds
+    up, to the last bit except where a rule divides (1/a is built as a**-1).
+    """
+    seed = check_number("gradient_graph's grad", grad)
+    incoming: dict[Value, list[float | Value]] = {root: [seed]}
+    grads: dict[Value, Value] = {}
+    for node in reversed(topological_order(root)):
+        parts = incoming.pop(node)  # every node here feeds root, so something arrived
+        upstream = parts[0] if len(parts) == 1 else _total(parts)
+        grads[node] = upstream if isinstance(upstream, Value) else Value(upstream)
+        if node.parents:
+            for parent, local in zip(node.parents, _value_partials(node)):
+                incoming.setdefault(parent, []).append(_times(upstream, local))
+    return grads
+
+
+def _value_partials(node: Value) -> tuple[float | Value, ...]:
+    """node's local derivatives from its Op's rule run on Values (its inputs, then node
+    itself as `out`), so they carry a graph; for a kinked op, its stored constants."""
+    op = node.op
+    if op.kinks:  # piecewise linear: a constant between kinks, derivative 0 (PyTorch's)
+        return node.partials
+    try:
+        partials = op.partials(*node.parents, *node.params, node)
+    except TypeError as exc:
+        raise NotImplementedError(
+            f"{op.name}'s partials rule cannot run on Values ({exc}), so its gradient "
+            f"cannot be differentiated again; write the rule with arithmetic that works on "
+            f"floats and Values alike (as the built-in ops' rules are)") from None
+    if len(partials) != len(node.parents):
+        raise ValueError(f"{op.name}'s partials gave {len(partials)} values on Values for "
+                         f"{len(node.parents)} inputs")
+    return partials
+
+
+def _times(upstream: float | Value, local: float | Value) -> float | Value:
+    """upstream * local, without a node when either is the constant 1 (the seed, +, sum),
+    so gradient graphs stay as small as the chain rule needs; two constants stay a float."""
+    if not isinstance(upstream, Value) and upstream == 1.0:
+        return local
+    if not isinstance(local, Value) and local == 1.0:
+        return upstream
+    return upstream * local
+
+
+def _total(parts: list[float | Value]) -> float | Value:
+    """The contributions to one gradient, summed in arrival order as backward() adds them."""
+    if any(isinstance(part, Value) for part in parts):
+        return sum_values(parts)
+    return sum(parts)

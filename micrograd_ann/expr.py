@@ -3,15 +3,24 @@
 The text is parsed with `ast` and walked node by node; only numbers, the named
 variables, + - * / **, unary - and +, and calls of the unary Value functions below are
 accepted. Anything else (attributes, subscripts, lambdas, other calls) is an ExprError.
+Names are Python's, NFKC-normalised ('ﬁ' is 'fi') in the formula and in the values given
+alike (normalise_name). Numbers must be finite, written or computed. Work is bounded: a
+formula has at most MAX_LENGTH characters and MAX_VARIABLES variables.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import keyword
+import math
 import operator
-from typing import Callable, Mapping, NamedTuple
+import tokenize
+import unicodedata
+import warnings
+from typing import Callable, Iterable, Mapping, NamedTuple
 
-from .engine import OpError, Value, is_number
+from .engine import OpError, Value, check_number, check_str, is_number
 
 
 class Function(NamedTuple):
@@ -41,6 +50,7 @@ _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.Pow: operator.pow}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}  # Value has no __pos__
 MAX_LENGTH = 2000  # characters: formulas are for drawing, and this bounds parse time
+MAX_VARIABLES = 100  # gradcheck evaluates the formula twice per variable: bounds its time
 
 ALLOWED = ("numbers, variables, + - * / **, unary -, and the functions "
            + ", ".join(FUNCTIONS))
@@ -48,6 +58,52 @@ ALLOWED = ("numbers, variables, + - * / **, unary -, and the functions "
 
 class ExprError(ValueError):
     """The formula is malformed or uses something outside the allowed grammar."""
+
+
+def normalise_name(name: str) -> str:
+    """`name` as a formula spells it: NFKC-normalised, as Python normalises identifiers
+    ('ﬁ' is 'fi', a fullwidth 'ｘ' is 'x'). ExprError if it cannot be a variable (not an
+    identifier, a keyword, or one of FUNCTIONS)."""
+    check_str("a variable name", name)
+    normal = unicodedata.normalize("NFKC", name)
+    if not name.isidentifier() or keyword.iskeyword(normal) or normal in FUNCTIONS:
+        raise ExprError(f"{name!r} cannot be a variable name")
+    return normal
+
+
+def normalise_variables(
+        pairs: Iterable[tuple[str, float | Value]]) -> dict[str, float | Value]:
+    """(name, value) pairs as the mapping evaluate() takes, in linear time: names through
+    normalise_name, numbers as finite floats, Values as given.
+
+    ExprError for a name given twice (also as two spellings of one name), more than
+    MAX_VARIABLES names, or a non-finite number; TypeError for a value of another type.
+    """
+    values: dict[str, float | Value] = {}
+    spelled: dict[str, str] = {}
+    for name, value in pairs:
+        normal = normalise_name(name)
+        if normal in values:
+            first = spelled[normal]
+            same = f" ({first!r} and {name!r} are the same name)" if first != name else ""
+            raise ExprError(f"variable {normal!r} is given more than one value{same}")
+        if len(values) == MAX_VARIABLES:
+            raise ExprError(f"more than {MAX_VARIABLES} variables are given values; "
+                            f"the limit is {MAX_VARIABLES}")
+        values[normal] = value if isinstance(value, Value) else _finite(normal, value)
+        spelled[normal] = name
+    return values
+
+
+def _finite(name: str, value: object) -> float:
+    """A variable's number as a float; ExprError unless finite (TypeError if no number)."""
+    try:
+        return check_number(f"variable {name!r}", value, finite=True)
+    except OverflowError:  # an int too large for a float
+        raise ExprError(f"variable {name!r} must be a finite number, got an integer too "
+                        "large for a float") from None
+    except ValueError as exc:
+        raise ExprError(str(exc)) from None
 
 
 def evaluate(text: str,
@@ -60,20 +116,76 @@ def evaluate(text: str,
 
 
 def parse(text: str) -> Formula:
-    """`text` parsed once, to evaluate at many points (gradcheck); ExprError for bad syntax."""
+    """`text` parsed once, to evaluate at many points (gradcheck).
+
+    ExprError for bad syntax, an assignment, a number that is not finite, or more than
+    MAX_LENGTH characters or MAX_VARIABLES variables (checked before any costly work).
+    """
+    check_str("the formula", text)
     if len(text) > MAX_LENGTH:
         raise ExprError(f"the formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    shown = _shorten(text)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # "1if x" and "'\\d'" warn: nothing for the user to see
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot parse {_shorten(text)}: {exc.msg}") from None
+        if _assigns(text):
+            raise ExprError(f"{shown} is an assignment, not a formula: write the expression "
+                            "alone and give each variable its value separately "
+                            "(NAME=VALUE on the command line)") from None
+        raise ExprError(f"cannot parse {shown}: {exc.msg}") from None
+    except UnicodeEncodeError as exc:  # ast.parse encodes to UTF-8
+        raise ExprError(f"cannot parse {shown}: {exc.object[exc.start]!r} at position "
+                        f"{exc.start} is a lone surrogate, not a character") from None
     except (RecursionError, MemoryError):
-        raise ExprError(f"cannot parse {_shorten(text)}: it is nested too deeply") from None
+        raise ExprError(f"cannot parse {shown}: it is nested too deeply") from None
+    _check_tree(text, tree.body)
     return Formula(text, tree.body)
 
 
+def _is_finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _assigns(text: str) -> bool:
+    """Whether `text` has =, := or an augmented assignment outside brackets."""
+    depth = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.OP:
+                continue
+            depth += (token.string in "([{") - (token.string in ")]}")
+            comparison = token.string in ("==", "!=", "<=", ">=")
+            if depth == 0 and token.string.endswith("=") and not comparison:
+                return True
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return False
+
+
+def _check_tree(text: str, body: ast.expr) -> None:
+    """Refuse non-numbers and non-finite numbers, and too many variables, before any work."""
+    names = set()
+    for node in ast.walk(body):  # iterative: any depth
+        if isinstance(node, ast.Name) and node.id not in FUNCTIONS:
+            names.add(node.id)
+        elif isinstance(node, ast.Constant):
+            if not is_number(node.value):
+                raise ExprError(f"{_source(text, node)} is not a number; use only {ALLOWED}")
+            if not _is_finite(node.value):
+                raise ExprError(f"{_source(text, node)} is not a finite number (too large "
+                                "for a float); numbers must be finite, as variables' are")
+    if len(names) > MAX_VARIABLES:
+        raise ExprError(f"{_shorten(text)} uses {len(names)} variables; the limit is "
+                        f"{MAX_VARIABLES}")
+
+
 class Formula:
-    """A parsed formula: the text (for messages) and its expression tree."""
+    """A parsed formula (made by parse()): the text, for messages, and its checked tree."""
 
     def __init__(self, text: str, body: ast.expr):
         self.text = text
@@ -85,14 +197,13 @@ class Formula:
 
         Numbers become leaves labelled by their name; Values are used as given (gradcheck
         passes its own). Every occurrence of a name is the same leaf: "x*x" uses x twice.
-        Raises ExprError for names without a value, values left unused, or a failing op.
+        The leaves are keyed by normalised name (see normalise_variables, which checks the
+        variables). Raises ExprError for names without a value, values left unused, a
+        result that is not a finite real number, or a failing op.
         """
         shown = _shorten(self.text)
-        for name in variables:
-            if not name.isidentifier() or name in FUNCTIONS:
-                raise ExprError(f"{name!r} cannot be a variable name")
         leaves = {name: value if isinstance(value, Value) else Value(value, name)
-                  for name, value in variables.items()}
+                  for name, value in normalise_variables(variables.items()).items()}
         walker = _Walker(self.text, leaves)
         try:
             result = walker.visit(self.body)
@@ -124,7 +235,12 @@ class _Walker:
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+            out = _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+            # Numbers alone are Python floats: 1e300 * 1e300 is inf, (-8) ** 0.5 complex.
+            if not isinstance(out, Value) and not (type(out) is float and math.isfinite(out)):
+                raise ExprError(f"cannot compute {_shorten(self.text)}: {self.source(node)} "
+                                f"is {out!r}, not a finite real number")
+            return out
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](self.visit(node.operand))
         if isinstance(node, ast.Call):
@@ -132,10 +248,7 @@ class _Walker:
         raise ExprError(f"{self.what(node)} is not allowed; use only {ALLOWED}")
 
     def constant(self, node: ast.Constant) -> float:
-        value = node.value
-        if not is_number(value):
-            raise ExprError(f"{self.source(node)} is not a number; use only {ALLOWED}")
-        return float(value)  # floats overflow quickly instead of growing huge ints
+        return float(node.value)  # checked by parse(); floats never grow into huge ints
 
     def name(self, node: ast.Name) -> Value:
         if node.id in FUNCTIONS:
@@ -154,7 +267,11 @@ class _Walker:
             raise ExprError(f"{func.id!r} is not an allowed function; use one of "
                             + ", ".join(FUNCTIONS))
         function = FUNCTIONS[func.id]
-        if node.keywords or not 1 <= len(node.args) <= function.max_args:
+        if node.keywords:
+            given = ", ".join(f"{k.arg}=" if k.arg else "**" for k in node.keywords)
+            raise ExprError(f"{self.source(node)}: keyword arguments ({given}) are not "
+                            f"allowed; pass numbers by position, e.g. leaky_relu(x, 0.1)")
+        if not 1 <= len(node.args) <= function.max_args:
             takes = (f"x and an optional {', '.join(function.optional)}"
                      if function.optional else "one argument")
             raise ExprError(f"{self.source(node)}: {func.id} takes {takes}")
@@ -166,15 +283,21 @@ class _Walker:
         return function.method(arg if isinstance(arg, Value) else Value(arg), *numbers)
 
     def source(self, node: ast.AST) -> str:
-        return _shorten(ast.get_source_segment(self.text.strip(), node) or type(node).__name__)
+        return _source(self.text, node)
 
     def what(self, node: ast.AST) -> str:
         """A short description of a disallowed construct, quoting the text."""
         kinds = {ast.Attribute: "attribute access", ast.Lambda: "a lambda",
                  ast.Subscript: "indexing", ast.Compare: "a comparison",
-                 ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.Call: "a call"}
+                 ast.NamedExpr: "an assignment", ast.BoolOp: "and/or",
+                 ast.IfExp: "if/else", ast.Call: "a call"}
         kind = next((k for t, k in kinds.items() if isinstance(node, t)), "this syntax")
         return f"{kind} ({self.source(node)})"
+
+
+def _source(text: str, node: ast.AST) -> str:
+    """The formula's text for `node`, shortened and quoted."""
+    return _shorten(ast.get_source_segment(text.strip(), node) or type(node).__name__)
 
 
 def _shorten(text: str, limit: int = 60) -> str:

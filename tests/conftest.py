@@ -28,12 +28,12 @@ def require_tool(name: str) -> str:
     return path
 
 
-def require_module(name: str):
-    """Import `name` (a dev-extra package); skip when absent, but fail in CI."""
+def require_module(name: str, extra: str = "dev"):
+    """Import `name` (a package of the pip extra `extra`); skip when absent, but fail in CI."""
     try:
         return importlib.import_module(name)
     except ImportError:
-        message = f"Python package {name!r} is not installed (pip install -e '.[dev]')"
+        message = f"Python package {name!r} is not installed (pip install -e '.[{extra}]')"
         if REQUIRE_TOOLS:
             pytest.fail(message + " -- CI must have it")
         pytest.skip(message)

@@ -1,4 +1,5 @@
-"""Helpers shared by the test modules: one parity check, the tutorial's neuron, snapshots."""
+"""Helpers shared by the test modules: one parity check, the tutorial's neuron, snapshots,
+a headless browser."""
 
 from __future__ import annotations
 

@@ -1,17 +1,23 @@
 """State dicts and checkpoint files: exact round trips, atomic writes, and loads that
-reject every kind of damaged file without touching the model."""
+reject every kind of damaged or hostile file quickly, without touching the model."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import random
 import re
+import threading
+import time
+import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from micrograd_ann import MLP, Value, checkpoint
-from micrograd_ann.checkpoint import CheckpointError
+from micrograd_ann.checkpoint import MAX_BYTES, CheckpointError
 from micrograd_ann.nn import IncompatibleKeys, Layer
 
 
@@ -143,7 +149,8 @@ def test_save_refuses_non_finite_parameters_and_leaves_the_old_file(saved):
 
 
 def test_only_mlps_are_saved(tmp_path):
-    with pytest.raises(TypeError, match="checkpoints hold an MLP.*got Layer"):
+    with pytest.raises(TypeError, match=r"checkpoints hold a model that reports its "
+                                        r"architecture\(\) \(an MLP\), got Layer"):
         checkpoint.save(Layer(2, 3, seed=0), tmp_path / "layer.json")
     assert os.listdir(tmp_path) == []
 
@@ -154,41 +161,29 @@ def test_a_missing_file_is_file_not_found(tmp_path):
 
 
 # ---------------------------------------------------------------- atomic writing
-
-
-def _fail_halfway(doc, file, **kwargs):
-    """Stands in for json.dump: writes half the text, then the disk 'fills up'."""
-    text = json.dumps(doc, **kwargs)
-    file.write(text[: len(text) // 2])
-    file.flush()
-    raise OSError(28, "No space left on device")
+# How files.write_atomic behaves is tested in test_files.py; here, that save() uses it.
 
 
 def _fail(*args, **kwargs):
     raise OSError(5, "Input/output error")
 
 
-@pytest.mark.parametrize("target, replacement", [
-    ("micrograd_ann.checkpoint.json.dump", _fail_halfway),
-    ("micrograd_ann.checkpoint.os.fsync", _fail),
-    ("micrograd_ann.checkpoint.os.replace", _fail),
-], ids=["write", "fsync", "replace"])
-def test_a_failed_save_leaves_the_old_file_and_no_temp_file(saved, monkeypatch,
-                                                            target, replacement):
+def test_a_failed_save_leaves_the_old_file_and_no_temp_file(saved, monkeypatch):
     path, _ = saved
     old = path.read_bytes()
-    monkeypatch.setattr(target, replacement)
-    with pytest.raises(OSError):
+    monkeypatch.setattr("micrograd_ann.files.os.replace", _fail)
+    with pytest.raises(OSError, match="Input/output error") as info:
         checkpoint.save(_model(9), path)
     monkeypatch.undo()
+    assert info.value.filename == str(path)
     assert path.read_bytes() == old
     assert os.listdir(path.parent) == ["model.json"]
     assert MLP.from_file(path).state_dict() == _model(0).state_dict()
 
 
 def test_a_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr("micrograd_ann.checkpoint.json.dump", _fail_halfway)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr("micrograd_ann.files.os.fsync", _fail)
+    with pytest.raises(OSError, match="Input/output error"):
         checkpoint.save(_model(), tmp_path / "model.json")
     assert os.listdir(tmp_path) == []
 
@@ -246,8 +241,12 @@ DAMAGED = {
     "missing_parameter": (_delete("parameters", LAST), rf"missing: {LAST}"),
     "extra_parameter": (_set("parameters", "layers.2.neurons.0.b", 0.0),
                         r"unexpected: layers\.2\.neurons\.0\.b"),
-    "nan": (_set("parameters", LAST, math.nan), rf"parameter {LAST} is nan"),
-    "infinity": (_set("parameters", LAST, -math.inf), rf"parameter {LAST} is -inf"),
+    "nan": (_set("parameters", LAST, math.nan), rf"parameter {LAST} must be a finite number, "
+                                                 r"got nan"),
+    "infinity": (_set("parameters", LAST, -math.inf), r"must be a finite number, got -inf"),
+    "huge_integer": (_set("parameters", LAST, -10**400), r"must be a finite number, got -inf"),
+    "unprintable_name": (_set("parameters", "x\ud800", 0.0),
+                         r"parameter name 'x\\ud800' is not printable text"),
     "text_value": (_set("parameters", LAST, "0.5"), "must be a number, got str"),
     "null_value": (_set("parameters", LAST, None), "must be a number, got NoneType"),
 }
@@ -299,7 +298,8 @@ def test_a_huge_number_in_the_file_is_rejected_as_infinite(saved):
     text = path.read_text()
     value = repr(_model(0).state_dict()[LAST])
     path.write_text(text.replace(f'"{LAST}": {value}', f'"{LAST}": 1e999'))
-    with pytest.raises(CheckpointError, match=rf"parameter {LAST} is inf"):
+    with pytest.raises(CheckpointError, match=rf"parameter {LAST} must be a finite number, "
+                                              r"got inf"):
         checkpoint.load(_model(4), path)
 
 
@@ -342,3 +342,181 @@ def test_from_file_rejects_an_invalid_architecture(saved, key, value, message):
 def test_value_is_not_a_model(tmp_path):
     with pytest.raises(TypeError, match="got Value"):
         checkpoint.save(Value(1.0), tmp_path / "v.json")
+
+
+# -------------------------------------------------------------- hostile files
+
+
+def _refused_quickly(path, message: str) -> None:
+    """Both loaders raise CheckpointError(message) naming `path`, within a second and a few
+    MB of memory, and checkpoint.load leaves the model as it was. A loader stuck in open()
+    or read() (a FIFO, /dev/zero) fails the test instead of hanging it."""
+    target = _model(4)
+    before = target.state_dict()
+    for load in (lambda: checkpoint.load(target, path), lambda: MLP.from_file(path)):
+        outcome: list[BaseException | None] = []
+
+        def run(load=load):
+            try:
+                load()
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome.append(exc)
+
+        tracemalloc.start()
+        start = time.perf_counter()
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(5)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert outcome, f"loading {path} did not finish in 5 s"
+        assert isinstance(outcome[0], CheckpointError), outcome[0]
+        assert str(outcome[0]).startswith(f"{path}: ")
+        assert re.search(message, str(outcome[0])), str(outcome[0])
+        assert seconds < 1.0 and peak < 8 * 2**20, (seconds, peak)
+    assert target.state_dict() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    os.mkfifo(tmp_path / "model.json")
+    _refused_quickly(tmp_path / "model.json", "it is a FIFO, not a regular file")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_a_symlink_to_dev_zero_is_refused_without_reading(tmp_path):
+    (tmp_path / "model.json").symlink_to("/dev/zero")
+    _refused_quickly(tmp_path / "model.json", "it is a character device, not a regular file")
+
+
+def test_a_directory_is_refused(tmp_path):
+    (tmp_path / "model.json").mkdir()
+    _refused_quickly(tmp_path / "model.json", "it is a directory, not a regular file")
+
+
+def test_a_file_larger_than_any_checkpoint_is_refused_before_reading(tmp_path):
+    path = tmp_path / "model.json"
+    with open(path, "wb") as file:
+        file.truncate(MAX_BYTES + 1)  # sparse: takes no disk space
+    _refused_quickly(path, f"larger than ({MAX_BYTES:,} bytes, the most any checkpoint may "
+                           r"take \(checkpoint\.MAX_BYTES\)|68,864 bytes)")
+
+
+def test_a_file_larger_than_the_model_needs_is_refused_by_load(saved):
+    path, model = saved
+    text = path.read_text()
+    path.write_text(text[:-2] + " " * 100_000 + text[-2:])  # valid JSON, padded
+    assert MLP.from_file(path).state_dict() == model.state_dict()  # within MAX_BYTES
+    limit = 64 * 2**10 + 256 * len(model.state_dict())
+    with pytest.raises(CheckpointError, match=rf"larger than {limit:,} bytes, the most a "
+                                              r"checkpoint of a 13-parameter model takes"):
+        checkpoint.load(_model(4), path)
+
+
+def test_json_nested_100_000_deep_is_refused(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    _refused_quickly(path, "nested too deeply|larger than")
+
+
+def test_a_400_digit_integer_parameter_is_refused_as_not_finite(saved):
+    path, _ = saved
+    _edit(path, _set("parameters", LAST, int("9" * 400)))
+    _refused_quickly(path, rf"parameter {LAST} must be a finite number, got inf")
+
+
+def test_a_400_digit_layer_size_is_an_invalid_architecture(saved):
+    path, _ = saved
+    _edit(path, _set("architecture", "nin", int("9" * 400)))
+    with pytest.raises(CheckpointError, match="invalid architecture: nin must be a positive "
+                                              "int, got inf"):
+        MLP.from_file(path)
+
+
+def test_text_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_bytes(b'{"format": "\xff"}')
+    with pytest.raises(CheckpointError, match="not UTF-8 text: invalid start byte at byte 12"):
+        MLP.from_file(path)
+
+
+def test_read_gives_the_checked_content_as_plain_data(saved):
+    path, model = saved
+    content = checkpoint.read(path)
+    assert content.path == str(path)
+    assert content.architecture == model.architecture()
+    assert content.parameters == model.state_dict()
+    checkpoint.write(path, content.architecture, {**content.parameters, LAST: 0.5})
+    assert MLP.from_file(path).layers[1].neurons[0].b.data == 0.5
+
+
+# ---------------------------------------------------------------------- fuzzing
+# Random bytes, random edits of a real checkpoint, and real checkpoints with random JSON
+# in one place: loading either succeeds or raises CheckpointError with a one-line message
+# that can be printed; nothing else escapes, and a failed load changes nothing.
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.sampled_from([10**400])
+    | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=4),
+    max_leaves=12)
+PLACES = [("format",), ("version",), ("architecture",), ("parameters",), ("extra",),
+          ("architecture", "nin"), ("architecture", "nouts"), ("architecture", "activation"),
+          ("parameters", LAST), ("parameters", "layers.0.neurons.0.w.0")]
+
+
+def _saved_text() -> str:
+    return json.dumps({"format": checkpoint.FORMAT, "version": checkpoint.VERSION,
+                       "architecture": _model(0).architecture(),
+                       "parameters": _model(0).state_dict()}, indent=1)
+
+
+@st.composite
+def damaged_files(draw) -> bytes:
+    kind = draw(st.sampled_from(["bytes", "edits", "json"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=400))
+    if kind == "edits":
+        data = bytearray(_saved_text().encode())
+        for _ in range(draw(st.integers(1, 6))):
+            at = draw(st.integers(0, len(data)))
+            junk = draw(st.binary(max_size=4) | st.sampled_from([b"[", b"{", b'"', b"-", b"e9"]))
+            data[at:at + draw(st.integers(0, 20))] = junk
+        return bytes(data)
+    doc = json.loads(_saved_text())
+    *keys, last = draw(st.sampled_from(PLACES))
+    holder = doc
+    for key in keys:
+        holder = holder[key]
+    holder[last] = draw(JSON)
+    return json.dumps(doc).encode()
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=damaged_files())
+def test_fuzz_only_checkpoint_errors_escape(tmp_path, content):
+    path = tmp_path / "fuzz.json"
+    path.write_bytes(content)
+    target = _model(4)
+    before = target.state_dict()
+    for load in (lambda: checkpoint.load(target, path), lambda: MLP.from_file(path)):
+        try:
+            load()
+        except CheckpointError as exc:
+            message = str(exc)
+            assert message.startswith(f"{path}: ") and "\n" not in message, message
+            message.encode("utf-8")  # printable: no lone surrogates
+            assert target.state_dict() == before
+
+
+def test_from_file_leaves_pythons_global_random_alone(saved):
+    path, _ = saved
+    random.seed(3)
+    expected = random.random()
+    random.seed(3)
+    MLP.from_file(path)
+    assert random.random() == expected

@@ -1,9 +1,11 @@
 """The Value engine: every op against closed forms and central differences, backward
-semantics, depth and width limits, float errors, and micrograd's published checks."""
+semantics, depth and width limits, bad input and float errors, and micrograd's published
+checks."""
 
 from __future__ import annotations
 
 import math
+import operator
 
 import pytest
 from hypothesis import given, settings
@@ -160,26 +162,29 @@ def test_topological_order_puts_inputs_first():
     assert len(order) == 4
 
 
-def test_deep_chain_of_a_million_has_no_recursion_limit():
+# 100,000 deep is 100x Python's default recursion limit; `make bench` times 1,000,000.
+
+
+def test_a_chain_100_000_deep_has_no_recursion_limit():
     x = Value(0.5)
     y = x
-    for _ in range(1_000_000):
+    for _ in range(100_000):
         y = y.relu()
     y.backward()
     assert x.grad == 1.0
 
 
-def test_builtin_sum_and_sum_values_of_a_million():
-    xs = [Value(float(i % 7)) for i in range(1_000_000)]
-    chain = sum(xs)  # a chain a million deep
+def test_builtin_sum_and_sum_values_of_100_000():
+    xs = [Value(float(i % 7)) for i in range(100_000)]
+    chain = sum(xs)  # a chain 100,000 deep
     chain.backward()
-    assert chain.data == sum(i % 7 for i in range(1_000_000))
+    assert chain.data == sum(i % 7 for i in range(100_000))
     assert xs[0].grad == 1.0 and xs[-1].grad == 1.0
-    wide = sum_values(xs)  # one node with a million inputs
-    assert len(wide.parents) == 1_000_000
+    wide = sum_values(xs)  # one node with 100,000 inputs
+    assert len(wide.parents) == 100_000
     wide.backward()
     assert wide.data == chain.data
-    assert xs[0].grad == 2.0 and xs[123_456].grad == 2.0
+    assert xs[0].grad == 2.0 and xs[12_345].grad == 2.0
 
 
 def test_dot_with_numbers_and_without_bias():
@@ -198,6 +203,79 @@ def test_sum_values_rejects_empty_and_bad_items():
         sum_values([])
     with pytest.raises(TypeError, match="str"):
         sum_values([Value(1.0), "2"])
+
+
+# ------------------------------------------------------------------------ bad input
+# A wrong *type* (a string, None, a list, a bool, a complex where a number belongs) is a
+# TypeError, as for Python's own arithmetic. NaN and inf are floats, so Value() takes them.
+
+
+@pytest.mark.parametrize("data, name", [
+    ("3", "str"), (None, "NoneType"), ([1], "list"), (1 + 2j, "complex"),
+    (True, "bool"), ({}, "dict"),
+])
+def test_value_rejects_a_non_number_naming_its_type(data, name):
+    with pytest.raises(TypeError, match=rf"^Value\(\) takes an int or float, got {name}$"):
+        Value(data)
+
+
+def test_value_of_a_value_says_what_to_use_instead():
+    with pytest.raises(TypeError, match=r"got Value \(use v itself, or v\.data"):
+        Value(Value(1.0))
+
+
+@pytest.mark.parametrize("data", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_are_valid_floats(data):
+    v = Value(data)
+    assert v.data is data or math.isnan(v.data) and math.isnan(data)
+    assert type(v.data) is float
+
+
+def test_ints_become_floats():
+    assert type(Value(3).data) is float
+    assert Value(3).data == 3.0
+
+
+BINARY = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
+BAD_OPERANDS = ["a", [1], None, 1 + 2j, True]
+
+
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.__name__)
+@pytest.mark.parametrize("other", BAD_OPERANDS, ids=repr)
+def test_each_operator_returns_not_implemented_for_a_non_number(op, other):
+    v = Value(2.0)
+    forward = getattr(Value, f"__{op.__name__}__")
+    reflected = getattr(Value, f"__r{op.__name__}__")
+    assert forward(v, other) is NotImplemented
+    assert reflected(v, other) is NotImplemented
+
+
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.__name__)
+@pytest.mark.parametrize("other", ["a", None, 1 + 2j], ids=repr)
+def test_python_raises_its_usual_type_error_either_way_round(op, other):
+    v = Value(2.0)
+    with pytest.raises(TypeError, match="'Value'"):  # "a" * 2 is valid: str's own message
+        op(v, other)
+    with pytest.raises(TypeError):
+        op(other, v)
+
+
+def test_the_type_error_names_the_operator_as_written():
+    with pytest.raises(TypeError, match=r"for -: 'str' and 'Value'"):
+        "a" - Value(2.0)
+    with pytest.raises(TypeError, match=r"for /: 'NoneType' and 'Value'"):
+        None / Value(0.0)  # a TypeError, not a division by zero
+    with pytest.raises(TypeError, match=r"can't multiply sequence by non-int of type 'Value'"):
+        Value(2.0) * [1]
+
+
+def test_subtracting_a_number_adds_its_negative_with_no_extra_nodes():
+    x = Value(5.0)
+    out = x - 2
+    assert (out.op.name, out.data, out.parents[0]) == ("add", 3.0, x)
+    assert out.parents[1].data == -2.0 and not out.parents[1].parents
+    with pytest.raises(TypeError):
+        x - "2"
 
 
 # ----------------------------------------------------------------------- float errors
@@ -232,13 +310,22 @@ def test_log_error_message_shows_the_operand():
         Value(-1.0).log()
 
 
-def test_unsupported_operands_give_python_type_errors():
-    v = Value(1.0)
-    for bad in ("a", [1], None, 1j):
-        with pytest.raises(TypeError):
-            v + bad
-        with pytest.raises(TypeError):
-            bad * v
+@pytest.mark.parametrize("make, op", [
+    (lambda: Value(1e308) * 10, r"mul\(1e\+308, 10\.0\)"),
+    (lambda: Value(1e308) + 1e308, r"add\(1e\+308, 1e\+308\)"),
+    (lambda: Value(-1e308) - 1e308, r"add\(-1e\+308, -1e\+308\)"),
+    (lambda: sum_values([1e308, 1e308, -1.0]), r"sum\(1e\+308, 1e\+308, -1\.0\)"),
+    (lambda: dot([1e200, -1e200], [1e200, 1e200]), r"dot\(1e\+200, -1e\+200, "),
+])
+def test_overflow_from_finite_inputs_raises_naming_the_op(make, op):
+    with pytest.raises(OpOverflowError, match=f"^{op}.*result too large for a float"):
+        make()
+
+
+def test_non_finite_inputs_flow_through_without_an_error():
+    assert (Value(math.inf) * 2).data == math.inf
+    assert math.isnan((Value(math.nan) + 1).data)
+    assert math.isnan((Value(math.inf) - math.inf).data)
 
 
 # --------------------------------------------------------- micrograd compatibility
@@ -514,3 +601,10 @@ def test_a_pickled_model_keeps_its_parameters():
     twin = pickle.loads(pickle.dumps(model))
     assert [p.data for p in twin.parameters()] == [p.data for p in model.parameters()]
     assert twin([0.3, -0.2]).data == model([0.3, -0.2]).data
+
+
+def test_an_int_too_large_for_a_float_is_a_value_error():
+    with pytest.raises(ValueError, match="too large for a float"):
+        Value(10**400)
+    with pytest.raises(ValueError, match="slope is too large"):
+        Value(1.0).leaky_relu(10**400)
