@@ -1,14 +1,18 @@
 """Gradient checking: compare backward() with central differences, input by input.
 
-`gradcheck(f, inputs)` runs backward once, then nudges each input Value by +-eps and
-compares its gradient with (f(x+eps) - f(x-eps)) / 2eps. An input passes when
-|analytic - numeric| <= atol + rtol * |numeric| (PyTorch's rule and default tolerances).
-At a kink the central difference averages the two one-sided slopes and can match a
-subgradient by accident, so an input is reported as "nondifferentiable" -- neither passed
-nor failed -- when moving it by up to 2eps moves an argument of some op across (or onto)
-a kink listed in its `Op.kinks`, when its left and right slopes disagree with the analytic
-gradient between them (outside them it is a failure), or when 2eps away an op leaves its
-domain (too near the edge for eps to tell).
+`gradcheck(f, inputs)` runs backward once, then nudges each input Value by +-h and
+compares its gradient with the central difference (f(x+h) - f(x-h)) / 2h. An input passes
+when |analytic - numeric| <= atol + rtol * |numeric| (PyTorch's rule and default tolerances).
+
+The step h starts at eps and is divided by 10 (up to 8 times) while x +- 2h would leave
+an op's domain (log near 0), move an argument across a kink listed in `Op.kinks` that it
+is not on, or give central differences at h and 2h that disagree (a pole such as 1/y near
+y = 0): so an input near an edge is still checked, inside the domain, and its row says
+which step was used. At a kink the central difference averages the two one-sided slopes
+and can match a subgradient by accident, so an input is reported "nondifferentiable" --
+not checked, neither passed nor failed -- when it sits on a listed kink, when its left
+and right slopes differ with the analytic gradient between them (outside them it is a
+failure), or when no step keeps x +- 2h inside the domain (at the edge itself).
 
 Only first derivatives are checked: second order is out of scope, because the engine's
 partials are floats, not Values.
@@ -43,6 +47,8 @@ class GradcheckRow(NamedTuple):
     abs_error: float
     rel_error: float  # abs_error / |numeric|
     status: str  # OK, FAIL or NONDIFFERENTIABLE
+    step: float | None = None  # the h of the central difference; smaller than eps near an edge
+    reason: str = ""  # why an input is NONDIFFERENTIABLE, e.g. "on relu's kink"
 
 
 @dataclass(frozen=True)
@@ -68,28 +74,38 @@ class GradcheckReport:
         return [row for row in self.rows if row.status == NONDIFFERENTIABLE]
 
     def __str__(self) -> str:
-        n, failed, kinked = len(self.rows), len(self.failures), len(self.nondifferentiable)
+        n, failed, skipped = len(self.rows), len(self.failures), len(self.nondifferentiable)
         if failed:
             verdict = f"gradcheck FAILED: {failed} of {n} inputs disagree (marked >>)"
+        elif skipped < n:
+            verdict = f"gradcheck passed: {n - skipped} of {n} inputs agree"
         else:
-            verdict = f"gradcheck passed: {n - kinked} of {n} inputs agree"
-        if kinked:
-            verdict += f", {kinked} at a kink (not checked)"
-        header = ("", "input", "value", "analytic", "numeric", "abs err", "rel err", "status")
-        table = [header] + [_cells(row) for row in self.rows]
+            verdict = ("gradcheck checked nothing: "
+                       + ("the input is" if n == 1 else f"all {n} inputs are"))
+        if skipped == n and not failed:
+            verdict += " nondifferentiable here (not checked)"
+        elif skipped:
+            verdict += f", {skipped} nondifferentiable here (not checked)"
+        # A step column only when some input was checked with a smaller step than eps.
+        steps = any(row.step not in (None, self.eps) for row in self.rows)
+        header = ("", "input", "value", "analytic", "numeric", "abs err", "rel err",
+                  *(("step",) if steps else ()), "status")
+        table = [header] + [_cells(row, steps) for row in self.rows]
         widths = [max(len(line[c]) for line in table) for c in range(len(header))]
         lines = [f"{verdict}  [eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}]"]
         for line in table:
-            cells = [cell.rjust(w) if 2 <= c <= 6 else cell.ljust(w)
+            cells = [cell.rjust(w) if 2 <= c < len(header) - 1 else cell.ljust(w)
                      for c, (cell, w) in enumerate(zip(line, widths))]
             lines.append("  ".join(cells).rstrip())
         return "\n".join(lines)
 
 
-def _cells(row: GradcheckRow) -> tuple[str, ...]:
+def _cells(row: GradcheckRow, step: bool) -> tuple[str, ...]:
     mark = ">>" if row.status == FAIL else ""
+    status = f"{row.status} ({row.reason})" if row.reason else row.status
     return (mark, row.label, f"{row.value:.6g}", f"{row.analytic:.10g}",
-            f"{row.numeric:.10g}", f"{row.abs_error:.1e}", f"{row.rel_error:.1e}", row.status)
+            f"{row.numeric:.10g}", f"{row.abs_error:.1e}", f"{row.rel_error:.1e}",
+            *((f"{row.step:g}",) if step else ()), status)
 
 
 class GradcheckError(AssertionError):
@@ -121,7 +137,8 @@ def gradcheck(f: Function, inputs: Sequence[Value], eps: float = 1e-6, atol: flo
 
     Raises GradcheckError (its message the table, failing rows marked) when an input
     fails and `raise_exception` is set. Inputs' data and every graph node's .grad are
-    left as they were. `names` label the rows (default: each input's label).
+    left as they were. `names` label the rows (default: each input's label). eps is the
+    largest step tried: near a domain edge, a pole or a kink a smaller one is used.
     """
     inputs = _checked_inputs(inputs)
     _check_tolerances(eps, atol, rtol)
@@ -129,27 +146,9 @@ def gradcheck(f: Function, inputs: Sequence[Value], eps: float = 1e-6, atol: flo
     root = _call(f, inputs)
     analytic = _analytic_grads(root, inputs)
     sides = _kink_sides(root)
-    rows = []
-    for i, x in enumerate(inputs):
-        try:
-            near = _probe(f, inputs, i, (-eps, eps), _data_and_kink_sides)
-        except OpError as exc:  # the same error, saying which input went over the edge
-            raise type(exc)(exc.op, exc.operands, f"{exc.reason}; input {names[i]} = "
-                            f"{x.data!r} is within eps={eps:g} of the edge of "
-                            f"{exc.op}'s domain") from None
-        (f_m1, _), (f_p1, _) = near
-        numeric = (f_p1 - f_m1) / (2 * eps)
-        at_kink = any(probe_sides != sides for _, probe_sides in near)
-        try:
-            far = _probe(f, inputs, i, (-2 * eps, 2 * eps), _data_and_kink_sides)
-        except OpError:  # 2*eps away leaves an op's domain: too near its edge to judge
-            at_kink = True
-        else:
-            (f_m2, _), (f_p2, _) = far
-            at_kink = (at_kink or any(probe_sides != sides for _, probe_sides in far)
-                       or _unlisted_kink(root.data, f_m2, f_m1, f_p1, f_p2, eps,
-                                         analytic[i], atol, rtol))
-        rows.append(_row(names[i], x.data, analytic[i], numeric, at_kink, atol, rtol))
+    rows = [_check_input(f, inputs, i, names[i], (root.data, sides), analytic[i],
+                         eps, atol, rtol)
+            for i in range(len(inputs))]
     report = GradcheckReport(tuple(rows), eps, atol, rtol)
     if raise_exception and not report.passed:
         raise GradcheckError(report)
@@ -189,6 +188,85 @@ def check_module(model, loss_fn: Callable[..., Value], data: object, *, eps: flo
 
 # ------------------------------------------------------------------------ internals
 
+SHRINK = 10.0  # a step that does not work is divided by this and tried again,
+MAX_SHRINKS = 8  # at most this many times: the smallest step is eps / 10**8
+Probe = tuple[float, tuple[tuple[str, int], ...]]  # f's value and its kink sides
+
+
+def _check_input(f: Function, inputs: list[Value], i: int, name: str, base: Probe,
+                 analytic: float, eps: float, atol: float, rtol: float) -> GradcheckRow:
+    """inputs[i]'s row, from the largest step h = eps / 10**k that keeps x +- 2h inside
+    every op's domain and off every kink, with central differences at h and 2h agreeing."""
+    for shrinks in range(MAX_SHRINKS + 1):
+        h = eps / SHRINK**shrinks
+        numeric, reason, retry = _at_step(f, inputs, i, base, analytic, h, atol, rtol)
+        if not retry:
+            break
+    return _row(name, inputs[i].data, analytic, numeric, h, reason, atol, rtol)
+
+
+def _at_step(f: Function, inputs: list[Value], i: int, base: Probe, analytic: float,
+             h: float, atol: float, rtol: float) -> tuple[float, str, bool]:
+    """(numeric gradient, why it is nondifferentiable or "", whether a smaller step may
+    do better) for inputs[i] at step h."""
+    f0, sides = base
+    left = _probe_side(f, inputs, i, (-h, -2 * h))
+    right = _probe_side(f, inputs, i, (h, 2 * h))
+    if isinstance(left, OpError) or isinstance(right, OpError):  # x +- 2h leaves a domain
+        edge, side, sign = (left, right, 1) if isinstance(left, OpError) else (right, left, -1)
+        numeric = (math.nan if isinstance(side, OpError)
+                   else _one_sided(f0, side[0][0], side[1][0], sign * h))
+        return numeric, f"within {2 * h:g} of the edge of {edge.op}'s domain", True
+    (f_m1, _), (f_m2, _) = left
+    (f_p1, _), (f_p2, _) = right
+    numeric = (f_p1 - f_m1) / (2 * h)
+    kink = _crossed_kink(sides, [s for _, s in (*left, *right)])
+    if kink is not None:
+        op, on_it = kink  # on it: no smaller step helps; near it: one clears it
+        where = f"on {op}'s kink" if on_it else f"within {2 * h:g} of {op}'s kink"
+        return numeric, where, not on_it
+    # NOTE: the central difference's own rounding is ~|f| * 2^-52 / h; a pole or an
+    # unlisted kink within 2h shows as differences at h and 2h that disagree by more.
+    tol = atol + rtol * max(abs(numeric), abs(analytic))
+    f_max = max(abs(v) for v in (f_m2, f_m1, f0, f_p1, f_p2))
+    rounding = 4 * sys.float_info.epsilon * f_max / h
+    settled = abs(numeric - (f_p2 - f_m2) / (4 * h)) <= tol + rounding
+    retry = not settled and rounding * SHRINK <= tol  # unless rounding would swamp the check
+    if _unlisted_kink(f0, f_m2, f_m1, f_p1, f_p2, h, analytic, atol, rtol):
+        return numeric, "its left and right slopes differ", retry
+    return numeric, "", retry
+
+
+def _probe_side(f: Function, inputs: list[Value], i: int,
+                offsets: tuple[float, float]) -> list[Probe] | OpError:
+    """f's value and kink sides at x + each offset, or the OpError of a probe outside a domain."""
+    try:
+        return _probe(f, inputs, i, offsets, _data_and_kink_sides)
+    except OpError as exc:
+        return exc
+
+
+def _one_sided(f0: float, f1: float, f2: float, h: float) -> float:
+    """Second-order one-sided difference from f(x), f(x+h), f(x+2h); h < 0 for the left."""
+    return (4 * f1 - f2 - 3 * f0) / (2 * h)
+
+
+def _crossed_kink(sides: tuple[tuple[str, int], ...],
+                  probes: Sequence[tuple[tuple[str, int], ...]]) -> tuple[str, bool] | None:
+    """(op, on it) for a kink some probe moved an argument across or onto -- preferring one
+    an argument already sits on, since no smaller step helps there; None if none did."""
+    crossed = None
+    for probe in probes:
+        if len(probe) != len(sides):  # f built another graph: a branch in f is its kink
+            crossed = crossed or ("f", False)
+            continue
+        for (op, side), (_, moved) in zip(sides, probe):
+            if moved != side:
+                if side == 0:
+                    return op, True
+                crossed = crossed or (op, False)
+    return crossed
+
 
 def _call(f: Function, inputs: list[Value]) -> Value:
     out = f(inputs)
@@ -219,7 +297,7 @@ def _probe(f: Function, inputs: list[Value], i: int, offsets: Sequence[float],
 _data = operator.attrgetter("data")
 
 
-def _data_and_kink_sides(out: Value) -> tuple[float, tuple[int, ...]]:
+def _data_and_kink_sides(out: Value) -> Probe:
     return out.data, _kink_sides(out)
 
 
@@ -232,24 +310,26 @@ def _analytic_grads(root: Value, inputs: list[Value]) -> list[float]:
         return [x.grad for x in inputs]
 
 
-def _kink_sides(root: Value) -> tuple[int, ...]:
-    """For each argument of each op with kinks: -1, 0 or 1 as it is below, on or above."""
+def _kink_sides(root: Value) -> tuple[tuple[str, int], ...]:
+    """For each argument of each op with kinks: the op and -1, 0 or 1 as the argument is
+    below, on or above the kink."""
     sides = []
     for node in topological_order(root):
         for kink in node.op.kinks if node.op is not None else ():
-            sides.extend((p.data > kink) - (p.data < kink) for p in node.parents)
+            sides.extend((node.op.name, (p.data > kink) - (p.data < kink))
+                         for p in node.parents)
     return tuple(sides)
 
 
-def _unlisted_kink(f0: float, f_m2: float, f_m1: float, f_p1: float, f_p2: float, eps: float,
+def _unlisted_kink(f0: float, f_m2: float, f_m1: float, f_p1: float, f_p2: float, h: float,
                    analytic: float, atol: float, rtol: float) -> bool:
     """A kink the op table does not list: the left and right slopes differ, and the
     analytic gradient lies between them (a subgradient; outside them it is just wrong)."""
     # NOTE: second-order one-sided differences, so curvature alone (x**2 at its minimum)
-    # does not make the two slopes differ; rounding in f moves each by ~|f| * 2^-52 / eps.
-    left = (3 * f0 - 4 * f_m1 + f_m2) / (2 * eps)
-    right = (4 * f_p1 - f_p2 - 3 * f0) / (2 * eps)
-    tol = atol + rtol * max(abs(left), abs(right)) + 8 * sys.float_info.epsilon * abs(f0) / eps
+    # does not make the two slopes differ; rounding in f moves each by ~|f| * 2^-52 / h.
+    left = _one_sided(f0, f_m1, f_m2, -h)
+    right = _one_sided(f0, f_p1, f_p2, h)
+    tol = atol + rtol * max(abs(left), abs(right)) + 8 * sys.float_info.epsilon * abs(f0) / h
     if abs(left - right) <= tol:
         return False
     return min(left, right) - tol <= analytic <= max(left, right) + tol
@@ -259,18 +339,20 @@ def _close(value: float, reference: float, atol: float, rtol: float) -> bool:
     return abs(value - reference) <= atol + rtol * abs(reference)
 
 
-def _row(label: str, value: float, analytic: float, numeric: float, at_kink: bool,
-         atol: float, rtol: float) -> GradcheckRow:
+def _row(label: str, value: float, analytic: float, numeric: float, step: float,
+         nondifferentiable: str, atol: float, rtol: float) -> GradcheckRow:
+    """The row's errors and status; `nondifferentiable` is the reason not to check, or ""."""
     abs_error = abs(analytic - numeric)
     if numeric:
         rel_error = abs_error / abs(numeric)
     else:
         rel_error = 0.0 if abs_error == 0.0 else math.inf
-    if at_kink:
+    if nondifferentiable:
         status = NONDIFFERENTIABLE
     else:
         status = OK if _close(analytic, numeric, atol, rtol) else FAIL
-    return GradcheckRow(label, value, analytic, numeric, abs_error, rel_error, status)
+    return GradcheckRow(label, value, analytic, numeric, abs_error, rel_error, status, step,
+                        nondifferentiable)
 
 
 def _checked_inputs(inputs: Sequence[Value]) -> list[Value]:

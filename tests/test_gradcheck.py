@@ -1,5 +1,6 @@
 """gradcheck: every table op passes, a wrong derivative is caught and named, kinks are
-reported as nondifferentiable, inputs and gradients are restored, modules are checked."""
+reported as nondifferentiable, the step shrinks near domain edges, poles and kinks,
+inputs and gradients are restored, modules are checked."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_cases import CASES, COMPOSED
 
-from micrograd_ann import MLP, OPS, Op, OpDomainError, Value, engine
+from micrograd_ann import MLP, OPS, Op, OpDomainError, Value, apply, engine
 from micrograd_ann.gradcheck import (
     FAIL,
     NONDIFFERENTIABLE,
@@ -121,7 +122,24 @@ def test_kink_is_nondifferentiable_not_a_failure(fn):
     report = gradcheck(lambda v: fn(v[0]) * v[1], [Value(0.0, "k"), Value(2.0, "y")])
     assert report.passed
     assert [row.status for row in report.rows] == [NONDIFFERENTIABLE, OK]
-    assert "1 at a kink" in str(report)
+    assert report.rows[0].reason == f"on {fn.__name__}'s kink"
+    text = str(report)
+    assert text.startswith("gradcheck passed: 1 of 2 inputs agree, 1 nondifferentiable "
+                           "here (not checked)  [eps=1e-06")
+    assert f"nondifferentiable (on {fn.__name__}'s kink)" in text
+    assert " step " not in text  # every input was checked with eps itself
+
+
+def test_a_report_with_nothing_checked_says_so():
+    one = gradcheck(lambda v: v[0].relu(), [Value(0.0, "x")])
+    assert one.passed and one.nondifferentiable == list(one.rows)
+    assert str(one).startswith("gradcheck checked nothing: the input is nondifferentiable "
+                               "here (not checked)  [")
+    both = gradcheck(lambda v: (v[0] - 1).relu() * (v[1] - 2).abs(),
+                     [Value(1.0, "x"), Value(2.0, "y")])
+    assert str(both).startswith("gradcheck checked nothing: all 2 inputs are "
+                                "nondifferentiable here (not checked)  [")
+    assert [row.reason for row in both.rows] == ["on relu's kink", "on abs's kink"]
 
 
 def test_abs_at_zero_would_agree_by_accident():
@@ -132,9 +150,18 @@ def test_abs_at_zero_would_agree_by_accident():
 
 
 def test_kink_reached_through_other_ops():
-    # relu(3x - 3) has its kink at x = 1; x is 1e-7 away but the argument moves 3 eps.
-    x = Value(1.0 + 1e-7)
-    assert gradcheck(lambda v: (3 * v[0] - 3).relu(), [x]).rows[0].status == NONDIFFERENTIABLE
+    # relu(3x - 3) has its kink at x = 1: on it, no step can tell the slopes apart.
+    (row,) = gradcheck(lambda v: (3 * v[0] - 3).relu(), [Value(1.0)]).rows
+    assert (row.status, row.reason) == (NONDIFFERENTIABLE, "on relu's kink")
+
+
+def test_near_a_kink_a_smaller_step_checks_the_input():
+    # x = 1 + 1e-7: the argument 3x - 3 = 3e-7 crosses 0 for h = 1e-6 and 1e-7, not 1e-8.
+    (row,) = gradcheck(lambda v: (3 * v[0] - 3).relu(), [Value(1.0 + 1e-7)]).rows
+    assert (row.status, row.step) == (OK, pytest.approx(1e-8))
+    assert row.numeric == pytest.approx(3.0, rel=1e-6)
+    (row,) = gradcheck(lambda v: v[0].relu(), [Value(5e-7)]).rows
+    assert (row.status, row.step, row.numeric) == (OK, pytest.approx(1e-7), 1.0)
 
 
 def test_near_but_clear_of_a_kink_is_checked():
@@ -189,12 +216,38 @@ def test_inputs_restored_when_f_raises(check):
     assert (x.grad, y.grad) == (0.0, 0.0)
 
 
-def test_domain_error_while_probing_propagates_naming_the_input():
+def test_near_a_domain_edge_the_step_keeps_inside_the_domain():
+    # log at 1e-7: x - eps is outside log's domain; h = 1e-9 stays inside and is accurate.
     x = Value(1e-7, "x")
-    with pytest.raises(OpDomainError, match=r"^log\(-9e-07\): .*input x = 1e-07 is within "
-                       r"eps=1e-06 of the edge of log's domain$"):
-        gradcheck(lambda v: v[0].log(), [x])
+    (row,) = gradcheck(lambda v: v[0].log(), [x]).rows
+    assert (row.status, row.step) == (OK, pytest.approx(1e-9))
+    assert row.numeric == pytest.approx(1e7, rel=1e-4)
     assert x.data == 1e-7
+    lines = str(gradcheck(lambda v: v[0].log(), [x])).splitlines()
+    assert lines[1].split()[-2:] == ["step", "status"] and lines[2].split()[-2:] == ["1e-09", OK]
+
+
+def test_x_over_y_near_its_pole_passes():
+    # y = 1e-7: y - eps = -9e-7 is across the pole of 1/y; the step shrinks to 1e-9.
+    report = gradcheck(lambda v: v[0] / v[1], [Value(1.0, "x"), Value(1e-7, "y")])
+    assert [(row.status, row.step) for row in report.rows] == [(OK, 1e-6),
+                                                                (OK, pytest.approx(1e-9))]
+    assert report.rows[1].analytic == pytest.approx(-1e14)
+    assert report.rows[1].numeric == pytest.approx(-1e14, rel=2e-4)
+
+
+def test_a_smaller_step_still_catches_a_wrong_derivative():
+    # log's forward with the derivative doubled, checked 1e-7 from its domain's edge.
+    bad_log = Op("bad_log", "bad_log", math.log, lambda a, out: (2.0 / a,))
+    (row,) = gradcheck(lambda v: apply(bad_log, v[0]), [Value(1e-7)],
+                       raise_exception=False).rows
+    assert (row.status, row.step) == (FAIL, pytest.approx(1e-9))
+    assert row.numeric == pytest.approx(1e7, rel=1e-4)
+
+
+def test_a_domain_error_at_the_input_itself_propagates():
+    with pytest.raises(OpDomainError, match=r"^log\(-1\.0\)"):
+        gradcheck(lambda v: v[0].log(), [Value(-1.0)])
 
 
 def test_bad_arguments():
@@ -294,10 +347,12 @@ def test_an_unlisted_kink_with_a_wrong_subgradient_fails():
     assert [row.status for row in report.rows] == [FAIL]
 
 
-def test_within_two_eps_of_a_domain_edge_is_reported_not_raised():
-    # log(x - 2 eps) is outside log's domain, and the central difference there is off
-    # by 20 % (log's curvature): neither a pass nor a failure can be told.
-    report = gradcheck(lambda v: v[0].log(), [Value(1.5e-6, "x")])
-    assert [row.status for row in report.rows] == [NONDIFFERENTIABLE]
-    assert report.rows[0].analytic == pytest.approx(1 / 1.5e-6)
-    assert gradcheck(lambda v: v[0].log(), [Value(1e-3, "x")]).rows[0].status == OK
+def test_at_a_domain_edge_is_reported_not_raised():
+    # sqrt at 0: no step keeps x - h inside the domain. The row shows the one-sided
+    # difference from the right, (4 sqrt(h) - sqrt(2h)) / 2h, and is not checked.
+    (row,) = gradcheck(lambda v: v[0].sqrt(), [Value(0.0, "x")]).rows
+    h = row.step
+    assert (row.status, h) == (NONDIFFERENTIABLE, pytest.approx(1e-14))
+    assert row.reason == "within 2e-14 of the edge of sqrt's domain"
+    assert row.numeric == pytest.approx((4 * math.sqrt(h) - math.sqrt(2 * h)) / (2 * h))
+    assert row.analytic == math.inf
