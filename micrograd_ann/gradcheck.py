@@ -14,8 +14,9 @@ not checked, neither passed nor failed -- when it sits on a listed kink, when it
 and right slopes differ with the analytic gradient between them (outside them it is a
 failure), or when no step keeps x +- 2h inside the domain (at the edge itself).
 
-Only first derivatives are checked: second order is out of scope, because the engine's
-partials are floats, not Values.
+`gradgradcheck(f, inputs)` does the same one order up: each second derivative
+d2f/dx_i dx_j (from the gradient built as Values, see `higher`) against the central
+difference over x_j of backward()'s gradient entry i, with the same steps, kinks and table.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence, TypeVar
 
-from .engine import OPS, OpError, Value, preserved_grads, topological_order
+from .engine import OPS, OpError, Value, check_int, preserved_grads, topological_order
+from .higher import hessian
 
 Function = Callable[[list[Value]], Value]  # f(inputs) -> a scalar Value
 T = TypeVar("T")
@@ -59,6 +61,7 @@ class GradcheckReport:
     eps: float
     atol: float
     rtol: float
+    order: int = 1  # 2: the rows are second derivatives (gradgradcheck)
 
     @property
     def passed(self) -> bool:
@@ -75,21 +78,23 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         n, failed, skipped = len(self.rows), len(self.failures), len(self.nondifferentiable)
+        check, unit = ("gradcheck", "input") if self.order == 1 else ("gradgradcheck",
+                                                                     "second derivative")
         if failed:
-            verdict = f"gradcheck FAILED: {failed} of {n} inputs disagree (marked >>)"
+            verdict = f"{check} FAILED: {failed} of {n} {unit}s disagree (marked >>)"
         elif skipped < n:
-            verdict = f"gradcheck passed: {n - skipped} of {n} inputs agree"
+            verdict = f"{check} passed: {n - skipped} of {n} {unit}s agree"
         else:
-            verdict = ("gradcheck checked nothing: "
-                       + ("the input is" if n == 1 else f"all {n} inputs are"))
+            verdict = (f"{check} checked nothing: "
+                       + (f"the {unit} is" if n == 1 else f"all {n} {unit}s are"))
         if skipped == n and not failed:
             verdict += " nondifferentiable here (not checked)"
         elif skipped:
             verdict += f", {skipped} nondifferentiable here (not checked)"
         # A step column only when some input was checked with a smaller step than eps.
         steps = any(row.step not in (None, self.eps) for row in self.rows)
-        header = ("", "input", "value", "analytic", "numeric", "abs err", "rel err",
-                  *(("step",) if steps else ()), "status")
+        header = ("", "input" if self.order == 1 else "inputs", "value", "analytic",
+                  "numeric", "abs err", "rel err", *(("step",) if steps else ()), "status")
         table = [header] + [_cells(row, steps) for row in self.rows]
         widths = [max(len(line[c]) for line in table) for c in range(len(header))]
         lines = [f"{verdict}  [eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}]"]
@@ -164,13 +169,16 @@ def assert_gradients_close(f: Function, inputs: Sequence[Value], *, eps: float =
 
 def check_module(model, loss_fn: Callable[..., Value], data: object, *, eps: float = 1e-6,
                  atol: float = 1e-5, rtol: float = 1e-3, max_params: int | None = None,
-                 seed: int = 0, raise_exception: bool = True) -> GradcheckReport:
+                 seed: int = 0, raise_exception: bool = True, order: int = 1
+                 ) -> GradcheckReport:
     """gradcheck the parameters of `model` for the loss `loss_fn(model, data)` -> Value.
 
     loss_fn runs the model on `data` (any object it understands, e.g. (xs, ys)) and
     returns the scalar loss. With `max_params`, that many parameters are sampled
     (reproducibly, from `seed`) for big models; rows are named by parameter path.
+    `order=2` runs gradgradcheck instead: every pair of the (sampled) parameters.
     """
+    check = gradcheck if check_int("order", order, 1, 2) == 1 else gradgradcheck
     named_parameters = getattr(model, "named_parameters", None)
     if not callable(named_parameters):
         raise TypeError(f"model must be a Module with named_parameters(), "
@@ -182,8 +190,39 @@ def check_module(model, loss_fn: Callable[..., Value], data: object, *, eps: flo
         if len(named) > max_params:
             picked = sorted(random.Random(seed).sample(range(len(named)), max_params))
             named = [named[i] for i in picked]
-    return gradcheck(lambda _: loss_fn(model, data), [p for _, p in named], eps, atol, rtol,
-                     raise_exception, names=[name for name, _ in named])
+    return check(lambda _: loss_fn(model, data), [p for _, p in named], eps, atol, rtol,
+                 raise_exception, names=[name for name, _ in named])
+
+
+def gradgradcheck(f: Function, inputs: Sequence[Value], eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, raise_exception: bool = True, *,
+                  names: Sequence[str] | None = None) -> GradcheckReport:
+    """Compare every second derivative of `f(inputs)` with central differences of its
+    gradient: one row per pair, named "x_i, x_j", for d2f/dx_i dx_j.
+
+    The analytic side is higher.hessian (the gradient built as Values, differentiated by
+    forward mode); the numeric side moves x_j and differences the gradient entry i that
+    backward() computes there. Steps, kinks, the report and GradcheckError are gradcheck's.
+    """
+    inputs = _checked_inputs(inputs)
+    _check_tolerances(eps, atol, rtol)
+    names = _row_names(inputs, names)
+    root = _call(f, inputs)
+    second = hessian(root, inputs)
+    first = _analytic_grads(root, inputs)
+    sides = _kink_sides(root)
+    rows = []
+    for i in range(len(inputs)):
+        def gradient_entry(out: Value, i: int = i) -> Probe:  # what is differenced
+            return _analytic_grads(out, inputs)[i], _kink_sides(out)
+
+        rows += [_check_input(f, inputs, j, f"{names[i]}, {names[j]}", (first[i], sides),
+                              second[i][j], eps, atol, rtol, gradient_entry)
+                 for j in range(len(inputs))]
+    report = GradcheckReport(tuple(rows), eps, atol, rtol, order=2)
+    if raise_exception and not report.passed:
+        raise GradcheckError(report)
+    return report
 
 
 # ------------------------------------------------------------------------ internals
@@ -194,24 +233,29 @@ Probe = tuple[float, tuple[tuple[str, int], ...]]  # f's value and its kink side
 
 
 def _check_input(f: Function, inputs: list[Value], i: int, name: str, base: Probe,
-                 analytic: float, eps: float, atol: float, rtol: float) -> GradcheckRow:
+                 analytic: float, eps: float, atol: float, rtol: float,
+                 measure: Callable[[Value], Probe] | None = None) -> GradcheckRow:
     """inputs[i]'s row, from the largest step h = eps / 10**k that keeps x +- 2h inside
-    every op's domain and off every kink, with central differences at h and 2h agreeing."""
+    every op's domain and off every kink, with central differences at h and 2h agreeing.
+    `measure(f's output)` gives what is differenced and the kink sides (default: f's
+    value; gradgradcheck: a gradient entry)."""
     for shrinks in range(MAX_SHRINKS + 1):
         h = eps / SHRINK**shrinks
-        numeric, reason, retry = _at_step(f, inputs, i, base, analytic, h, atol, rtol)
+        numeric, reason, retry = _at_step(f, inputs, i, base, analytic, h, atol, rtol,
+                                          measure or _data_and_kink_sides)
         if not retry:
             break
     return _row(name, inputs[i].data, analytic, numeric, h, reason, atol, rtol)
 
 
 def _at_step(f: Function, inputs: list[Value], i: int, base: Probe, analytic: float,
-             h: float, atol: float, rtol: float) -> tuple[float, str, bool]:
+             h: float, atol: float, rtol: float, measure: Callable[[Value], Probe]
+             ) -> tuple[float, str, bool]:
     """(numeric gradient, why it is nondifferentiable or "", whether a smaller step may
     do better) for inputs[i] at step h."""
     f0, sides = base
-    left = _probe_side(f, inputs, i, (-h, -2 * h))
-    right = _probe_side(f, inputs, i, (h, 2 * h))
+    left = _probe_side(f, inputs, i, (-h, -2 * h), measure)
+    right = _probe_side(f, inputs, i, (h, 2 * h), measure)
     if isinstance(left, OpError) or isinstance(right, OpError):  # x +- 2h leaves a domain
         edge, side, sign = (left, right, 1) if isinstance(left, OpError) else (right, left, -1)
         numeric = (math.nan if isinstance(side, OpError)
@@ -237,11 +281,12 @@ def _at_step(f: Function, inputs: list[Value], i: int, base: Probe, analytic: fl
     return numeric, "", retry
 
 
-def _probe_side(f: Function, inputs: list[Value], i: int,
-                offsets: tuple[float, float]) -> list[Probe] | OpError:
-    """f's value and kink sides at x + each offset, or the OpError of a probe outside a domain."""
+def _probe_side(f: Function, inputs: list[Value], i: int, offsets: tuple[float, float],
+                measure: Callable[[Value], Probe]) -> list[Probe] | OpError:
+    """measure(f's output) -- a value and kink sides -- at x + each offset, or the OpError
+    of a probe outside a domain."""
     try:
-        return _probe(f, inputs, i, offsets, _data_and_kink_sides)
+        return _probe(f, inputs, i, offsets, measure)
     except OpError as exc:
         return exc
 
