@@ -1,10 +1,13 @@
 """The backprop player: one self-contained HTML page that steps through backward().
 
-Graphviz lays the graph out once (viz.to_svg). Everything a step changes -- the node being
-processed, every grad text, the labels on its incoming edges -- is computed here from
-trace.backward_steps() and embedded as JSON, so the page's script only switches classes
-and text: steps are instant even for large graphs. Script, style and SVG are inline, so
-the page works offline and opens straight from disk.
+A model's loss is shown at a level that stays readable (semantic zoom): one box per layer
+or per neuron, or every Value; clicking a neuron opens its own op-level graph, and "up"
+comes back. Graphviz lays each graph out once, from viz's plan, without edge labels. What
+a step changes -- the node whose rule runs, the grads it updates, the chain rule on its
+edges -- is computed here from trace.backward_steps() and embedded as JSON; the page's
+script (player_assets/) only switches classes and text, writes the current step's edge
+labels, and pans and zooms so that the whole step is in view. Script, style and SVG are
+inline, so the page works offline and opens straight from disk.
 
 Making a page runs the real backward pass, then puts every gradient back as it was:
 building a player never changes your graph (unlike explain(), which accumulates).
@@ -12,49 +15,67 @@ building a player never changes your graph (unlike explain(), which accumulates)
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
-import re
 from functools import partial
 from importlib import resources
 from os import PathLike
-from pathlib import Path
-from typing import Callable, NamedTuple
+from string import Template
+from typing import NamedTuple
 
 from . import trace, viz
-from .engine import Value, preserved_grads
-from .trace import formula, format_number
+from .engine import (OPS, Value, check_number, check_str, preserved_grads,
+                     topological_order)
+from .files import write_atomic
+from .trace import format_number, formula
 
-# Graphviz writes each edge as <g id="e3" class="edge"><title>tail&#45;&gt;head</title>.
-_EDGE = re.compile(r'<g\b[^>]*\bid="(e\d+)"[^>]*>\s*<title>([^<]*)</title>')
+VIEWS = ("auto", "network", "layer", "neuron", "ops")
+_COLLAPSE = {"network": "layer", "layer": "layer", "neuron": "neuron", "ops": None}
+_LEVEL_OF = {None: "ops", "neuron": "neuron", "layer": "layer"}  # viz's collapse= spelling
+# Room between ranks for the current step's edge labels, which the layout does not reserve.
+_SPACING = {"LR": "ranksep=1.6", "TB": "ranksep=0.4"}
 
 
-def to_html(root: Value, path: str | PathLike | None = None, *, grad: float = 1.0,
-            forward: bool = False, title: str | None = None, **viz_options) -> str:
+def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "auto",
+            grad: float = 1.0, forward: bool = False, title: str | None = None,
+            **viz_options) -> str:
     """The player page for the graph ending at `root`; also written to `path` when given.
 
-    `viz_options` are viz.to_svg's (collapse, focus, depth, max_nodes, precision, rankdir,
-    timeout, ...); edge_labels defaults to True here, so Graphviz leaves room for the labels
-    each step writes. `grad` seeds backward like root.backward(grad); `forward=True` starts
-    with the forward pass (a checkbox on the page toggles it).
+    `view` is the level the page opens at: "ops" (every Value), "neuron" or "layer" (a box
+    per nn Neuron or Layer, each step one node's rule), "network" (a box per layer, each
+    step a whole layer receiving its gradient) or "auto": "layer" for a graph made by nn
+    modules, else "ops". A neuron, drawn as a box or as a box's row, opens its own op-level
+    graph when clicked. `viz_options` are viz.to_svg's (precision, rankdir, focus, depth,
+    max_nodes, timeout, ...; collapse= is another spelling of view=); edge labels are the
+    page's own, shown for the current step. `grad` seeds backward like root.backward(grad);
+    `forward=True` starts with the forward pass (a checkbox on the page toggles it).
     """
     if not isinstance(root, Value):
         raise TypeError(f"to_html needs a Value, got {type(root).__name__}")
-    viz_options.setdefault("edge_labels", True)
-    grad = float(grad)
-    # Drawn with the final grads, so Graphviz sizes each label for numbers of that width.
-    steps, svg = _run_backward(root, grad, lambda: viz.to_svg(root, **viz_options))
-    viz_options.pop("timeout", None)  # only to_svg runs dot
-    opts = viz.DrawOptions(**viz_options)
-    layout = _layout(root, viz.plan(root, opts), svg)
-    names = trace.display_names(root)  # one topological walk for every label on the page
-    data = _timeline(root, grad, steps, layout, opts.precision, names)
+    level = _level(root, view, viz_options.pop("collapse", "auto"), viz_options.get("focus"))
+    timeout = viz_options.pop("timeout", 60)
+    viz_options.pop("edge_labels", None)  # drawn by the page, so they never size the layout
+    opts = viz.DrawOptions(**viz_options, collapse=_COLLAPSE[level])
+    grad = check_number("grad", grad, finite=True)
+    names = _names(root)
+    before = {value: value.grad for value in names}
+    with preserved_grads(root):
+        steps = list(trace.backward_steps(root, grad))
+        views, links = _views(root, names, level, opts)
+        shared = _shared_layouts(views)
+        # Drawn with the final grads, so boxes are sized for numbers of that width.
+        svgs = {i: viz.run_dot(viz.dot_source(v.plan, v.opts, _SPACING[v.opts.rankdir]), "svg",
+                               timeout).decode("utf-8")
+                for i, v in enumerate(views) if shared[i] == i}
+    data = _timeline(root, grad, before, steps, names, opts.precision)
+    data["views"] = [_view_data(v, links[i], shared[i], i, steps, names, opts.precision)
+                     for i, v in enumerate(views)]
+    data["views"][0].update(_forward_data(views[0].plan, names))
     data["startForward"] = bool(forward)
-    if title is None:
-        title = f"backprop player: {names[root]}"
-    page = _page(title, svg, data)
+    page = _page(title or f"backprop player: {names[root]}", svgs, data)
     if path is not None:
-        Path(path).write_text(page, encoding="utf-8")
+        write_atomic(path, page)
     return page
 
 
@@ -77,8 +98,7 @@ class Player:
 
     def save(self, path: str | PathLike) -> str:
         """Write the page to `path` and return the path."""
-        Path(path).write_text(self.html, encoding="utf-8")
-        return str(path)
+        return write_atomic(path, self.html)
 
     def _repr_html_(self) -> str:
         page = html.escape(self.html, quote=True)
@@ -87,166 +107,358 @@ class Player:
                 "</iframe>")
 
 
-# -------------------------------------------------------------------- step data
+def _level(root: Value, view: str, collapse: object, focus: object) -> str:
+    """The level the page opens at: `view`, or the one collapse= names, "auto" resolved."""
+    if check_str("view", view) not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if collapse != "auto":
+        if collapse not in _LEVEL_OF:
+            raise ValueError(f"collapse must be one of {tuple(_LEVEL_OF)}, got {collapse!r}")
+        if view not in ("auto", _LEVEL_OF[collapse]):
+            raise ValueError(f"view={view!r} and collapse={collapse!r} disagree; pass one")
+        return _LEVEL_OF[collapse]
+    if view != "auto":
+        return view
+    return "layer" if focus is None and any(v._module for v in topological_order(root)) \
+        else "ops"
 
 
-class _Layout(NamedTuple):
-    """What the page can change: drawn nodes, their grad texts, edges."""
-
-    units: list[str]  # DOT nodes that show Values: value nodes and collapsed boxes
-    slots: list[tuple[int, Value]]  # (unit index, Value) per grad text, in label order
-    names: dict[Value, str]  # the unit showing each drawn Value (viz.dot_ids)
-    edges: list[tuple[str, str, str]]  # (edge id, tail node, head node) as in the SVG
+# ------------------------------------------------------------------------ names
 
 
-def _layout(root: Value, drawn: viz.Plan, svg: str) -> _Layout:
-    """Units and grad slots as viz drew them; a box shows the grads of its outputs."""
-    outputs = viz.box_outputs(drawn, root)
-    units: list[str] = []
-    slots: list[tuple[int, Value]] = []
-    for value in drawn.order:
-        name = drawn.names[value]
-        if name in drawn.boxes:
-            if value is not drawn.boxes[name][1][0]:
-                continue  # a box is one unit, met at its first member
-            shown = outputs[name]
-        else:
-            shown = [value]
-        slots.extend((len(units), v) for v in shown)
-        units.append(name)
-    edges = [(eid, *_edge_ends(title)) for eid, title in _EDGE.findall(svg)]
-    return _Layout(units, slots, drawn.names, edges)
+def _names(root: Value) -> dict[Value, str]:
+    """Every Value's name as the page shows it, in topological order.
 
-
-def _edge_ends(title: str) -> tuple[str, str]:
-    """'v1&#45;&gt;v2_op' -> ('v1', 'v2_op'): the DOT nodes an edge joins."""
-    tail, head = html.unescape(title).split("->")
-    return tail.split(":")[0], head.split(":")[0]
-
-
-def _run_backward(root: Value, grad: float,
-                  when_done: Callable[[], str]) -> tuple[list[trace.Step], str]:
-    """Every step of backward(grad) from root, and when_done() called right after the last.
-
-    Then every gradient is put back as it was.
+    Labels first ('w12', as a neuron's own graph shows its weights, 'x3', 'loss'); then,
+    for nn nodes, the names the boxes show: a neuron's output is the neuron
+    ('layers.0.neurons.3'), its inner nodes are named inside it ('layers.0.neurons.3.dot');
+    else trace's names ('add#7').
     """
-    with preserved_grads(root):
-        steps = list(trace.backward_steps(root, grad))
-        return steps, when_done()
+    plain = trace.display_names(root)
+    owner: dict[Value, str] = {}
+    outputs = {root}
+    inner: dict[tuple[str, str], int] = {}
+    for v in plain:
+        if v._module:
+            owner.update((p, v._module) for p in viz.parameters_of(v))
+            key = (v._module, v.op.name)
+            inner[key] = inner.get(key, 0) + 1
+        outputs.update(p for p in v.parents if p._module and p._module != v._module)
+    names = {}
+    for v, name in plain.items():
+        if v in owner and not v.label:
+            name = f"{owner[v]}.{name}"
+        elif v._module and not v.label:
+            unique = inner[(v._module, v.op.name)] == 1
+            name = v._module if v in outputs else f"{v._module}.{v.op.name if unique else name}"
+        names[v] = name
+    return names
 
 
-def _timeline(root: Value, grad: float, steps: list[trace.Step], layout: _Layout,
-              precision: int, names: dict[Value, str]) -> dict:
-    """The JSON the page plays: units, grad slots, edges, backward and forward steps."""
-    unit_index = {unit: u for u, unit in enumerate(layout.units)}
-    slot_of = {value: i for i, (_, value) in enumerate(layout.slots)}
-    edge_index: dict[tuple[str, str], list[int]] = {}
-    for e, (_, tail, head) in enumerate(layout.edges):
-        edge_index.setdefault((tail, head), []).append(e)
+def _renamed(step: trace.Step, names: dict[Value, str]) -> trace.Step:
+    """The step with the page's names, so its description matches the drawing."""
+    inputs = tuple(u._replace(name=names[u.node]) for u in step.inputs)
+    return dataclasses.replace(step, name=names[step.node], inputs=inputs)
 
+
+# ------------------------------------------------------------------------ views
+
+
+class _View(NamedTuple):
+    """One graph the page can show."""
+
+    title: str  # the root's name, or the neuron's
+    level: str  # "network", "layer", "neuron" or "ops"
+    parent: int | None  # the view one level up
+    plan: viz.Plan
+    opts: viz.DrawOptions
+    own: frozenset[Value] | None  # the Values whose steps it stops at; None: every step
+
+
+class _Link(NamedTuple):
+    """A click that opens a view one level down: on a unit, or on one of its rows."""
+
+    unit: str
+    row: Value | None
+    view: int
+
+
+def _views(root: Value, names: dict[Value, str], level: str,
+           opts: viz.DrawOptions) -> tuple[list[_View], list[list[_Link]]]:
+    """The page's views -- the graph at `level`, then one op-level view per neuron drawn as
+    a box or a box's row in it -- and, for each view, its links to the views below."""
+    top = viz.plan(root, opts)
+    views = [_View(names[root], level, None, top, opts, None)]
+    links: list[list[_Link]] = [[]]
+    neuron_opts = dataclasses.replace(opts, collapse=None, focus=None, rankdir="TB")
+    opened: dict[str, int | None] = {}
+
+    def neuron_view(module: str, members: list[Value]) -> int | None:
+        if module not in opened:
+            sub = _neuron_plan(members, names, neuron_opts)
+            opened[module] = None if sub is None else len(views)
+            if sub is not None:
+                views.append(_View(module, "ops", 0, sub, neuron_opts, frozenset(members)))
+                links.append([])
+        return opened[module]
+
+    rows = viz.box_rows(top)
+    for name, box in top.boxes.items():
+        if box.kind != "module":
+            continue
+        by_neuron = _by_neuron(box.members)
+        # A box of one neuron opens it; a layer's box opens the neuron of each row.
+        for row in (rows[name][:viz.MAX_ROWS] if len(by_neuron) > 1 else [None]):
+            module = next(iter(by_neuron)) if row is None else row._module
+            child = neuron_view(module, by_neuron.get(module, []))
+            if child is not None:
+                links[0].append(_Link(name, row, child))
+    return views, links
+
+
+def _by_neuron(members: list[Value]) -> dict[str, list[Value]]:
+    """A box's Values grouped by the neuron that made them (parameters go with theirs)."""
+    owner = {p: v._module for v in members if v._module for p in viz.parameters_of(v)}
+    groups: dict[str, list[Value]] = {}
+    for v in members:
+        module = v._module or owner.get(v)
+        if module:
+            groups.setdefault(module, []).append(v)
+    return groups
+
+
+def _weights(members: list[Value]) -> list[Value]:
+    """The weights among a neuron's parameters: a dot's first half, a product's operand 0."""
+    found = []
+    for v in members:
+        if v.op is OPS["dot"]:
+            found += v.parents[: len(v.parents) // 2]
+        elif v.op is OPS["mul"]:
+            found += v.parents[:1]
+    return [w for w in found if not w.parents]
+
+
+def _neuron_plan(members: list[Value], names: dict[Value, str],
+                 opts: viz.DrawOptions) -> viz.Plan | None:
+    """One neuron's op-level graph: its nodes and parameters, and the Values it reads.
+
+    More than viz.GROUP_ABOVE weights are drawn as one box, and so are more inputs (one
+    box per layer they come from). None when it would exceed max_nodes.
+    """
+    if not members:
+        return None
+    inside = set(members)
+    outside = list(dict.fromkeys(p for v in members for p in v.parents if p not in inside))
+    order = sorted([*outside, *members], key=lambda v: v._id)  # inputs are made first
+    groups: dict[Value, tuple[str, str]] = {}
+    weights = _weights(members)
+    if len(weights) > viz.GROUP_ABOVE:
+        groups.update((w, ("weights", "weights")) for w in weights)
+    if len(outside) > viz.GROUP_ABOVE:
+        for p in outside:
+            layer = viz.layer_of(p._module)
+            groups[p] = (layer, "outputs") if layer else ("inputs", "inputs")
+    titles = {v: names[v] for v in members if v.parents}  # as the side panel names them
+    shown = viz.grouped_plan(max(members, key=lambda v: v._id), order, groups, opts, titles)
+    return shown if shown.size <= opts.max_nodes else None
+
+
+def _shared_layouts(views: list[_View]) -> list[int]:
+    """For each view, the view whose SVG it shows with its own numbers and labels.
+
+    Neurons of one layer have graphs of the same shape, so one layout serves them all
+    (viz.layout_key): the one with the longest numbers, so the others' fit in its boxes.
+    """
+    def width(view: _View) -> int:
+        return sum(len(viz.number(x, view.opts.precision))
+                   for v in view.plan.order for x in (v.data, v.grad))
+
+    alike: dict[tuple, list[int]] = {}
+    for i, view in enumerate(views):
+        key = (i,) if view.parent is None else viz.layout_key(view.plan, view.opts)
+        alike.setdefault(key, []).append(i)
+    shared = list(range(len(views)))
+    for group in alike.values():
+        widest = max(group, key=lambda i: width(views[i]))
+        for i in group:
+            shared[i] = widest
+    return shared
+
+
+# ----------------------------------------------------------------- step data
+
+
+def _timeline(root: Value, grad: float, before: dict[Value, float],
+              steps: list[trace.Step], names: dict[Value, str], precision: int) -> dict:
+    """What every view shares: grads before the pass and after seeding, and each step's
+    text and the grads it sets, by Value index (topological order)."""
+    index = {value: i for i, value in enumerate(names)}
     number = partial(viz.number, precision=precision)
     # The state after seeding, as engine._backward_walk leaves it before the first step:
     # intermediate grads restart at 0, leaves keep theirs, the root gets the seed added.
-    init = [number(0.0 if value.parents else value.grad) for _, value in layout.slots]
-    seed = grad + (0.0 if root.parents else root.grad)
-    never = len(steps) + 1
-    reached = [never] * len(layout.units)
-    if root in slot_of:
-        init[slot_of[root]] = number(seed)
-        reached[layout.slots[slot_of[root]][0]] = 0
-    played = [_seed_step(root, names[root], seed, len(steps),
-                         unit_index.get(layout.names.get(root), -1))]
+    seed = grad + (0.0 if root.parents else before[root])
+    init = [number(0.0 if v.parents else before[v]) for v in names]
+    init[index[root]] = number(seed)
+    text = (f"step 0/{len(steps)}  seed {names[root]}.grad = {format_number(seed)}\n"
+            f"    backward pass from {names[root]} = {format_number(root.data)}: "
+            f"{len(steps)} steps")
+    played = [{"node": index[root], "text": text, "grads": []}]
     for step in steps:
-        head = layout.names.get(step.node)
         played.append({
-            "u": unit_index.get(head, -1),
-            "text": step.describe(),
-            "edges": _edge_labels(step, layout.names, edge_index, precision),
-            "grads": [[slot_of[u.node], number(u.grad)] for u in step.inputs if u.node in slot_of],
+            "node": index[step.node],
+            "text": _renamed(step, names).describe(),
+            "grads": [[index[u.node], number(u.grad)] for u in step.inputs],
         })
-    edge_step = [never] * len(layout.edges)
-    for s in reversed(range(1, len(played))):  # the first step touching each unit and edge
-        for slot, _ in played[s]["grads"]:
-            reached[layout.slots[slot][0]] = s
-        for e, _ in played[s]["edges"]:
-            edge_step[e] = s
-    for e, (_, tail, head) in enumerate(layout.edges):
-        if tail == head + "_op":  # op ellipse -> its value: carries the grad once it arrives
-            edge_step[e] = reached[unit_index[head]]
+    return {"data": [number(v.data) for v in names], "before": [number(before[v]) for v in names],
+            "init": init, "steps": played}
+
+
+def _view_data(view: _View, links: list[_Link], layout: int, i: int,
+               steps: list[trace.Step], names: dict[Value, str], precision: int) -> dict:
+    """One view's drawing as data: its units (DOT nodes showing Values), grad slots, edges,
+    the steps it stops at with the labels of their edges, its links down, and the view
+    whose SVG it shows (`layout`; another's: its own labels then replace that one's)."""
+    shown = view.plan
+    index = {value: k for k, value in enumerate(names)}
+    rows = viz.box_rows(shown)
+    units: list[str] = []
+    slots: list[list[int]] = []
+    fixed: list[int] = []  # slots in a box's rows: left where Graphviz placed them
+    for value in shown.order:
+        name = shown.names[value]
+        if name in units:
+            continue
+        listed = rows.get(name, [value])[:viz.MAX_ROWS]
+        if name in shown.boxes and len(listed) > 1:
+            fixed += range(len(slots), len(slots) + len(listed))
+        slots += [[len(units), index[v]] for v in listed]
+        units.append(name)
+    unit_of = {name: u for u, name in enumerate(units)}
+    stops = _stops(view, steps, index, _edge_labels(shown, precision))
+    slot_of = {(unit, value): k for k, (unit, value) in enumerate(slots)}
     return {
-        "units": layout.units,
-        "slots": [unit for unit, _ in layout.slots],
-        "reached": reached,
-        "before": [number(value.grad) for _, value in layout.slots],  # for the forward pass
-        "init": init,
-        "steps": played,
-        **_forward_data(layout, unit_index, edge_step, names),
+        "title": view.title, "level": view.level, "parent": view.parent,
+        "rankdir": view.opts.rankdir,
+        "units": units, "slots": slots, "fixed": fixed,
+        "shown": [[index[v], unit_of[shown.names[v]]] for v in shown.order],
+        "edges": [[e.id, e.tail] for e in shown.edges],
+        "opEdges": [[k, unit_of[e.head]] for k, e in enumerate(shown.edges)
+                    if e.tail == shown.targets[e.node] != shown.names[e.node]],
+        "stops": stops,
+        "intro": _intro(view, stops, len(steps)),
+        "links": [[unit_of[link.unit],
+                   -1 if link.row is None else slot_of[(unit_of[link.unit], index[link.row])],
+                   link.view] for link in links],
+        "template": f"mg-view-{layout}",
+        "labels": [] if layout == i else [
+            [unit_of[shown.names[v]], viz.printable(v.label or shown.titles[v])]
+            for v in shown.order
+            if (v.label or v in shown.titles) and shown.names[v] not in shown.boxes],
     }
 
 
-def _edge_labels(step: trace.Step, names: dict[Value, str],
-                 edge_index: dict[tuple[str, str], list[int]], precision: int) -> list[list]:
-    """[edge, label] for each drawn edge the step sends gradient along.
+def _edge_labels(shown: viz.Plan, precision: int):
+    """A function from a run of steps to [[edge, label], ...] for the edges they send
+    gradient along: the chain rule for one input, a count for many along one edge."""
+    edge_index: dict[tuple[str, str], list[int]] = {}
+    for k, edge in enumerate(shown.edges):
+        edge_index.setdefault((edge.tail, edge.head), []).append(k)
+    number = partial(viz.number, precision=precision)
 
-    Labels are viz's edge labels (viz.edge_text), the chain rule as explain() states it;
-    the k-th `a` of a*a goes on the k-th edge when the edge is drawn twice.
-    """
-    head = names.get(step.node)
-    labels: dict[int, list[str]] = {}
-    seen: dict[tuple[str, str], int] = {}
-    for update in step.inputs:
-        key = _edge_key(edge_index, names.get(update.node), head)
-        if key is None:
-            continue
-        candidates = edge_index[key]
-        e = candidates[min(seen.get(key, 0), len(candidates) - 1)]
-        seen[key] = seen.get(key, 0) + 1
-        labels.setdefault(e, []).append(viz.edge_text(step.upstream, update.local, precision))
-    return [[e, "; ".join(parts)] for e, parts in labels.items()]
+    def labels(run: list[trace.Step]) -> list[list]:
+        parts: dict[int, list[tuple[float, float]]] = {}
+        for step in run:
+            head = shown.targets.get(step.node)
+            seen: dict[tuple[str, str], int] = {}
+            for update in step.inputs:
+                key = (shown.names.get(update.node), head)
+                if key not in edge_index:
+                    continue  # outside this view, or both ends inside one box
+                candidates = edge_index[key]  # a*a: the k-th `a` on the k-th edge
+                e = candidates[min(seen.get(key, 0), len(candidates) - 1)]
+                seen[key] = seen.get(key, 0) + 1
+                parts.setdefault(e, []).append((step.upstream, update.local))
+        found = []
+        for e, chain in parts.items():
+            if len(chain) == 1:
+                found.append([e, viz.edge_text(*chain[0], precision)])
+            elif len({upstream for upstream, _ in chain}) == 1:
+                found.append([e, f"{number(chain[0][0])} \u00d7 local \u2192 {len(chain)} values"])
+            else:
+                found.append([e, f"{len(chain)} contributions"])
+        return found
 
-
-def _edge_key(edge_index: dict, tail: str | None, head: str | None) -> tuple[str, str] | None:
-    """The drawn edge along which head's step sends gradient to tail, if there is one."""
-    if tail is None or head is None or tail == head:
-        return None  # outside the focus, or both inside one box
-    for key in ((tail, head + "_op"), (tail, head)):
-        if key in edge_index:
-            return key
-    return None
-
-
-def _seed_step(root: Value, name: str, seed: float, total: int, unit: int) -> dict:
-    """Step 0: the root (shown as `name`) seeded, nothing propagated yet."""
-    text = (f"step 0/{total}  seed {name}.grad = {format_number(seed)}\n"
-            f"    backward pass from {name} = {format_number(root.data)}: {total} steps")
-    return {"u": unit, "text": text, "edges": [], "grads": []}
+    return labels
 
 
-def _forward_data(layout: _Layout, unit_index: dict[str, int], edge_step: list[int],
-                  labels: dict[Value, str]) -> dict:
-    """The forward pass: units appear in the order their (first) shown Value was made."""
-    first: dict[int, Value] = {}
-    for unit, value in layout.slots:
-        first.setdefault(unit, value)
-    order = sorted(first, key=lambda unit: first[unit]._id)
-    fwd = [0] * len(layout.units)
-    for f, unit in enumerate(order):
-        fwd[unit] = f
-    forward = []
-    for f, unit in enumerate(order):
-        value = first[unit]
-        where = "" if layout.units[unit].startswith("v") else f"[{value._module}] "
-        if value.parents:
-            made_as = formula(value, [labels[p] for p in value.parents])
-            text = f"{labels[value]} = {made_as} = {format_number(value.data)}"
+def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
+           labels) -> list[list]:
+    """[g, from, unit, edge labels] for each place the view's slider stops: the state
+    after step g, showing what steps from+1..g did. A neuron's view starts just before its
+    first step; a network view makes each run of steps on one box a single stop."""
+    shown = view.plan
+    units: dict[str, int] = {}
+    for value in shown.order:
+        units.setdefault(shown.names[value], len(units))
+
+    def unit(node: Value) -> int:
+        return units.get(shown.names.get(node), -1)
+
+    if view.own is not None:
+        own = [g for g, step in enumerate(steps, 1) if step.node in view.own]
+        start = own[0] - 1 if own else 0
+        return [[start, start, -1, []]] + [[g, g - 1, unit(steps[g - 1].node),
+                                            labels([steps[g - 1]])] for g in own]
+    stops = [[0, 0, unit(shown.root), []]]
+    runs: list[list[int]] = []
+    for g, step in enumerate(steps, 1):
+        if view.level == "network" and runs and unit(steps[runs[-1][-1] - 1].node) == \
+                unit(step.node):
+            runs[-1].append(g)
         else:
-            text = f"{labels[value]} = {format_number(value.data)}   (leaf)"
-        forward.append({"u": unit, "text": f"forward {f + 1}/{len(order)}  {where}{text}"})
-    edges = []
-    for (eid, tail, head), step in zip(layout.edges, edge_step):
-        ends = [fwd[unit_index[name.removesuffix("_op")]] for name in (tail, head)]
-        edges.append([eid, step, max(ends)])
-    return {"fwd": fwd, "forward": forward, "edges": edges}
+            runs.append([g])
+    for run in runs:
+        stops.append([run[-1], run[0] - 1, unit(steps[run[0] - 1].node),
+                      labels([steps[g - 1] for g in run])])
+    return stops
+
+
+def _intro(view: _View, stops: list[list], total: int) -> str:
+    """The side panel at a neuron view's first stop: where its steps are in the pass."""
+    if view.own is None:
+        return ""
+    count = len(stops) - 1
+    where = (f"backward steps {stops[1][0]}-{stops[-1][0]} of {total}" if count > 1
+             else f"backward step {stops[1][0]} of {total}" if count else "no backward steps")
+    return (f"{view.title}: its own graph. Its {count} step{'s' * (count != 1)} "
+            f"({where}) follow;\nhere, the state just before them. 'up' goes back.")
+
+
+def _forward_data(shown: viz.Plan, names: dict[Value, str]) -> dict:
+    """The forward pass on the top view: units appear in the order their first Value was
+    made; an edge appears with the later of its two ends."""
+    first: dict[str, Value] = {}
+    for value in shown.order:
+        first.setdefault(shown.names[value], value)
+    units = list(first)
+    order = sorted(range(len(units)), key=lambda u: first[units[u]]._id)
+    fwd = [0] * len(units)
+    forward = []
+    for f, u in enumerate(order):
+        value = first[units[u]]
+        fwd[u] = f
+        box = shown.boxes.get(units[u])
+        where = f"[{box.title}] " if box else ""
+        if value.parents:
+            made_as = formula(value, [names[p] for p in value.parents])
+            text = f"{names[value]} = {made_as} = {format_number(value.data)}"
+        else:
+            text = f"{names[value]} = {format_number(value.data)}   (leaf)"
+        forward.append(f"forward {f + 1}/{len(order)}  {where}{text}")
+    unit_of = {name: u for u, name in enumerate(units)}
+    ends = [max(fwd[unit_of[shown.names[e.node]]],
+                fwd[unit_of[e.tail]] if e.tail in unit_of else 0) for e in shown.edges]
+    return {"fwd": fwd, "forward": forward, "edgeFwd": ends}
 
 
 # ------------------------------------------------------------------------- page
@@ -264,49 +476,11 @@ def _script_json(data: dict) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _page(title: str, svg: str, data: dict) -> str:
-    svg = svg[svg.index("<svg"):]  # drop the XML declaration and doctype
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>\n{_asset('player.css')}</style>",
-        "</head>",
-        "<body>",
-        _CONTROLS,
-        '<div id="mg-main">',
-        f'<div id="mg-graph">\n{svg}</div>',
-        '<aside id="mg-panel"><pre id="mg-text"></pre>',
-        _LEGEND,
-        "</aside>",
-        "</div>",
-        f'<script type="application/json" id="mg-data">{_script_json(data)}</script>',
-        f"<script>\n{_asset('player.js')}</script>",
-        "</body>",
-        "</html>",
-    ])
-
-
-_CONTROLS = """<div id="mg-controls">
-<button id="mg-first" title="first step (Home)">|&#x25C0;</button>
-<button id="mg-prev" title="previous step (left arrow)">&#x25C0;</button>
-<button id="mg-play" title="play (space)">play</button>
-<button id="mg-next" title="next step (right arrow)">&#x25B6;</button>
-<button id="mg-last" title="last step (End)">&#x25B6;|</button>
-<input id="mg-slider" type="range" min="0" max="0" value="0" aria-label="step">
-<span id="mg-position"></span>
-<label>speed <select id="mg-speed">
-<option value="1">1/s</option><option value="2" selected>2/s</option>
-<option value="5">5/s</option><option value="10">10/s</option><option value="30">30/s</option>
-</select></label>
-<label><input id="mg-forward" type="checkbox"> forward pass first</label>
-<label><input id="mg-fit" type="checkbox"> fit to window</label>
-</div>"""
-
-_LEGEND = """<p id="mg-legend">
-<span style="outline: 2px solid #d62728">red</span>: the node whose rule runs now, and the edges
-its gradient flows back along (local derivative, amount added);
-<span style="color: #1f5fbf; font-weight: bold">blue</span> grads were just updated;
-faded nodes have no gradient from this pass yet.
-Keys: &larr; &rarr; step, Home/End, space plays.</p>"""
+def _page(title: str, svgs: dict[int, str], data: dict) -> str:
+    """The page from player_assets/player.html, with style, views, data and script inline."""
+    # Each SVG without its XML declaration and doctype, in a <template>: parsed, not shown.
+    views = "\n".join(f'<template id="mg-view-{i}">{svg[svg.index("<svg"):]}</template>'
+                      for i, svg in svgs.items())
+    return Template(_asset("player.html")).substitute(
+        title=html.escape(title), style=_asset("player.css"), views=views,
+        data=_script_json(data), script=_asset("player.js"))

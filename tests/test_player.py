@@ -1,25 +1,32 @@
-"""Tests for player.py: the page's data and escaping, then the page driven in headless Chromium."""
+"""Tests for player.py: the page's data, levels and size, then the pages driven in headless
+Chromium at 1366x768 -- every step in view and readable, grads as backward_steps gives them,
+drilling into a neuron and back."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
-from helpers import TUTORIAL_SLOPE, assert_all_close, grads_by_node, player_data, tutorial_leaves
-from micrograd_ann import MLP, Value, dot, topological_order
+from conftest import require_module, require_tool
+from helpers import (SVG_NS, TUTORIAL_SLOPE, assert_all_close, grads_by_node,
+                     headless_chromium, player_data, tutorial_leaves)
+from micrograd_ann import MLP, Value, datasets, dot, topological_order, viz
+from micrograd_ann.nn import tutorial_neuron
 from micrograd_ann.player import Player, _script_json, render_html, to_html
 from micrograd_ann.trace import backward_steps
-from micrograd_ann.viz import dot_ids
+from micrograd_ann.training import labelled_loss
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT_END = '</script><script>document.title="pwned"</script><!--'
 PRECISION = 12  # grad texts with 12 significant digits compare tightly with floats
+MAX_PAGE_BYTES = 1_500_000  # the digits page must stay under this
 
 
 def _seed_neuron() -> tuple[Value, list[Value]]:
@@ -35,6 +42,28 @@ def _seed_neuron() -> tuple[Value, list[Value]]:
     out.label = "out"
     x[0].grad = 0.25
     return out, [*x, *w, b]
+
+
+def _demo_loss() -> Value:
+    """The demo's one-sample loss: MLP(2, [16, 16, 1]) on a moons sample, hinge loss."""
+    model = MLP(2, [16, 16, 1], seed=0)
+    x, y = datasets.make_moons(100, seed=0)[0]
+    return labelled_loss("hinge", model(x), y)
+
+
+def _digits_loss() -> Value:
+    """A digits one-sample loss: MLP(64, [32, 10]), cross-entropy, as the CLI builds it."""
+    require_module("sklearn", "digits")
+    model = MLP(64, [32, 10], seed=0)
+    x, y = datasets.load_digits(20, seed=0)[0]
+    return labelled_loss("cross_entropy", model(x), y)
+
+
+def _svg_size(page: str, view: int = 0) -> tuple[float, float]:
+    """Width and height (pt) of a view's SVG, as Graphviz laid it out."""
+    found = re.search(rf'<template id="mg-view-{view}">(<svg.*?</svg>)', page, re.S)
+    svg = ET.fromstring(found.group(1))
+    return tuple(float(svg.get(side).removesuffix("pt")) for side in ("width", "height"))
 
 
 # ----------------------------------------------------------------- without a browser
@@ -79,6 +108,92 @@ def test_side_panel_uses_the_wording_of_explain():
     assert [step["text"] for step in data["steps"][1:]] == texts
 
 
+def test_auto_view_is_every_op_for_a_neuron_and_a_box_per_layer_for_a_model():
+    require_tool("dot")
+    neuron = tutorial_neuron()
+    assert player_data(to_html(neuron.out))["views"][0]["level"] == "ops"
+    loss = _demo_loss()
+    views = player_data(to_html(loss))["views"]
+    assert views[0]["level"] == "layer"
+    assert [unit for unit in views[0]["units"] if unit.startswith("m")] == ["m0", "m1", "m2"]
+    assert len(views) == 1 + 33  # and one op-level view per neuron, one level down
+    assert {view["parent"] for view in views[1:]} == {0}
+
+
+def test_view_names_the_level_and_collapse_is_its_other_spelling():
+    require_tool("dot")
+    loss = _demo_loss()
+    for options, level in [({"view": "neuron"}, "neuron"), ({"collapse": "neuron"}, "neuron"),
+                           ({"view": "network"}, "network"), ({"collapse": None}, "ops")]:
+        assert player_data(to_html(loss, **options))["views"][0]["level"] == level
+    with pytest.raises(ValueError, match="view must be one of"):
+        to_html(loss, view="everything")
+    with pytest.raises(ValueError, match="disagree"):
+        to_html(loss, view="ops", collapse="layer")
+
+
+def test_a_network_step_is_a_whole_layer_receiving_its_gradient():
+    require_tool("dot")
+    loss = _demo_loss()
+    top = player_data(to_html(loss, view="network"))["views"][0]
+    units = [top["units"][unit] for _, _, unit, _ in top["stops"][1:]]  # after the seed
+    # The loss's ops, then layers.2, layers.1, layers.0 once each.
+    assert units[-3:] == ["m2", "m1", "m0"] and len(set(units)) == len(units)
+    steps = sum(1 for node in topological_order(loss) if node.parents)
+    assert top["stops"][-1][0] == steps  # the last stop is the end of the pass
+    layer1 = top["stops"][-2]
+    assert layer1[0] - layer1[1] == 32  # 16 dot and 16 relu nodes in one stop
+
+
+def test_side_panel_names_each_neuron_as_its_box_row_shows_it():
+    require_tool("dot")
+    loss = _demo_loss()
+    data = player_data(to_html(loss))
+    shown = viz.plan(loss, viz.DrawOptions())
+    rows = viz.box_rows(shown)
+    texts = "\n".join(step["text"] for step in data["steps"])
+    for name, box in shown.boxes.items():
+        for value in rows[name]:
+            if not value.label:  # the output is labelled "score", and so named
+                full = f"{box.title}.{viz.row_name(value, box)}"  # layers.0 + neurons.3
+                assert re.search(rf"^    {re.escape(full)}\.grad +\+=", texts, re.M), full
+    assert "relu#" not in texts and "dot#" not in texts
+
+
+def test_edges_come_from_the_plan_and_match_the_drawing():
+    require_tool("dot")
+    loss = _demo_loss()
+    page = to_html(loss)
+    view = player_data(page)["views"][0]
+    shown = viz.plan(loss, viz.DrawOptions())
+    assert [edge for edge, _ in view["edges"]] == [e.id for e in shown.edges]
+    svg = re.search(r'<template id="mg-view-0">(<svg.*?</svg>)', page, re.S).group(1)
+    drawn = {g.get("id") for g in ET.fromstring(svg).iter(f"{SVG_NS}g")
+             if g.get("class") == "edge"}
+    assert drawn == {e.id for e in shown.edges}
+
+
+def test_edge_labels_do_not_size_the_layout():
+    require_tool("dot")
+    page = to_html(_demo_loss())
+    width, height = _svg_size(page)
+    assert width < 2500 and height < 600, (width, height)  # 2,360 x 8,435 with labels
+    assert "\u00d7" not in page.split('id="mg-data"')[0]  # no "a × b = c" in any SVG
+
+
+def test_digits_page_is_small_and_neurons_of_a_layer_share_a_layout():
+    require_tool("dot")
+    loss = _digits_loss()
+    page = to_html(loss)
+    assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
+    width, height = _svg_size(page)
+    assert width < 3500 and height < 1100, (width, height)  # was ~68,000 px tall
+    views = player_data(page)["views"]
+    assert len(views) == 1 + 42  # the loss, then each neuron's own graph
+    templates = page.count("<template ")
+    assert templates <= 6, templates  # one layout per layer, dead or alive (and the top)
+
+
 def test_jupyter_iframe_holds_the_whole_page_attribute_escaped():
     require_tool("dot")
     out, _ = _seed_neuron()
@@ -107,26 +222,52 @@ def test_to_html_needs_a_value():
 
 # ------------------------------------------------------------------- in the browser
 
+# Run in the page: are the step's node, its updated inputs and its edge labels in the
+# visible graph pane, and its node text at least 10 CSS px? Returns what is wrong.
+CHECK_STEP = """
+const pane = document.getElementById('mg-graph').getBoundingClientRect();
+const problems = [];
+const meets = (r) => r.right > pane.left && r.left < pane.right && r.bottom > pane.top
+  && r.top < pane.bottom;
+const nodes = document.querySelectorAll('#mg-graph .mg-current, #mg-graph .mg-updated');
+for (const el of nodes) {
+  if (!meets(el.getBoundingClientRect())) problems.push(['outside', el.id]);
+  for (const text of el.querySelectorAll('text')) {
+    const px = parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a;
+    if (px < 10) problems.push(['small', el.id, px]);
+  }
+}
+for (const label of document.querySelectorAll('#mg-graph .mg-elabel')) {
+  if (!label.textContent) continue;
+  const r = label.getBoundingClientRect();
+  if (r.left < pane.left - 1 || r.right > pane.right + 1 || r.top < pane.top - 1
+      || r.bottom > pane.bottom + 1) problems.push(['label outside', label.textContent]);
+}
+return [document.querySelectorAll('#mg-graph .mg-current').length, problems];
+"""
+
+# The grad each slot of the view on screen shows, by Value index (topological order).
+SHOWN_GRADS = """
+const data = JSON.parse(document.getElementById('mg-data').textContent);
+const view = data.views[document.getElementById('mg-graph').dataset.view];
+const svg = document.querySelector('#mg-graph svg');
+const lines = view.units.map((name, u) => [...svg.getElementById(name).querySelectorAll('text')]
+  .filter((t) => t.textContent.includes('grad ')).slice(
+    -view.slots.filter(([unit]) => unit === u).length));
+const seen = view.units.map(() => 0);
+return [view.slots.map(([, value]) => value), view.slots.map(([u]) => {
+  const text = lines[u][seen[u]++].textContent;
+  return text.slice(text.lastIndexOf('grad ') + 5);
+})];
+"""
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    """One headless Chromium for the whole module; selenium downloads nothing."""
+    """One headless Chromium for the whole module, a 1366x768 window; selenium downloads
+    nothing."""
     require_tool("dot")
-    chromium = require_tool("chromium")
-    chromedriver = require_tool("chromedriver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,900",
-                 f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium-profile"), 1366, 768)
     yield driver
     driver.quit()
 
@@ -171,12 +312,29 @@ def _press(browser, key: str, times: int = 1) -> None:
     ActionChains(browser).send_keys(key * times).perform()
 
 
+def _states(root: Value) -> list[list[str]]:
+    """Every Value's grad text (4 digits, as the default page shows it) after each step of
+    backward_steps(), starting from the seed; grads are put back afterwards."""
+    order = topological_order(root)
+    saved = [v.grad for v in order]
+    for v in order:
+        v.grad = 0.0 if v.parents else v.grad
+    root.grad += 1.0
+    states = [[viz.number(v.grad, 4) for v in order]]
+    for v, grad in zip(order, saved):
+        v.grad = grad
+    states.extend([viz.number(v.grad, 4) for v in order] for _ in backward_steps(root))
+    for v, grad in zip(order, saved):
+        v.grad = grad
+    return states
+
+
 @pytest.fixture(scope="module")
 def seed_page(tmp_path_factory):
     """The seed neuron's page, and the grads backward_steps() gives after each step."""
     out, leaves = _seed_neuron()
     path = render_html(out, tmp_path_factory.mktemp("player") / "seed.html", precision=PRECISION)
-    names = dot_ids(out, precision=PRECISION)
+    names = viz.dot_ids(out, precision=PRECISION)
     before = grads_by_node(out)
     # After seeding and before step 1: intermediates at 0, leaves keep theirs, root seeded.
     states = [{node: 0.0 if node.parents else grad for node, grad in before.items()}]
@@ -188,6 +346,20 @@ def seed_page(tmp_path_factory):
     final = grads_by_node(out)
     assert final[leaves[0]] != before[leaves[0]]  # x0 really accumulated
     return path, names, states, final
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """The default pages of the three graphs the issue names, with their grad states."""
+    folder = tmp_path_factory.mktemp("pages")
+    built = {}
+    for name, make in [("neuron", lambda: tutorial_neuron().out), ("demo", _demo_loss),
+                       ("digits", _digits_loss)]:
+        root = make()
+        start = time.perf_counter()
+        path = render_html(root, folder / f"{name}.html")
+        built[name] = (path, root, _states(root), time.perf_counter() - start)
+    return built
 
 
 def test_page_loads_with_the_graph_and_no_console_errors(browser, seed_page):
@@ -236,47 +408,117 @@ def test_current_step_is_highlighted_and_its_edges_labelled(browser, seed_page):
     n = next(value for value in names if value.label == "n")
     current = browser.find_elements("css selector", "#mg-graph .mg-current")
     assert {element.get_attribute("id") for element in current} == {names[n], names[n] + "_op"}
-    labels = [e.text for e in browser.find_elements("css selector", "g.edge.mg-active .mg-elabel")]
+    labels = [e.text for e in browser.find_elements("css selector", ".mg-elabel") if e.text]
     assert len(labels) == 7
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "player-neuron.png"))
     upstream = TUTORIAL_SLOPE  # s(1 - s) at 2.5; n's two halves add up to it
     w1_label = f"{upstream:.{PRECISION}g} \u00d7 5 = {5 * upstream:.{PRECISION}g}"
     assert w1_label in labels  # upstream x local (x1 = 5) = contribution
     assert "n = dot(w0, w1, w2, x0, x1, x2, b)" in browser.find_element("id", "mg-text").text
 
 
-def test_each_shown_label_is_tied_to_its_own_edge(browser, seed_page):
+def test_each_label_sits_where_its_own_edge_leaves_its_input(browser, seed_page):
     path, _, _, _ = seed_page
     _open(browser, path)
     _click(browser, "last")
-    # Graphviz's decorate line runs from the label to a point on the edge; only the active
-    # edges' lines show, and each ends on its own edge (within half a pixel).
-    ends = browser.execute_script(
-        "return [...document.querySelectorAll('g.edge')].map((edge) => {"
-        "  const line = edge.querySelector('polyline');"
-        "  if (!line || getComputedStyle(line).visibility !== 'visible') return null;"
-        "  const points = line.points, end = points[points.length - 1];"
-        "  const path = edge.querySelector('path'), total = path.getTotalLength();"
-        "  let best = Infinity;"
-        "  for (let i = 0; i <= 400; i++) {"
-        "    const p = path.getPointAtLength(total * i / 400);"
-        "    best = Math.min(best, Math.hypot(p.x - end.x, p.y - end.y));"
-        "  }"
-        "  return [edge.id, edge.classList.contains('mg-active'), best];"
-        "}).filter(Boolean);")
-    assert len(ends) == 7
-    for edge, active, distance in ends:
-        assert active and distance < 0.5, (edge, distance)
+    # Each label starts within a few units of its edge's first point, and nearer to it
+    # than to any other labelled edge's.
+    found = browser.execute_script(
+        "const labels = [...document.querySelectorAll('.mg-elabel')].filter((l) => l.textContent);"
+        "const start = (id) => document.getElementById(id).querySelector('path')"
+        "  .getPointAtLength(0);"
+        "return labels.map((l) => {"
+        "  const x = +l.getAttribute('x'), y = +l.getAttribute('y');"
+        "  const far = (id) => { const p = start(id); return Math.hypot(p.x - x, p.y - y); };"
+        "  const others = labels.filter((o) => o !== l).map((o) => far(o.dataset.edge));"
+        "  return [l.dataset.edge, far(l.dataset.edge), Math.min(...others)];"
+        "});")
+    assert len(found) == 7
+    for edge, own, nearest_other in found:
+        assert own < 24 and own < nearest_other, (edge, own, nearest_other)
 
 
-def test_fit_to_window_starts_on_only_for_graphs_that_stay_readable(browser, tmp_path):
-    out = Value(2.0, "a") * Value(-3.0, "b")
-    _open(browser, render_html(out, tmp_path / "small.html"))  # fits at its natural size
-    assert browser.find_element("id", "mg-fit").is_selected()
-    assert "mg-fit" in browser.find_element("id", "mg-graph").get_attribute("class")
-    _click(browser, "fit")  # the user can still turn it off
-    assert "mg-fit" not in browser.find_element("id", "mg-graph").get_attribute("class")
+@pytest.mark.parametrize("name", ["neuron", "demo", "digits"])
+def test_every_step_is_in_view_readable_and_shows_backward_steps_grads(browser, pages, name):
+    path, root, states, _ = pages[name]
+    _open(browser, path)
+    stops = browser.execute_script(
+        "return JSON.parse(document.getElementById('mg-data').textContent).views[0].stops"
+        ".map((stop) => stop[0]);")
+    assert stops == list(range(len(states)))
+    sample = range(len(stops)) if len(stops) <= 70 else \
+        sorted({round(k * (len(stops) - 1) / 29) for k in range(30)})
+    for k in sample:
+        _slide(browser, k)
+        current, problems = browser.execute_script(CHECK_STEP)
+        assert current >= 1 and problems == [], (name, k, problems)
+        values, shown = browser.execute_script(SHOWN_GRADS)
+        assert shown == [states[k][v] for v in values], (name, k)
+        if k == sample[len(sample) // 2]:  # a step mid-way, for the README and a look
+            ARTIFACTS.mkdir(exist_ok=True)
+            browser.save_screenshot(str(ARTIFACTS / f"player-{name}.png"))
+
+
+def test_drilling_into_a_neuron_shows_its_own_steps_and_up_comes_back(browser, pages):
+    from selenium.webdriver.common.keys import Keys
+
+    path, root, states, _ = pages["demo"]
+    _open(browser, path)
+    _slide(browser, 10)
+    rows = browser.find_elements("css selector", "#mg-graph text.mg-link")
+    assert len(rows) == 32  # every neuron's row in the two hidden layers' boxes
+    assert "mg-link" in browser.find_element("id", "m2").get_attribute("class")  # one neuron
+    layer1 = [row for row in rows if row.text.startswith("neurons.4:")][1]  # layers.1's
+    layer1.click()
+    assert browser.find_element("id", "mg-crumbs").text.endswith("\u25b8layers.1.neurons.4")
+    stops = browser.execute_script(
+        "const data = JSON.parse(document.getElementById('mg-data').textContent);"
+        "return data.views.find((v) => v.title === 'layers.1.neurons.4').stops"
+        ".map((stop) => stop[0]);")
+    assert len(stops) == 3  # the state before, then its ReLU's step and its dot's
+    assert stops[1] == stops[0] + 1 and stops[2] > stops[1]
+    for k, g in enumerate(stops):
+        _slide(browser, k)
+        current, problems = browser.execute_script(CHECK_STEP)
+        assert problems == [] and (current > 0) == (k > 0), (k, problems)
+        values, shown = browser.execute_script(SHOWN_GRADS)
+        assert shown == [states[g][v] for v in values], (k, g)
+        position = browser.find_element("id", "mg-position").text
+        assert position == f"layers.1.neurons.4 step {k} / 2 (backward step {g} / 68)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "player-demo-neuron.png"))
+    _press(browser, Keys.ESCAPE)  # up: the layer view, at the step the neuron view was at
+    assert browser.find_element("id", "mg-crumbs").text == "loss (class 1) (layer level)"
+    assert browser.find_element("id", "mg-position").text == f"backward step {stops[-1]} / 68"
+    assert browser.find_element("id", "mg-up").get_attribute("disabled")
+
+
+def test_digits_page_loads_and_steps_fast(browser, pages):
+    path, _, states, seconds = pages["digits"]
+    assert seconds < 30  # built in well under a second here; dot runs four times
+    start = time.perf_counter()
+    _open(browser, path)
+    loaded = time.perf_counter() - start
+    times = browser.execute_script(
+        "const times = [];"
+        "for (const id of ['next', 'next', 'next', 'last', 'prev', 'first', 'next']) {"
+        "  const start = performance.now();"
+        "  document.getElementById('mg-' + id).click();"
+        "  times.push(performance.now() - start);"
+        "} return times;")
+    # Generous bounds; the issue's targets (2 s, 100 ms) are met by a wide margin.
+    assert loaded < 10 and max(times) < 1000, (loaded, times)
+
+
+def test_whole_graph_shows_everything_and_can_be_switched_off(browser, pages):
+    path, _, _, _ = pages["demo"]
+    _open(browser, path)
+    _slide(browser, 30)
+    box = "const b = document.querySelector('#mg-graph svg').viewBox.baseVal; return b.width;"
+    following = browser.execute_script(box)
+    _click(browser, "fit")
+    assert browser.execute_script(box) > 2 * following  # the whole graph, smaller
+    _click(browser, "fit")
+    assert browser.execute_script(box) == pytest.approx(following)
 
 
 def test_hostile_labels_show_as_text_and_run_nothing(browser, tmp_path):
@@ -316,7 +558,8 @@ def test_forward_mode_reveals_nodes_in_topological_order(browser, tmp_path):
     path = render_html(out, tmp_path / "forward.html", forward=True)
     _open(browser, path)
     units = browser.execute_script("return JSON.parse("
-                                   "document.getElementById('mg-data').textContent).units")
+                                   "document.getElementById('mg-data').textContent)"
+                                   ".views[0].units")
     hidden = browser.find_elements("css selector", "g.node.mg-hidden")
     assert len({element.get_attribute("id").removesuffix("_op") for element in hidden}) == \
         len(units) - 1
@@ -324,40 +567,3 @@ def test_forward_mode_reveals_nodes_in_topological_order(browser, tmp_path):
     _click(browser, "last")
     assert browser.find_elements("css selector", ".mg-hidden") == []
     assert browser.find_element("id", "mg-position").text.startswith("backward step")
-
-
-def test_collapsed_mlp_loads_and_steps_within_a_second(browser, tmp_path):
-    model = MLP(2, [16, 16, 1], seed=0)
-    out = model([0.5, -1.5])
-    path = render_html(out, tmp_path / "mlp.html", collapse="neuron")
-    names = dot_ids(out, collapse="neuron")
-    _open(browser, path)
-    # Thousands of px tall: fitting would shrink the text to specks, so it starts off.
-    assert not browser.find_element("id", "mg-fit").is_selected()
-    assert "mg-fit" not in browser.find_element("id", "mg-graph").get_attribute("class")
-    # The issue's generous bound: every step renders in under a second.
-    times = browser.execute_script(
-        "const times = [];"
-        "for (const id of arguments[0]) {"
-        "  const start = performance.now();"
-        "  document.getElementById('mg-' + id).click();"
-        "  times.push(performance.now() - start);"
-        "} return times;", ["next", "next", "next", "last", "prev", "first"])
-    assert max(times) < 1000, times
-    # Step 3 runs the dot node hidden in a hidden neuron's box (step 2 ran its ReLU).
-    step_nodes = [node for node in reversed(topological_order(out)) if node.parents]
-    assert step_nodes[2].op.name == "dot" and step_nodes[1].op.name == "relu"
-    _click(browser, "next", 3)
-    boxes = [e.get_attribute("id") for e in browser.find_elements("css selector", ".mg-current")]
-    assert boxes == [names[step_nodes[2]]] == [names[step_nodes[1]]]
-    assert boxes[0].startswith("m")
-    _click(browser, "last")
-    out.backward()
-    outputs = {}  # each box shows its neuron's output: the Value it made last
-    for value, name in names.items():
-        if value._id > outputs.get(name, value)._id or name not in outputs:
-            outputs[name] = value
-    final = {value: value.grad for value in outputs.values()}
-    _expect(_shown_grads(browser, names), final, "last, collapsed", rel=1e-3)
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "player-mlp.png"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import graphviz
 import pytest
@@ -219,20 +221,45 @@ def test_dead_relu_is_marked():
 # ------------------------------------------------------------------ big graphs
 
 
-def test_max_nodes_refuses_with_a_hint():
-    root = _small()  # 6 values + 3 op ellipses = 9 nodes
-    assert viz.to_dot(root, max_nodes=9)
-    with pytest.raises(viz.GraphTooLargeError, match=r"9 nodes.*max_nodes=8.*collapse=.*focus="):
-        viz.to_dot(root, max_nodes=8)
-    assert viz.to_dot(root, style="compact", max_nodes=6)
+def test_max_nodes_counts_edges_too_and_refuses_with_a_hint():
+    root = _small()  # 6 values + 3 op ellipses = 9 nodes; 8 edges
+    assert viz.graph_size(root) == 17 and viz.graph_size(root, style="compact") == 6 + 5
+    assert viz.to_dot(root, max_nodes=17)
+    with pytest.raises(viz.GraphTooLargeError,
+                       match=r"17 nodes and edges, more than max_nodes=16.*collapse=.*focus="):
+        viz.to_dot(root, max_nodes=16)
+    assert viz.to_dot(root, style="compact", max_nodes=11)
 
 
-def test_unfused_mlp_graph_exceeds_the_default_limit():
+def test_a_few_nodes_with_thousands_of_edges_are_refused():
+    # 242 nodes, 6,561 edges: dot took 40 s on such a graph; nodes alone looked harmless.
+    inputs = [Value(float(i), f"x{i}") for i in range(81)]
+    sums = [sum_values(inputs) for _ in range(81)]
+    root = sum_values(sums)
+    assert viz.graph_size(root) > viz.MAX_NODES
+    with pytest.raises(viz.GraphTooLargeError, match="nodes and edges"):
+        viz.to_dot(root)
+
+
+def test_unfused_mlp_graph_drawn_per_op_exceeds_the_default_limit():
     _, _, loss = _mlp_loss(fused=False)
-    with pytest.raises(viz.GraphTooLargeError, match=r"more than max_nodes=500"):
-        viz.draw_dot(loss)
+    with pytest.raises(viz.GraphTooLargeError, match=r"more than max_nodes=2,000"):
+        viz.draw_dot(loss, collapse=None)
     with pytest.raises(ValueError):  # GraphTooLargeError is a ValueError
-        viz.dot_ids(loss)
+        viz.dot_ids(loss, collapse=None)
+    dot = viz.to_dot(loss, collapse=None, max_nodes=10_000)  # one statement per node, edge
+    assert viz.graph_size(loss, collapse=None) == dot.count(" [id=") > 3000
+
+
+def test_a_model_graph_is_drawn_one_box_per_layer_unless_collapse_says_otherwise():
+    _, _, loss = _mlp_loss()
+    assert viz.draw_dot(loss).source == viz.to_dot(loss, collapse="layer")
+    assert "shape=box3d" not in viz.to_dot(loss, collapse=None)
+    assert viz.to_dot(loss, collapse="neuron").count("shape=box3d") == 33
+    small = _small()  # no nn nodes: every Value, as before
+    assert viz.to_dot(small) == viz.to_dot(small, collapse=None) == GOLDEN
+    middle = topological_order(loss)[-5]
+    assert "box3d" not in viz.to_dot(loss, focus=middle, depth=1)  # a focus shows Values
 
 
 @pytest.mark.parametrize("fused", [True, False])
@@ -269,10 +296,57 @@ def test_collapse_layer_draws_one_box_per_layer():
     _, out, loss = _mlp_loss()
     dot = viz.to_dot(loss, collapse="layer")
     assert re.findall(r"^\t(m\d+) \[", dot, re.M) == ["m0", "m1", "m2"]
-    assert re.findall(r"<B>(layers\.\d)</B><BR/>(\d+) params", dot) == [
+    assert re.findall(r"<B>(layers\.\d)</B>(?:</TD></TR><TR><TD COLSPAN=\"1\">|<BR/>)"
+                      r"(\d+) params", dot) == [
         ("layers.0", "48"), ("layers.1", "272"), ("layers.2", "17")]
+    rows = re.findall(r'<TD ALIGN="LEFT"[^>]*>(neurons\.\d+): data', _node_line(dot, "m1"))
+    assert rows == [f"neurons.{k}" for k in range(16)]  # named as the side panel names them
     assert f"data {out.data:.4g}<BR/>grad {out.grad:.4g}>" in _node_line(dot, "m2")
     assert "\tm0 -> m1 [id=" in dot and dot.count("m0 -> m1") == 1  # 256 edges drawn once
+
+
+def test_many_model_inputs_are_drawn_as_one_box_and_long_boxes_in_columns():
+    model = MLP(40, [3], seed=0)
+    out = model([0.1 * i for i in range(40)])
+    shown = viz.plan(out[0], viz.DrawOptions())
+    inputs = next(box for box in shown.boxes.values() if box.kind == "inputs")
+    assert [v.label for v in inputs.members] == [f"x{i}" for i in range(40)]
+    dot = viz.to_dot(out[0])
+    line = _node_line(dot, shown.names[inputs.members[0]])
+    assert "<B>inputs</B>" in line and "40 inputs" in line
+    cells = re.findall(r'<TD ALIGN="LEFT">(x\d+): data', line)
+    assert cells[:4] == ["x0", "x1", "x2", "x3"]  # two columns of 20, read across
+    assert line.count("<TR>") == 2 + 20
+    few = MLP(8, [2], seed=0)([1.0] * 8)[0]  # eight inputs stay drawn one by one
+    assert all(box.kind == "module" for box in viz.plan(few, viz.DrawOptions()).boxes.values())
+
+
+def test_a_box_shows_at_most_max_rows_rows():
+    loss = MLP(2, [viz.MAX_ROWS + 20, 1], seed=0)([0.5, -0.5])
+    line = _node_line(viz.to_dot(loss, collapse="layer"), "m0")  # layers.0's box
+    shown = re.findall(r"(neurons\.\d+): data", line)
+    assert shown == [f"neurons.{k}" for k in range(viz.MAX_ROWS)]
+    assert "<I>... and 20 more</I>" in line
+
+
+def test_plan_edges_are_the_drawn_edges_in_order():
+    for options in ({}, {"collapse": "neuron"}, {"style": "compact"}):
+        root = _mlp_loss()[2] if options.get("collapse") else _small()
+        shown = viz.plan(root, viz.DrawOptions(**options))
+        drawn = re.findall(r"^\t(\S+) -> (\S+) \[id=(e\d+)", viz.to_dot(root, **options), re.M)
+        assert [(e.tail, e.head, e.id) for e in shown.edges] == drawn
+
+
+def test_grouped_plan_draws_chosen_groups_and_names():
+    a, b = Value(1.0, "a"), Value(2.0, "b")
+    c = a * b
+    opts = viz.DrawOptions()
+    shown = viz.grouped_plan(c, [a, b, c], {a: ("both", "inputs"), b: ("both", "inputs")},
+                             opts, titles={c: "product"})
+    dot = viz.dot_source(shown, opts)
+    assert list(shown.boxes) == ["m0"] and shown.boxes["m0"].members == [a, b]
+    assert "<B>both</B>" in dot and "2 inputs" in dot and "<B>product</B>" in dot
+    assert [(e.tail, e.head) for e in shown.edges] == [("m0", "v0_op"), ("v0_op", "v0")]
 
 
 def test_focus_draws_only_the_neighbourhood():
@@ -292,7 +366,8 @@ def test_focus_draws_only_the_neighbourhood():
 @pytest.mark.parametrize("options, error", [
     ({"style": "fancy"}, ValueError), ({"rankdir": "RL"}, ValueError),
     ({"collapse": "model"}, ValueError), ({"precision": 0}, ValueError),
-    ({"max_nodes": "10"}, ValueError), ({"focus": 3.0}, TypeError), ({"colour": "red"}, TypeError),
+    ({"max_nodes": "10"}, TypeError), ({"max_nodes": 0}, ValueError), ({"focus": 3.0}, TypeError),
+    ({"colour": "red"}, TypeError),
 ])
 def test_bad_options_are_rejected(options, error):
     with pytest.raises(error):
@@ -310,9 +385,9 @@ def test_drawing_a_non_value_is_a_type_error():
 def test_mlp_graph_renders_to_svg_with_named_nodes():
     require_tool("dot")
     _, _, loss = _mlp_loss(fused=False)
-    names = viz.dot_ids(loss, max_nodes=2000)
-    # a generous bound: dot takes under a second here; it is stopped after 20 s
-    texts = _svg_texts(viz.to_svg(loss, timeout=20, max_nodes=2000))
+    names = viz.dot_ids(loss, collapse=None, max_nodes=4000)
+    # a generous bound: dot takes about a second here; it is stopped after 20 s
+    texts = _svg_texts(viz.to_svg(loss, timeout=20, collapse=None, max_nodes=4000))
     assert len(names) == len(topological_order(loss)) > 900
     for v, name in names.items():
         assert f"data {v.data:.4g}" in texts[name] and f"grad {v.grad:.4g}" in texts[name]
@@ -347,10 +422,63 @@ def test_missing_dot_says_how_to_install(monkeypatch, tmp_path):
     assert not (tmp_path / "g.svg").exists()
 
 
-def test_slow_dot_is_stopped_after_the_timeout(monkeypatch, tmp_path):
-    fake = tmp_path / "dot"
-    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+def _fake_dot(monkeypatch, folder, script: str) -> None:
+    """A `dot` running `script` (sh), found on PATH before the real one."""
+    fake = folder / "dot"
+    fake.write_text("#!/bin/sh\n" + script)
     fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")  # found first
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_slow_dot_is_stopped_after_the_timeout(monkeypatch, tmp_path):
+    _fake_dot(monkeypatch, tmp_path, "exec sleep 30\n")
     with pytest.raises(viz.RenderTimeoutError, match=r"timeout=0\.2 s"):
         viz.to_svg(_small(), timeout=0.2)
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_timeout_also_stops_the_children_of_dot(monkeypatch, tmp_path):
+    # The child keeps dot's stdout open: killing dot alone would leave the read hanging.
+    pid_file = tmp_path / "child.pid"
+    _fake_dot(monkeypatch, tmp_path, f"sleep 30 &\necho $! > '{pid_file}'\nwait\n")
+    start = time.perf_counter()
+    with pytest.raises(viz.RenderTimeoutError):
+        viz.to_svg(_small(), timeout=0.5)
+    assert time.perf_counter() - start < 5
+    child = int(pid_file.read_text())
+    for _ in range(50):  # SIGKILL is immediate; give the kernel a moment
+        if not _running(child):
+            break
+        time.sleep(0.02)
+    assert not _running(child)
+
+
+@pytest.mark.parametrize("script, message", [
+    ("cat > /dev/null\necho 'not a drawing'\n", r"exited 0 but did not write SVG"),
+    ("cat > /dev/null\nprintf '<svg><g>'\n", r"exited 0 but did not write SVG"),  # cut short
+    ("cat > /dev/null\necho 'Error: syntax error' >&2\nexit 3\n",
+     r"dot failed with exit code 3: Error: syntax error"),
+])
+def test_dot_misbehaving_is_a_graphviz_error(monkeypatch, tmp_path, script, message):
+    _fake_dot(monkeypatch, tmp_path, script)
+    with pytest.raises(viz.GraphvizError, match=message):
+        viz.to_svg(_small())
+    with pytest.raises(viz.DrawError):  # the one class the CLI catches
+        viz.render(_small(), tmp_path / "g.svg")
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_a_label_too_long_for_graphviz_is_refused_before_dot_runs():
+    root = Value(1.0, "x" * 17_000) * 2.0
+    with pytest.raises(viz.LabelTooLongError, match=r"node v0's label is 17,\d+ bytes.*16 KB"):
+        viz.to_dot(root)
+    assert viz.to_dot(Value(1.0, "x" * 15_000) * 2.0)  # under the limit: drawn
