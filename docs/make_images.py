@@ -1,8 +1,9 @@
 """Regenerate the README's images: python docs/make_images.py.
 
 neuron_graph.svg needs Graphviz's `dot`; player.png also needs chromium, chromedriver and
-selenium (a dev dependency): it is the backprop player of the tutorial's fused neuron at
-its last step, the dot node sending gradient to all seven inputs. network.svg is drawn
+selenium (a dev dependency): it is the backprop player of the demo's one-sample loss at
+1366x768, mid-way through backward (tests/test_player.py saves the same view as
+test-artifacts/player-demo.png). network.svg is drawn
 in pure Python; network.png (the digits model's view) needs Chromium and scikit-learn.
 """
 
@@ -12,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from micrograd_ann import Value, player, training, viz
-from micrograd_ann.nn import TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS, tutorial_neuron
+from micrograd_ann import MLP, Value, datasets, player, training, viz
+from micrograd_ann.nn import TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS
 from micrograd_ann.network import draw_network
 
 HERE = Path(__file__).parent
@@ -53,12 +54,15 @@ def _chromium(tmp: str, width: int, height: int) -> Iterator:
 
 
 def player_screenshot() -> None:
-    """The player page of the fused neuron, screenshot at its last step in headless Chromium."""
-    out = tutorial_neuron().out  # fused: one dot node, labelled x0..x2, w0..w2, b, n, out
-    with tempfile.TemporaryDirectory() as tmp, _chromium(tmp, 1800, 720) as driver:
-        page = player.render_html(out, Path(tmp) / "player.html")
+    """The player page of one moons sample's hinge loss through MLP(2, [16, 16, 1]) (one box
+    per layer), at backward step 34 of 68 in headless Chromium."""
+    x, y = datasets.make_moons(100, seed=0)[0]
+    loss = training.labelled_loss("hinge", MLP(2, [16, 16, 1], seed=0)(x), y)
+    with tempfile.TemporaryDirectory() as tmp, _chromium(tmp, 1366, 768) as driver:
+        page = player.render_html(loss, Path(tmp) / "player.html")
         driver.get(Path(page).as_uri())
-        driver.find_element("id", "mg-last").click()
+        driver.execute_script("const s = document.getElementById('mg-slider'); s.value = 34;"
+                              " s.dispatchEvent(new Event('input'));")
         driver.save_screenshot(str(HERE / "player.png"))
 
 

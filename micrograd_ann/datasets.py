@@ -2,7 +2,8 @@
 
 Every loader returns a list of (features, class index) pairs with classes 0..k-1 as
 balanced as n_samples allows, shuffled by `random.Random(seed)` (the global random state
-is never touched). `load_digits` needs the optional scikit-learn extra.
+is never touched). `load_digits` needs the optional scikit-learn extra (without it:
+extras.MissingExtraError).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 from typing import Callable
 
 from .engine import is_number
+from .extras import require
 
 Sample = tuple[list[float], int]
 
@@ -118,10 +120,6 @@ def make_spiral(n_samples: int = 100, n_classes: int = 3, noise: float = 0.1,
     return _jitter(random.Random(seed), points, noise)
 
 
-DIGITS_INSTALL_HINT = ('load_digits needs scikit-learn: pip install scikit-learn '
-                       '(or, in a clone of micrograd_ann: pip install -e ".[digits]")')
-
-
 def load_digits(n_samples: int | None = None, seed: int = 0) -> list[Sample]:
     """scikit-learn's 1,797 8x8 handwritten digits: 64 pixels scaled to [0, 1], label 0-9.
 
@@ -131,11 +129,8 @@ def load_digits(n_samples: int | None = None, seed: int = 0) -> list[Sample]:
     """
     if n_samples is not None:  # checked before loading and scaling all the pixels
         _check_int("load_digits", "n_samples", n_samples, 1)
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError as exc:
-        raise ImportError(DIGITS_INSTALL_HINT) from exc
-    pixels, labels = sklearn_digits(return_X_y=True)
+    sklearn_datasets = require("sklearn.datasets", "digits", "the digits dataset (scikit-learn)")
+    pixels, labels = sklearn_datasets.load_digits(return_X_y=True)
     samples = [([float(v) / 16.0 for v in row], int(label))
                for row, label in zip(pixels, labels)]
     if n_samples is None:

@@ -10,6 +10,9 @@ import math
 from typing import Callable, NamedTuple, Sequence
 from xml.sax.saxutils import escape
 
+from .extras import MissingExtraError, require
+from .files import atomic_writer
+
 # Strong colours for points and lines, light ones for the regions behind them.
 POINT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -205,13 +208,131 @@ def save_png_decision_boundary(grid: Grid, points: Sequence[Sequence[float]],
 def _figure(size: tuple[float, float]):
     """A matplotlib Figure not tied to pyplot (no window, no backend switch), or None."""
     try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    return Figure(figsize=size)
+        figure = require("matplotlib.figure", "plot", "PNG plots")
+    except MissingExtraError:
+        return None  # PNGs are optional: the SVG plots need no matplotlib
+    return figure.Figure(figsize=size)
 
 
 def _save(fig, path: str) -> str:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_writer(path, binary=True) as file:  # never a half-written PNG
+        fig.savefig(file, format="png", dpi=100)
     return path
+
+
+# ------------------------------------------------------------ a training history
+# For notebooks: each function takes a history.History (read, never changed) and returns a
+# matplotlib Figure, which Jupyter shows; without matplotlib, MissingExtraError says how to
+# install it. The replay page (History.to_html) shows the same, epoch by epoch.
+
+_TRAIN, _TEST = "-", "--"
+
+
+def _history_figure(size: tuple[float, float]):
+    return require("matplotlib.figure", "plot", "plotting a training history").Figure(
+        figsize=size, layout="constrained")
+
+
+def history_curves(*histories, labels: Sequence[str] | None = None):
+    """Loss and accuracy by epoch, train (solid) and test (dashed), a colour per history."""
+    if not histories:
+        raise ValueError("history_curves needs at least one History")
+    labels = list(labels) if labels is not None else [f"run {i}" for i in range(len(histories))]
+    if len(labels) != len(histories):
+        raise ValueError(f"{len(labels)} labels for {len(histories)} histories")
+    fig = _history_figure((10, 3.4))
+    loss_ax, accuracy_ax = fig.subplots(1, 2)
+    for i, (history, label) in enumerate(zip(histories, labels)):
+        epochs = [f.epoch for f in history.frames]
+        colour = POINT_COLOURS[i % len(POINT_COLOURS)]
+        for style, part in ((_TRAIN, "train"), (_TEST, "test")):
+            loss_ax.plot(epochs, [getattr(f, f"{part}_loss") for f in history.frames],
+                         style, color=colour, label=f"{label} {part}")
+            accuracy_ax.plot(epochs, [getattr(f, f"{part}_accuracy") for f in history.frames],
+                             style, color=colour, label=f"{label} {part}")
+    loss_ax.set(title="loss", xlabel="epoch", ylim=(0, None))
+    accuracy_ax.set(title="accuracy", xlabel="epoch", ylim=(0, 1.02))
+    accuracy_ax.legend(fontsize=8)
+    return fig
+
+
+def history_boundary(history, k: int = -1, resolution: int = 60):
+    """The decision boundary of frame k's model (2-D data): train points filled, test
+    points hollow, the ones it gets wrong crossed."""
+    if history.architecture["nin"] != 2:
+        raise ValueError(f"a decision boundary needs 2 inputs; this model has "
+                         f"{history.architecture['nin']}")
+    frame = history.frames[k]
+    classify = history.classifier(k)
+    samples = history.train_set + history.test_set
+    grid = boundary_grid(lambda a, b: classify([a, b]), [x for x, _ in samples], resolution)
+    fig = _history_figure((4.6, 4.2))
+    ax = fig.subplots()
+    from matplotlib.colors import ListedColormap
+
+    top = len(POINT_COLOURS) - 1
+    ax.pcolormesh(grid.xs, grid.ys, grid.classes, cmap=ListedColormap(REGION_COLOURS),
+                  vmin=0, vmax=top)
+    for samples, predicted, test in ((history.train_set, frame.train_predictions, False),
+                                     (history.test_set, frame.test_predictions, True)):
+        colours = [_colour(POINT_COLOURS, y) for _, y in samples]
+        xs, ys = [x[0] for x, _ in samples], [x[1] for x, _ in samples]
+        ax.scatter(xs, ys, s=22, linewidths=1.6 if test else 0.5,
+                   facecolors="white" if test else colours,
+                   edgecolors=colours if test else "black")
+        wrong = [(x[0], x[1]) for (x, y), p in zip(samples, predicted) if p != y]
+        if wrong:
+            ax.scatter(*zip(*wrong), marker="x", s=30, color="black", linewidths=1)
+    ax.set(title=f"epoch {frame.epoch}: filled train, hollow test, x wrong",
+           xlabel="x0", ylabel="x1")
+    return fig
+
+
+def history_diagnostics(history, k: int = -1):
+    """Frame k's per-layer histograms of outputs and of d loss / d output, then each
+    layer's weight-gradient norm and update-to-data ratio over the epochs."""
+    frame = history.frames[k]
+    if frame.layers is None:
+        raise ValueError(f"frame {k} is epoch {frame.epoch}, before any step: it has no "
+                         f"diagnostics (choose a later frame)")
+    n = len(frame.layers)
+    fig = _history_figure((10, 1.5 * n + 3.2))
+    grid = fig.add_gridspec(n + 2, 2, height_ratios=[1] * n + [0.25, 2.2])
+    for i, (stats, activation) in enumerate(zip(frame.layers, history.activations)):
+        for c, (hist, what) in enumerate(((stats.activations, "outputs"),
+                                          (stats.gradients, "d loss / d output"))):
+            ax = fig.add_subplot(grid[i, c])
+            width = (hist.hi - hist.lo) / len(hist.counts) or 1.0
+            lefts = [hist.lo + b * width for b in range(len(hist.counts))]
+            ax.bar(lefts, hist.counts, width=width, align="edge",
+                   color=POINT_COLOURS[i % len(POINT_COLOURS)])
+            ax.set_yticks([])
+            note = _layer_note(stats, activation) if c == 0 else f"norm |d loss/dw| " \
+                f"{stats.grad_norm:.2g}"
+            ax.set_title(f"layers.{i} ({activation}) {what}: {note}", fontsize=8, loc="left")
+    epochs = [f.epoch for f in history.frames if f.layers]
+    norm_ax, ratio_ax = fig.add_subplot(grid[n + 1, 0]), fig.add_subplot(grid[n + 1, 1])
+    for i in range(n):
+        colour = POINT_COLOURS[i % len(POINT_COLOURS)]
+        norm_ax.plot(epochs, [f.layers[i].grad_norm for f in history.frames if f.layers],
+                     color=colour, label=f"layers.{i}")
+        ratio_ax.plot(epochs, [math.nan if f.layers[i].update_ratio is None
+                               else f.layers[i].update_ratio
+                               for f in history.frames if f.layers], color=colour)
+    for ax in (norm_ax, ratio_ax):
+        ax.axvline(frame.epoch, color="#dc2626", linewidth=1)
+    ratio_ax.axhline(-3, color="#16a34a", linestyle="--", linewidth=1)
+    norm_ax.set(yscale="log", title="weight-gradient norm", xlabel="epoch")
+    ratio_ax.set(title="log10 update / data (about -3 is healthy)", xlabel="epoch")
+    norm_ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _layer_note(stats, activation: str) -> str:
+    """'3 of 16 dead, 41% off' (relu), '12% saturated' (tanh, sigmoid), or ''."""
+    if stats.dead is not None:
+        return f"{len(stats.dead)} dead, {stats.flat:.0%} of outputs 0"
+    if stats.flat is not None:
+        return f"{stats.flat:.0%} saturated"
+    return ""

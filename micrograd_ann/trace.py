@@ -83,8 +83,8 @@ class Step:
 
 
 def format_number(x: float) -> str:
-    """A number as shown in step descriptions: six significant digits."""
-    return f"{x:.6g}"
+    """A number as shown in step descriptions: six significant digits, never '-0'."""
+    return f"{x + 0.0:.6g}"  # -0.0 + 0.0 is 0.0
 
 
 def formula(node: Value, names: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""Train an MLP on a built-in dataset: per-dataset presets, the loop, progress and plots.
+"""Train an MLP on a built-in dataset: per-dataset presets and limits, the loop, progress,
+and the run's output files.
 
 Used by the `train` and `demo` commands. The loop is the textbook one: forward a
 batch, average the loss, zero_grad, backward, step.
@@ -8,17 +9,38 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import random
 import time
-from typing import Sequence, TextIO
+from typing import Iterator, Sequence, TextIO
 
-from . import checkpoint, datasets, losses, plots
+from . import datasets, losses, outputs
 from .engine import OpError, Value, topological_order
+from .history import History
 from .nn import MLP
 from .optim import SGD, Adam
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+# What a run's files draw of the hardest sample's backward pass (`graph=`): always the
+# network view (network.svg, no Graphviz needed), and the loss graph (graph.svg) and its
+# backprop player (backprop.html) at a level: "layer", "neuron" or "ops", "auto" (the
+# clearest: a box per layer), or "network" (no graph.svg, the player a layer per step).
+# "none" draws nothing.
+GRAPHS = ("auto", "network", "layer", "neuron", "ops", "none")
+
+# ------------------------------------------------------------------------- limits
+# Work is bounded before it starts: a run holds at most MAX_SAMPLES samples, MAX_EPOCHS
+# loss values and MAX_PARAMETERS parameters, and one step's graph is at most
+# MAX_STEP_SIZE weight-sample products (~50 bytes each: MAX_STEP_SIZE is ~250 MB).
+MAX_SAMPLES = 100_000
+MAX_EPOCHS = 100_000
+MAX_PARAMETERS = 200_000
+MAX_STEP_SIZE = 5_000_000
+MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise alone
+# The decision boundary evaluates the model on a grid of up to 60 x 60 points, coarser for
+# big models, so that it costs at most ~BOUNDARY_WORK weight uses (seconds).
+BOUNDARY_WORK = 20_000_000
+EXPLODING = 10.0  # a loss ending this many times above its first epoch's is reported
 
 
 class DivergedError(ValueError):
@@ -26,6 +48,15 @@ class DivergedError(ValueError):
 
     def __init__(self, epoch: int, what: str):
         super().__init__(f"training diverged at epoch {epoch} ({what}); try a smaller lr")
+
+
+class UnusedSettingError(ValueError):
+    """A setting the chosen dataset does not take (noise for digits)."""
+
+    def __init__(self, field: str, dataset: str):
+        self.field = field
+        self.dataset = dataset
+        super().__init__(f"the {dataset} dataset takes no {field} setting")
 
 
 @dataclasses.dataclass
@@ -50,7 +81,8 @@ LR_2D = {"adam": 0.05, "sgd": 0.5}  # full-batch training on the 2-D datasets
 
 # Chosen to finish in seconds on one core (digits: ~30 s, >= 90 % test accuracy); moons
 # is what `demo` runs (100 % train accuracy in ~2 s). `lr` is per optimizer, so picking
-# the other optimizer without a learning rate still gets one that suits it.
+# the other optimizer without a learning rate still gets one that suits it. A preset
+# noise of None means the dataset takes no noise.
 _TWO_D = dict(samples=100, noise=0.1, hidden=[16, 16], activation="relu", loss="bce",
               optimizer="adam", lr=LR_2D, epochs=100, batch_size=0)
 PRESETS: dict[str, dict] = {
@@ -67,16 +99,30 @@ PRESETS: dict[str, dict] = {
 def resolve(config: TrainConfig) -> TrainConfig:
     """A copy of `config` with every unset field taken from its dataset's preset.
 
-    Raises ValueError for an unknown dataset, loss or optimizer, naming the choices.
+    Raises ValueError for an unknown dataset, loss or optimizer (naming the choices), a
+    value beyond the limits above, and UnusedSettingError for a setting the dataset
+    does not take.
     """
     preset = _choose("dataset", config.dataset, PRESETS)
+    if config.noise is not None and preset["noise"] is None:
+        raise UnusedSettingError("noise", config.dataset)
     filled = {k: v for k, v in preset.items() if getattr(config, k) is None and k != "lr"}
     config = dataclasses.replace(config, **filled)
     _choose("loss", config.loss, LOSSES)
     _choose("optimizer", config.optimizer, OPTIMIZERS)
+    for field, limit in (("samples", MAX_SAMPLES), ("epochs", MAX_EPOCHS),
+                         ("batch_size", MAX_SAMPLES), ("noise", MAX_NOISE)):
+        value = getattr(config, field)
+        if value is not None and value > limit:
+            raise ValueError(f"{field} must be at most {_amount(limit)}, got {_amount(value)}")
     if config.lr is None:
         config = dataclasses.replace(config, lr=preset["lr"][config.optimizer])
     return config
+
+
+def _amount(x: float) -> str:
+    """100000 -> '100,000'; 1e308 -> '1e+308'."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
 
 def _choose(kind: str, name: str, table: dict):
@@ -84,6 +130,19 @@ def _choose(kind: str, name: str, table: dict):
     if name not in table:
         raise ValueError(f"unknown {kind} {name!r}; choose one of " + ", ".join(table))
     return table[name]
+
+
+def _check_size(nin: int, nouts: Sequence[int], batch: int) -> None:
+    """ValueError, before the model is built, if it or one step's graph is over the limits."""
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in zip([nin, *nouts], nouts))
+    shape = f"MLP({nin}, {list(nouts)})"
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(f"{shape} has {parameters:,} parameters; the limit is "
+                         f"{MAX_PARAMETERS:,}: use smaller hidden layers")
+    if parameters * batch > MAX_STEP_SIZE:
+        raise ValueError(f"one step of {shape} on {batch:,} samples holds {parameters:,} x "
+                         f"{batch:,} = {parameters * batch:,} weight uses in its graph; the "
+                         f"limit is {MAX_STEP_SIZE:,}: use a smaller batch_size or model")
 
 
 @dataclasses.dataclass
@@ -100,7 +159,9 @@ class Run:
     test_accuracy: float
     seconds: float
     steps: int
-    sample_loss: Value  # the largest one-sample training loss, backward done: for drawing
+    worst: int  # the index in train_set of the sample with the largest loss
+    sample_loss: Value  # that sample's loss, labelled, backward done: for drawing
+    history: History | None = None  # epoch by epoch, when train() was asked to record
 
     def summary(self) -> str:
         """Four lines: model and data, settings, accuracies, and the time taken."""
@@ -108,10 +169,33 @@ class Run:
         return "\n".join([
             f"trained MLP(nin={self.model.nin}, nouts={self.model.nouts}) on {c.dataset} "
             f"({len(self.train_set)} train / {len(self.test_set)} test samples)",
-            f"  {c.optimizer}, lr {c.lr:g}, {c.loss} loss, {c.epochs} epochs, {self.steps} steps",
+            f"  {c.optimizer}, lr {c.lr:g}, {c.loss} loss, {plural(c.epochs, 'epoch')}, "
+            f"{plural(self.steps, 'step')}",
             f"  train accuracy {self.train_accuracy:.1%}, test accuracy {self.test_accuracy:.1%}",
-            f"  time {self.seconds:.1f} s ({self.steps / self.seconds:.1f} steps/s)",
+            f"  time {self.seconds:.1f} s ({self.steps / max(self.seconds, 1e-9):.1f} steps/s)",
         ])
+
+    def warning(self) -> str | None:
+        """A sentence when the loss ended far above where it started (finite, but exploding)."""
+        first, last = self.losses[0], self.losses[-1]
+        if last <= EXPLODING * max(first, 1e-12):
+            return None
+        return (f"the loss grew from {loss_text(first)} to {loss_text(last)} during training; "
+                "the learning rate is probably too large (try a smaller lr)")
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 epoch', '2 epochs', '1,000 steps'."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def loss_text(x: float) -> str:
+    """A loss for people: 4 decimals in the usual range, else 3 significant digits
+    (1.19e+80, not 80 digits); never '-0'."""
+    x += 0.0  # -0.0 + 0.0 is 0.0
+    if x == 0.0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4f}"
+    return f"{x:.3g}"
 
 
 # ------------------------------------------------------------------ loss and labels
@@ -162,9 +246,11 @@ def batch_loss(loss: str, outputs: list, targets: Sequence[int]) -> Value:
     return _choose("loss", loss, LOSSES)(outputs, targets)
 
 
-def labelled_loss(loss: str, output: Value | list[Value], target: int) -> Value:
+def labelled_loss(loss: str, output: Value | list[Value], target: int,
+                  sample: int | None = None) -> Value:
     """One sample's loss with its nodes named for graphs and players: the model's output
-    "score" (or "score0", "score1", ...), the loss "loss", the loss's constants "const"."""
+    "score" (or "score0", "score1", ...), the loss's constants "const", and the loss
+    itself after the sample and its class: "loss of sample 7 (class 1)"."""
     outputs = output if isinstance(output, list) else [output]
     for k, value in enumerate(outputs):
         value.label = "score" if len(outputs) == 1 else f"score{k}"
@@ -172,7 +258,8 @@ def labelled_loss(loss: str, output: Value | list[Value], target: int) -> Value:
     for node in topological_order(result):
         if not node.parents and not node.label:
             node.label = "const"  # a number of the loss formula: the target, 1, ...
-    result.label = "loss"
+    which = "" if sample is None else f" of sample {sample}"
+    result.label = f"loss{which} (class {target})"
     return result
 
 
@@ -193,18 +280,26 @@ def accuracy(model: MLP, samples: Sequence) -> float:
 # ------------------------------------------------------------------------ training
 
 
-def train(config: TrainConfig, progress: TextIO | None = None) -> Run:
-    """Load the data, build the model and optimiser, and run the training loop."""
+def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool = False,
+          record_every: int | None = None) -> Run:
+    """Load the data, build the model and optimiser, and run the training loop; with
+    `history=True` the Run's `history` records the run (History: record_every=...)."""
     c = resolve(config)
     loader = datasets.DATASETS[c.dataset]
     kwargs = {} if c.noise is None else {"noise": c.noise}
     data = loader(n_samples=c.samples, seed=c.seed, **kwargs)
     train_set, test_set = datasets.train_test_split(data, c.test_fraction, seed=c.seed)
     n_classes = max(y for _, y in data) + 1
-    model = MLP(len(data[0][0]), [*c.hidden, _n_outputs(c.loss, n_classes)], c.activation,
-                seed=c.seed)
+    nouts = [*c.hidden, _n_outputs(c.loss, n_classes)]
+    batch = min(c.batch_size or len(train_set), len(train_set))
+    _check_size(len(data[0][0]), nouts, batch)
+    model = MLP(len(data[0][0]), nouts, c.activation, seed=c.seed)
     optimizer = OPTIMIZERS[c.optimizer](model.parameters(), lr=c.lr)
-    batch = c.batch_size or len(train_set)
+    recorder = None if not history else History(
+        model, train_set, test_set, loss_fn=lambda outs, ys: batch_loss(c.loss, outs, ys),
+        record_every=record_every, epochs=c.epochs,
+        info={"dataset": c.dataset, c.optimizer: f"lr {c.lr:g}", "loss": c.loss,
+              "batch": batch, "seed": c.seed})
     order_rng = random.Random(c.seed)
     bar = Progress(c.epochs, progress)
     run_losses, run_accs, steps = [], [], 0
@@ -218,16 +313,20 @@ def train(config: TrainConfig, progress: TextIO | None = None) -> Run:
             total, correct = 0.0, 0
             for i in range(0, len(order), batch):
                 chunk = order[i:i + batch]
-                outputs = [model(x) for x, _ in chunk]
-                loss = batch_loss(c.loss, outputs, [y for _, y in chunk])
+                scores = [model(x) for x, _ in chunk]
+                loss = batch_loss(c.loss, scores, [y for _, y in chunk])
                 optimizer.zero_grad()
                 loss.backward()
+                if recorder is not None:
+                    recorder.on_batch(loss, scores)
                 optimizer.step()
                 steps += 1
                 total += loss.data * len(chunk)
-                correct += sum(predict(out) == y for out, (_, y) in zip(outputs, chunk))
+                correct += sum(predict(out) == y for out, (_, y) in zip(scores, chunk))
             run_losses.append(total / len(order))
             run_accs.append(correct / len(order))
+            if recorder is not None:
+                recorder.on_epoch()
             bar.update(epoch, run_losses[-1], run_accs[-1])
             if not math.isfinite(run_losses[-1]):
                 raise DivergedError(epoch, f"loss {run_losses[-1]}")
@@ -235,15 +334,16 @@ def train(config: TrainConfig, progress: TextIO | None = None) -> Run:
         if not all(math.isfinite(p.data) for p in model.parameters()):  # the last step's
             raise DivergedError(epoch, "parameters not finite after the last step")
         worst, train_accuracy = _worst_and_accuracy(model, c.loss, train_set)
-        sample_loss = labelled_loss(c.loss, model(train_set[worst][0]), train_set[worst][1])
+        x, y = train_set[worst]
+        sample_loss = labelled_loss(c.loss, model(x), y, sample=worst)
     except OpError as exc:  # e.g. a dot product overflowing: the weights blew up
         raise DivergedError(epoch, str(exc)) from exc
     finally:
         bar.close()
     model.zero_grad()  # so the drawn grads are this one sample's, not the last batch's too
     sample_loss.backward()
-    return Run(c, model, train_set, test_set, run_losses, run_accs,
-               train_accuracy, accuracy(model, test_set), seconds, steps, sample_loss)
+    return Run(c, model, train_set, test_set, run_losses, run_accs, train_accuracy,
+               accuracy(model, test_set), seconds, steps, worst, sample_loss, recorder)
 
 
 def _worst_and_accuracy(model: MLP, loss: str, samples: Sequence) -> tuple[int, float]:
@@ -274,8 +374,8 @@ class Progress:
         """Show epoch `epoch`'s mean loss and accuracy (a pipe gets every `every`-th epoch)."""
         if self.stream is None:
             return
-        text = (f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}  loss {loss:.4f}  "
-                f"accuracy {acc:6.1%}")
+        text = (f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}  "
+                f"loss {loss_text(loss)}  accuracy {acc:6.1%}")
         if self.live:
             done = round(self.WIDTH * epoch / self.epochs)
             self.stream.write(f"\r[{'#' * done}{'.' * (self.WIDTH - done)}] {text}")
@@ -293,29 +393,26 @@ class Progress:
 # --------------------------------------------------------------------------- files
 
 
-def write_outputs(run: Run, out: str) -> list[str]:
-    """Save the parameters (JSON), the loss curve and, for 2-D data, the decision boundary.
-
-    Plots are SVG, plus PNG when matplotlib is installed. Returns the paths written.
-    """
-    os.makedirs(out, exist_ok=True)
-    params = os.path.join(out, "params.json")
-    checkpoint.save(run.model, params)
-    files = [params, write_text(os.path.join(out, "loss.svg"), plots.loss_curve_svg(run.losses))]
-    files.append(plots.save_png_loss_curve(run.losses, os.path.join(out, "loss.png")))
+def write_outputs(run: Run, folder: str, graph: str = "auto") -> Iterator[outputs.Written]:
+    """Write the run's files into `folder`, yielding each one's record as it is done (a
+    caller listing them shows progress): params.json, the loss curve, for 2-D data the
+    decision boundary, the run's history.json and training.html when it was recorded
+    (train(history=True)), then what `graph` (one of GRAPHS) asks for: network.svg, the
+    hardest sample's network view, then graph.svg and its player backprop.html."""
+    _choose("graph", graph, dict.fromkeys(GRAPHS))
+    yield outputs.write_params(run.model, folder)
+    yield outputs.write_loss_curve(run.losses, folder)
     if run.model.nin == 2:
-        points = [x for x, _ in run.train_set + run.test_set]
-        classes = [y for _, y in run.train_set + run.test_set]
-        grid = plots.boundary_grid(lambda a, b: predict(run.model([a, b])), points)
-        svg = plots.decision_boundary_svg(grid, points, classes)
-        files.append(write_text(os.path.join(out, "boundary.svg"), svg))
-        files.append(plots.save_png_decision_boundary(grid, points, classes,
-                                                      os.path.join(out, "boundary.png")))
-    return [f for f in files if f is not None]
-
-
-def write_text(path: str, text: str) -> str:
-    """Write `text` to `path` as UTF-8; returns `path`, for lists of files written."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
+        samples = run.train_set + run.test_set
+        side = math.isqrt(BOUNDARY_WORK // len(run.model.parameters()))
+        yield outputs.write_boundary(lambda a, b: predict(run.model([a, b])),
+                                     [x for x, _ in samples], [y for _, y in samples],
+                                     folder, resolution=max(10, min(60, side)))
+    if run.history is not None:  # history.json and its replay page, training.html
+        yield outputs.Written(run.history.write_files(folder))
+    if graph == "none":
+        return
+    yield outputs.write_network(run.model, folder, x=run.train_set[run.worst][0],
+                                loss=run.sample_loss)
+    yield outputs.write_graph(run.sample_loss, folder, "graph", level=graph,
+                              page="backprop.html")

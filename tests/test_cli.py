@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from typing import Callable
 
 import pytest
 from conftest import require_module, require_tool
+from helpers import player_data
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from micrograd_ann import checkpoint, cli, training
+from micrograd_ann import checkpoint, cli, expr, training
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
@@ -60,10 +65,11 @@ def test_train_writes_every_file(tmp_path):
     # Not a terminal: plain progress lines, one per epoch here (3 epochs).
     assert re.findall(r"epoch (\d)/3", done.stderr) == ["1", "2", "3"]
     assert "train accuracy" in done.stdout and "steps/s" in done.stdout
-    model = checkpoint.load_mlp(out / "params.json")
-    assert (model.nin, model.nouts) == (2, [4, 1])
-    for name in ("loss.svg", "boundary.svg", "graph.svg"):
+    architecture = checkpoint.read(out / "params.json").architecture
+    assert (architecture["nin"], architecture["nouts"]) == (2, [4, 1])
+    for name in ("loss.svg", "boundary.svg", "graph.svg", "network.svg"):
         assert ET.parse(out / name).getroot().tag == SVG, name
+    assert "layers.0" in (out / "graph.svg").read_text()  # --graph auto: a box per layer
     # The loss curve has one point per epoch.
     line = ET.parse(out / "loss.svg").getroot().find(f"{SVG[:-3]}polyline")
     assert len(line.get("points").split()) == 3
@@ -82,7 +88,8 @@ def test_demo_defaults_reach_97_percent_train_accuracy(tmp_path):
     assert "sigmoid(n) = 0.9241" in done.stdout
     assert str(tmp_path / "out") in done.stdout.splitlines()[-1]
     written = set(os.listdir(tmp_path / "out"))
-    assert {"params.json", "loss.svg", "boundary.svg"} <= written
+    assert {"params.json", "loss.svg", "boundary.svg", "network.svg"} <= written
+    assert not [name for name in written if name.startswith(".")]  # no temporary files
     if "graph.svg" in written:  # dot installed
         assert {"backprop.html", "neuron.svg", "neuron.html"} <= written
 
@@ -92,10 +99,12 @@ def test_demo_without_dot_trains_writes_dot_source_and_says_how_to_install(tmp_p
     done = run("demo", "--out", str(out), env=without_dot(tmp_path))
     assert done.returncode == 0, done.stderr
     assert accuracy(done.stdout, "train") >= 97.0
-    assert {"graph.dot", "neuron.dot", "params.json", "loss.svg"} <= set(os.listdir(out))
+    assert {"graph.dot", "neuron.dot", "params.json", "loss.svg", "network.svg"} <= set(
+        os.listdir(out))
     assert (out / "graph.dot").read_text().startswith("digraph {")
     assert "apt-get install graphviz" in done.stderr
     assert "backprop players (.html) need Graphviz" in done.stderr
+    assert done.stderr.count("Graphviz's `dot` is not installed") == 1  # once per run
     assert "backprop.html" not in os.listdir(out)
     assert "apt-get install graphviz" in done.stdout  # repeated at the end of the demo
     assert str(out) in done.stdout.splitlines()[-1]  # the folder stays the last line
@@ -124,15 +133,16 @@ def test_train_on_three_classes_uses_cross_entropy(tmp_path):
                "--epochs", "2", "--out", str(tmp_path), env=without_dot(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "cross_entropy loss" in done.stdout
-    assert checkpoint.load_mlp(tmp_path / "params.json").nouts == [4, 3]
+    assert checkpoint.read(tmp_path / "params.json").architecture["nouts"] == [4, 3]
 
 
 def test_digits_without_scikit_learn_says_what_to_install(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn...` fail
     assert cli.main(["train", "--dataset", "digits", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "pip install scikit-learn" in err[0], err
-    assert 'pip install -e ".[digits]"' in err[0]  # the package is not on PyPI
+    assert len(err) == 1 and "the digits dataset (scikit-learn) needs" in err[0], err
+    assert 'pip install -e ".[digits]"' in err[0]
+    assert os.listdir(tmp_path) == []  # the settings were fine: only the folder was made
 
 
 def test_other_import_errors_are_not_blamed_on_scikit_learn(monkeypatch, tmp_path):
@@ -212,34 +222,20 @@ def test_neuron_with_other_values(tmp_path):
 # ----------------------------------------------------------- draw, gradcheck, explain
 
 
-def _player_leaf_grads(page: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The grad texts of the page's leaves at step 0 and after its last step, by label."""
-    data = json.loads(re.search(r'id="mg-data">(.*?)</script>', page, re.S).group(1))
-    grads = list(data["init"])
-    for step in data["steps"]:
-        for slot, text in step["grads"]:
-            grads[slot] = text
-    leaves = {}  # unit index -> label, from the forward-pass texts ("x = 0.5   (leaf)")
-    for item in data["forward"]:
-        if item["text"].endswith("(leaf)"):
-            leaves[item["u"]] = item["text"].split()[2]
-    slots = {leaves[unit]: s for s, unit in enumerate(data["slots"]) if unit in leaves}
-    return ({name: data["init"][s] for name, s in slots.items()},
-            {name: grads[s] for name, s in slots.items()})
-
-
 def test_draw_html_player_plays_from_zero_to_the_printed_gradients(tmp_path):
     require_tool("dot")
     done = run("draw", "tanh(x*w + b)", "x=0.5", "w=-3", "b=2", "--html",
                "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    printed = {m.group(1): float(m.group(2))
-               for m in re.finditer(r"d/d(\w+) = (\S+)", done.stdout)}
-    start, end = _player_leaf_grads((tmp_path / "expression.html").read_text())
-    assert start == {"x": "0", "w": "0", "b": "0"}
-    assert set(end) == set(printed) == {"x", "w", "b"}
-    for name, grad in printed.items():  # not twice the gradient
-        assert float(end[name]) == pytest.approx(grad, rel=1e-3), name
+    printed = {m.group(1): m.group(2) for m in re.finditer(r"d/d(\w+) = (\S+)", done.stdout)}
+    assert set(printed) == {"x", "w", "b"}
+    data = player_data((tmp_path / "expression.html").read_text())
+    assert sorted(set(data["init"])) == ["0", "1"]  # step 0: only the seed is set
+    # Each leaf's last running total in the steps is its printed gradient, not twice it.
+    steps = "\n".join(step["text"] for step in data["steps"])
+    for name, grad in printed.items():
+        totals = re.findall(rf"^ +{name}\.grad +\+= .*\(now (\S+)\)$", steps, re.M)
+        assert totals[-1] == grad, (name, totals)
     # The SVG shows the real gradients too (x.grad = -2.35934).
     assert "grad &#45;2.359<" in (tmp_path / "expression.svg").read_text()
 
@@ -267,12 +263,14 @@ def test_variables_as_dash_name_value_like_the_issue_example(tmp_path):
 
 
 def test_dash_variables_leave_options_and_help_alone():
-    rewrite = cli._dash_variables
+    rewrite = cli._formula_argv
     assert rewrite(["draw", "x*y", "-x", "-1e-3", "-y", "2", "--html"]) == [
         "draw", "x*y", "x=-1e-3", "y=2", "--html"]
     assert rewrite(["draw", "x", "-h"]) == ["draw", "x", "-h"]
-    assert rewrite(["draw", "x", "-x", "abc"]) == ["draw", "x", "-x", "abc"]
-    assert rewrite(["train", "-x", "1"]) == ["train", "-x", "1"]
+    assert rewrite(["draw", "x", "--out", "o", "x=-2"]) == ["draw", "x", "--out", "o", "x=-2"]
+    assert rewrite(["draw", "--", "-x", "x=1"]) == ["draw", "--", "-x", "x=1"]
+    with pytest.raises(cli.CliError, match="give a variable as -NAME VALUE"):
+        rewrite(["draw", "x", "-x", "abc"])
 
 
 def test_formula_commands_are_the_ones_taking_expr():
@@ -301,9 +299,11 @@ def test_explain_a_formula_and_the_default_neuron():
 
 
 @pytest.mark.parametrize("formula, fragment", [
-    ("__import__('os').system('touch pwned')", "attribute access"),
-    ("__import__('os')", "'__import__' is not an allowed function"),
-    ("open('pwned', 'w')", "'open' is not an allowed function"),
+    # expr checks the constants first: a string argument is what these are refused for
+    ("__import__('os').system('touch pwned')", "is not a number"),
+    ("__import__(x)", "'__import__' is not an allowed function"),
+    ("open('pwned', 'w')", "is not a number"),
+    ("open(x)", "'open' is not an allowed function"),
     ("x.tanh()", "attribute access"),
     ("(lambda: x)()", "a lambda"),
     ("f(x)(x)", "a call"),
@@ -356,16 +356,308 @@ def test_an_unusable_out_folder_is_one_line_before_any_work(tmp_path, command):
     a_file = tmp_path / "a-file"
     a_file.write_text("keep me")
     for out, fragment in [(a_file, "File exists"), (a_file / "sub", "Not a directory"),
-                          ("", "--out is empty")]:
+                          ("", "cannot use --out '' as a folder: the name is empty")]:
         done = run(*command, "--out", str(out))
         assert_one_line_error(done, fragment)
         assert done.stdout == ""  # failed before training or printing anything
     assert a_file.read_text() == "keep me"
 
 
-def test_every_command_has_help():
-    for command in ([], ["train"], ["neuron"], ["draw"], ["gradcheck"], ["explain"], ["demo"]):
-        done = run(*command, "--help")
-        assert done.returncode == 0 and done.stdout.startswith("usage: micrograd-ann")
-    assert "moons    samples=100" in run("train", "--help").stdout
-    assert "lr=adam:0.05,sgd:0.5" in run("train", "--help").stdout
+def test_every_command_has_help_with_examples_of_that_command(capsys):
+    code, out, _ = main_output(capsys, "--help")
+    assert code == 0 and out.startswith("usage: micrograd-ann")
+    for command in cli.COMMANDS:
+        code, out, _ = main_output(capsys, command.name, "--help")
+        assert code == 0 and out.startswith(f"usage: micrograd-ann {command.name}")
+        examples = out[out.index("examples:\n"):].splitlines()[1:len(command.examples) + 1]
+        assert [line.split()[:2] for line in examples] == [
+            ["micrograd-ann", command.name]] * len(command.examples), examples
+    out = main_output(capsys, "train", "--help")[1]
+    assert "moons    samples=100" in out and "lr=adam:0.05,sgd:0.5" in out
+
+
+def test_version():
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout == "micrograd-ann 0.1.0\n"
+
+
+def main_output(capsys, *argv: str) -> tuple[int, str, str]:
+    """cli.main(argv) in this process: exit code, stdout, stderr."""
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_main_error(capsys, argv: list[str], *fragments: str) -> str:
+    """cli.main(argv) exits 2 with one line on stderr holding every fragment; the line."""
+    code, out, err = main_output(capsys, *argv)
+    assert code == 2, (out, err)
+    (line,) = err.splitlines()
+    assert line.startswith("micrograd-ann") and "error: " in line, line
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+# --------------------------------------------------------- numbers and small fixes
+
+
+def test_an_option_the_dataset_does_not_take_is_one_line(capsys, tmp_path):
+    line = assert_main_error(capsys, ["train", "--dataset", "digits", "--noise", "0.1",
+                                      "--out", str(tmp_path / "out")], "--noise", "digits")
+    assert line == ("micrograd-ann train: error: --noise does not apply to --dataset digits: "
+                    "the digits dataset takes no noise setting")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_noise_is_a_bad_noise_value(capsys, tmp_path):
+    assert_main_error(capsys, ["train", "--noise", "1e308", "--out", str(tmp_path)],
+                      "noise must be at most 10, got 1e+308")
+
+
+def test_one_epoch_and_one_step_are_singular(capsys, tmp_path):
+    code, out, _ = main_output(capsys, "train", "--samples", "20", "--hidden", "2",
+                               "--epochs", "1", "--graph", "none", "--out", str(tmp_path))
+    assert code == 0 and ", 1 epoch, 1 step\n" in out
+
+
+def test_an_exploding_loss_is_short_and_warns(capsys, tmp_path):
+    code, out, err = main_output(capsys, "train", "--samples", "20", "--hidden", "3",
+                                 "--epochs", "43", "--optimizer", "sgd", "--lr", "5",
+                                 "--loss", "mse", "--graph", "none", "--out", str(tmp_path))
+    assert code == 0, err
+    last_epoch = [line for line in err.splitlines() if line.startswith("epoch")][-1]
+    assert re.fullmatch(r"epoch 43/43  loss \d\.\d\de\+\d\d  accuracy +[\d.]+%", last_epoch)
+    (warning,) = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert re.fullmatch(r"warning: the loss grew from 1\.0833 to \d\.\d\de\+\d\d during "
+                        r"training; the learning rate is probably too large \(try a smaller "
+                        r"lr\)", warning)
+
+
+def test_minus_zero_is_shown_as_zero(capsys, tmp_path):
+    code, out, _ = main_output(capsys, "draw", "x*y", "x=0", "y=-1", "--out", str(tmp_path))
+    assert code == 0
+    assert out.splitlines()[:3] == ["x*y = 0", "  d/dx = -1", "  d/dy = 0"]
+    code, out, _ = main_output(capsys, "draw", "x*y", "x=-0", "y=2", "--out", str(tmp_path))
+    assert out.splitlines()[:3] == ["x*y = 0", "  d/dx = 2", "  d/dy = 0"]
+    code, out, _ = main_output(capsys, "explain", "--", "-(x*y)", "x=0", "y=1")
+    assert code == 0 and re.search(r"y\.grad \+= -1 \* 0 = 0 +\(now 0\)", out)  # -0.0
+    assert not re.search(r"(^|\s)-0(\s|$)", out), out
+
+
+def test_a_formula_starting_with_minus_is_explained_or_taken_after_dashes(capsys, tmp_path):
+    assert_main_error(capsys, ["draw", "-x*y", "x=1", "y=2", "--out", str(tmp_path)],
+                      "'-x*y' starts with '-'", "'(-x*y)'", "after --")
+    code, out, _ = main_output(capsys, "draw", "--out", str(tmp_path), "--", "-x*y", "x=1",
+                               "y=2")
+    assert code == 0 and out.splitlines()[:3] == ["-x*y = -2", "  d/dx = -2", "  d/dy = -1"]
+    code, out, _ = main_output(capsys, "draw", "(-x*y)", "x=1", "y=2", "--out", str(tmp_path))
+    assert code == 0 and out.startswith("(-x*y) = -2\n")
+
+
+def test_explaining_a_leaf_lists_its_gradient(capsys):
+    code, out, _ = main_output(capsys, "explain", "x", "x=2")
+    assert code == 0 and out.splitlines()[-1].split() == ["x.grad", "=", "1"]
+
+
+def test_gradcheck_takes_eps_atol_and_rtol(capsys):
+    code, out, _ = main_output(capsys, "gradcheck", "exp(x)", "x=1", "--eps", "1e-3",
+                               "--atol", "0", "--rtol", "0")  # no rounding error allowed
+    assert code == 1 and "[eps=0.001, atol=0, rtol=0]" in out.splitlines()[0]
+    code, out, _ = main_output(capsys, "gradcheck", "exp(x)", "x=1", "--eps", "1e-3",
+                               "--atol", "0", "--rtol", "1e-6")
+    assert code == 0 and out.startswith("gradcheck passed: 1 of 1 inputs agree")
+    assert "[eps=0.001, atol=0, rtol=1e-06]" in out.splitlines()[0]
+    assert_main_error(capsys, ["gradcheck", "x", "x=1", "--eps", "0"], "--eps",
+                      "must be positive")
+
+
+def test_names_are_normalised_as_the_formula_parser_does(capsys, tmp_path):
+    code, out, _ = main_output(capsys, "draw", "ﬁ*2", "fi=3", "--out", str(tmp_path))
+    assert code == 0 and out.startswith("ﬁ*2 = 6\n") and "  d/dfi = 2\n" in out
+    assert_main_error(capsys, ["draw", "fi", "ﬁ=1", "fi=2", "--out", str(tmp_path)],
+                      "'fi' is given more than one value")
+
+
+# ----------------------------------------------------------------- bounded work
+
+
+def test_tens_of_thousands_of_assignments_are_refused_quickly(capsys, tmp_path):
+    pairs = [f"v{i}=1" for i in range(40_000)]
+    start = time.perf_counter()
+    assert_main_error(capsys, ["draw", "v0 + v1", *pairs, "--out", str(tmp_path)],
+                      "the limit is 100")
+    assert time.perf_counter() - start < 3.0
+
+
+def test_gradcheck_of_the_largest_formula_allowed_is_quick(capsys):
+    names = [f"v{i}" for i in range(expr.MAX_VARIABLES)]
+    start = time.perf_counter()
+    code, out, _ = main_output(capsys, "gradcheck", "tanh(" + " * ".join(names) + ")",
+                               *(f"{n}=1.001" for n in names))
+    assert code == 0 and out.startswith(f"gradcheck passed: {len(names)} of {len(names)}")
+    assert time.perf_counter() - start < 10.0
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--hidden", "100000000"], "MLP(2, [100000000, 1]) has 400,000,001 parameters; the "
+     "limit is 200,000"),
+    (["--samples", "1000000000"], "samples must be at most 100,000, got 1,000,000,000"),
+    (["--epochs", "1000000000"], "epochs must be at most 100,000"),
+    (["--hidden", "9" * 5000], "expected positive layer sizes like 16,16, got '999"),
+    (["--samples", "100000", "--hidden", "64,64"], "weight uses in its graph; the limit is "
+     "5,000,000: use a smaller batch_size or model"),
+])
+def test_sizes_beyond_the_limits_are_one_line_errors_at_once(capsys, tmp_path, args, fragment):
+    start = time.perf_counter()
+    line = assert_main_error(capsys, ["train", *args, "--out", str(tmp_path / "out")],
+                             fragment)
+    assert time.perf_counter() - start < 3.0 and len(line) < 300
+
+
+def test_an_unwritable_out_is_found_before_training(capsys):
+    line = assert_main_error(capsys, ["train", "--out", "/proc"], "cannot use --out '/proc'")
+    assert capsys.readouterr() == ("", "")  # no progress line: nothing was trained
+
+
+# -------------------------------------------------------- drawing within a budget
+
+
+def test_a_wide_network_trains_and_draws_in_seconds(tmp_path):
+    """MLP(2, [64, 64, 1]): 50 s in all (0.6 s of training) when drawn per neuron, silently."""
+    start = time.perf_counter()
+    done = run("train", "--hidden", "64,64", "--epochs", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert time.perf_counter() - start < 20.0
+    assert {"network.svg", "params.json", "loss.svg"} <= set(os.listdir(tmp_path))
+
+
+def test_a_drawing_over_the_budget_is_skipped_saying_which_graph_to_use(capsys, tmp_path):
+    code, out, err = main_output(capsys, "train", "--samples", "20", "--hidden", "64,64",
+                                 "--epochs", "1", "--graph", "neuron", "--out", str(tmp_path))
+    assert code == 0, err
+    (note,) = [line for line in err.splitlines() if line.startswith("NOTE")]
+    assert note == ("NOTE: graph.svg and backprop.html not drawn: the graph at the neuron "
+                    "level has 4,450 nodes and edges, and 2,000 is the most that draw in "
+                    "seconds; use --graph layer or --graph network")
+    assert "collapse" not in err and "max_nodes" not in err  # no Python option names
+    assert "network.svg" in os.listdir(tmp_path) and "graph.svg" not in os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("graph, drawn, absent", [
+    ("none", set(), {"network.svg", "graph.svg", "graph.dot", "backprop.html"}),
+    ("network", {"network.svg", "backprop.html"}, {"graph.svg", "graph.dot"}),
+    ("ops", {"network.svg", "graph.svg", "backprop.html"}, {"graph.dot"}),
+])
+def test_graph_chooses_what_is_drawn(capsys, tmp_path, graph, drawn, absent):
+    require_tool("dot")
+    code, out, _ = main_output(capsys, "train", "--samples", "20", "--hidden", "3",
+                               "--epochs", "1", "--graph", graph, "--out", str(tmp_path))
+    assert code == 0
+    files = set(os.listdir(tmp_path))
+    assert drawn <= files and not absent & files
+    assert {"params.json", "loss.svg", "boundary.svg"} <= files
+    if "backprop.html" in files:  # the player opens at the level asked for
+        data = player_data((tmp_path / "backprop.html").read_text())
+        assert data["views"][0]["level"] == graph
+
+
+def test_the_drawn_loss_names_its_sample_and_target(tmp_path):
+    code = cli.main(["train", "--samples", "20", "--hidden", "3", "--epochs", "2", "--out",
+                     str(tmp_path)])
+    assert code == 0
+    written = set(os.listdir(tmp_path))
+    graph = (tmp_path / ("graph.svg" if "graph.svg" in written else "graph.dot")).read_text()
+    assert re.search(r"loss of sample \d+ \(class [01]\)", graph)
+
+
+# ------------------------------------------------------------------------ Ctrl-C
+
+
+def _interrupted(tmp_path, argv: list[str], running: Callable[[subprocess.Popen], object],
+                 after: float) -> subprocess.CompletedProcess:
+    """`python -m micrograd_ann ARGV`, sent SIGINT `after` seconds past `running(proc)`
+    returning: past the interpreter's own start-up, which no program can guard."""
+    proc = subprocess.Popen([sys.executable, "-m", "micrograd_ann", *argv], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = running(proc)
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(argv, proc.returncode, f"{first or ''}{out}", err)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT")
+@pytest.mark.parametrize("after", [0.0, 0.3, 0.8, 1.6, 2.5])
+def test_ctrl_c_at_any_moment_is_one_line_exit_130_and_no_partial_files(tmp_path, after):
+    out = tmp_path / "out"
+    done = _interrupted(tmp_path, ["demo", "--out", str(out)],
+                        lambda proc: proc.stdout.readline(), after)  # "== 1. Training ..."
+    if done.returncode == 0:  # finished first: nothing to check
+        assert "All files are in" in done.stdout
+        return
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.splitlines()[-1] == "micrograd-ann: interrupted"
+    assert "Traceback" not in done.stderr
+    for name in os.listdir(out):
+        assert not name.startswith("."), name  # no temporary file left
+        path = out / name
+        if name.endswith((".svg", ".html")):
+            assert path.read_text().rstrip().endswith(("</svg>", "</html>")), name
+        elif name == "params.json":
+            assert checkpoint.read(path).architecture["nin"] == 2
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT")
+def test_ctrl_c_while_importing_scikit_learn(tmp_path):
+    require_module("sklearn")
+
+    def folder_made(proc: subprocess.Popen) -> None:  # made just before the data is loaded
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "o").exists() and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+    done = _interrupted(tmp_path, ["train", "--dataset", "digits", "--out", "o"], folder_made,
+                        0.0)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        130, ["micrograd-ann: interrupted"]), done.stderr
+    assert os.listdir(tmp_path / "o") == []
+
+
+# ------------------------------------------------------------------- fuzzing
+
+WORDS = st.sampled_from([
+    "--dataset", "digits", "moons", "--samples", "--noise", "--hidden", "--activation",
+    "--loss", "--optimizer", "--lr", "--epochs", "--batch-size", "--test-fraction", "--seed",
+    "--graph", "--out", "--html", "--inputs", "--weights", "--bias", "--eps", "--atol",
+    "--rtol", "--help", "--version", "--", "-", "-h", "-x", "x=1", "y=-2", "x", "x*y",
+    "-x*y", "tanh(x)", "log(x)", "x/0", "1e309", "nan", "-0", "0", "1", "3", "16,16",
+    "1,5,3", "sigmoid", "relu", "sgd", "hinge", "neuron", "layer", "ﬁ=1", "fi", "\udcff",
+    "x==1", "x=", "=1", "é=2", "lambda: x", "__import__('os')", "9" * 30,
+])
+COMMAND = st.sampled_from(["train", "neuron", "draw", "gradcheck", "explain", "demo",
+                           "code", "nope"])
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=COMMAND, words=st.lists(st.one_of(WORDS, st.text(max_size=8)), max_size=7))
+def test_random_command_lines_end_in_an_exit_code_never_a_traceback(monkeypatch, capsys,
+                                                                   tmp_path, command, words):
+    def no_training(config, *args, **kwargs):
+        raise ValueError("stopped before training (fuzzing the parser)")
+
+    monkeypatch.setattr(training, "train", no_training)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # DOT source: fast
+    monkeypatch.chdir(tmp_path)
+    code = cli.main([command, *words])
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2), (code, out, err)
+    if code == 2:
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("micrograd-ann"), err
+        assert "error: " in lines[0], err
+    assert "Traceback" not in err

@@ -21,6 +21,7 @@ from micrograd_ann.datasets import (
     make_xor,
     train_test_split,
 )
+from micrograd_ann.extras import MissingExtraError
 
 GENERATORS = [make_moons, make_circles, make_xor, make_spiral]
 
@@ -121,8 +122,8 @@ def test_registry_names_every_loader():
 def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn` fail
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    hint = r'pip install scikit-learn .*pip install -e "\.\[digits\]"'
-    with pytest.raises(ImportError, match=hint):
+    hint = r'the digits dataset \(scikit-learn\) needs .*pip install -e "\.\[digits\]"'
+    with pytest.raises(MissingExtraError, match=hint):
         load_digits()
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from micrograd_ann import Value, checkpoint
+from micrograd_ann import MLP, Value, outputs
 from micrograd_ann.engine import topological_order
 from micrograd_ann.training import (
-    PRESETS, DivergedError, Progress, TrainConfig, batch_loss, predict, resolve, train,
+    MAX_PARAMETERS, MAX_SAMPLES, MAX_STEP_SIZE, PRESETS, DivergedError, Progress,
+    TrainConfig, UnusedSettingError, batch_loss, loss_text, plural, predict, resolve, train,
     write_outputs,
 )
 
@@ -125,7 +128,8 @@ def test_the_sample_loss_is_labelled_and_holds_only_its_own_gradients():
     run = train(TrainConfig(samples=20, hidden=[3], epochs=2, batch_size=4))
     loss = run.sample_loss
     labels = {node.label for node in topological_order(loss)}
-    assert loss.label == "loss" and {"score", "const", "x0", "w0", "b"} <= labels
+    assert loss.label == f"loss of sample {run.worst} (class {run.train_set[run.worst][1]})"
+    assert {"score", "const", "x0", "w0", "b"} <= labels
     assert all(node.label for node in topological_order(loss) if not node.parents)
     # Not the last batch's gradient plus this one's: a fresh backward gives the same grads.
     params = run.model.parameters()
@@ -142,12 +146,108 @@ def test_cross_entropy_scores_are_numbered():
     assert {"score0", "score1", "score2"} <= labels
 
 
+def _written(run, folder: str, graph: str) -> outputs.Written:
+    """write_outputs' records, one per file as it is done, added up."""
+    total = outputs.Written()
+    for written in write_outputs(run, folder, graph):
+        total.add(written)
+    return total
+
+
 def test_write_outputs_saves_a_reloadable_model_and_svg_plots(tmp_path):
     run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
-    files = write_outputs(run, str(tmp_path))
-    assert {p.rsplit("/", 1)[1] for p in files} >= {"params.json", "loss.svg", "boundary.svg"}
-    model = checkpoint.load_mlp(tmp_path / "params.json")
+    written = _written(run, str(tmp_path), "network")
+    assert {os.path.basename(p) for p in written.files} >= {
+        "params.json", "loss.svg", "boundary.svg", "network.svg"}
+    assert set(os.listdir(tmp_path)) == {os.path.basename(p) for p in written.files}
+    model = MLP.from_file(tmp_path / "params.json")
     x = run.train_set[0][0]
     assert model(x).data == run.model(x).data
-    for name in ("loss.svg", "boundary.svg"):
+    for name in ("loss.svg", "boundary.svg", "network.svg"):
         assert ET.parse(tmp_path / name).getroot().tag.endswith("svg")
+
+
+def test_graph_none_draws_nothing_and_a_bad_graph_is_refused(tmp_path):
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
+    names = {os.path.basename(p) for p in _written(run, str(tmp_path), "none").files}
+    assert "network.svg" not in names and "graph.svg" not in names
+    with pytest.raises(ValueError, match="unknown graph 'nodes'; choose one of auto, network"):
+        _written(run, str(tmp_path), "nodes")
+
+
+def test_a_skipped_loss_graph_offers_the_network_view(tmp_path):
+    """MLP(2, [64, 64, 1]) per neuron is 4,450 nodes and edges: over viz.MAX_NODES."""
+    run = train(TrainConfig(samples=20, hidden=[64, 64], epochs=1))
+    written = _written(run, str(tmp_path), "neuron")
+    (skipped,) = written.skipped
+    assert skipped.files == ("graph.svg", "backprop.html")
+    assert skipped.fits == ("layer", "network")
+    assert skipped.reason.startswith("the graph at the neuron level has 4,450 nodes and edges")
+    assert not (tmp_path / "graph.svg").exists() and (tmp_path / "network.svg").exists()
+
+
+# ------------------------------------------------------------------ limits
+
+
+@pytest.mark.parametrize("config, message", [
+    (TrainConfig(samples=MAX_SAMPLES + 1), f"samples must be at most {MAX_SAMPLES:,}, got "
+     f"{MAX_SAMPLES + 1:,}"),
+    (TrainConfig(epochs=10**9), "epochs must be at most 100,000, got 1,000,000,000"),
+    (TrainConfig(noise=1e308), "noise must be at most 10, got 1e+308"),
+])
+def test_settings_beyond_the_limits_are_refused_before_any_work(config, message):
+    with pytest.raises(ValueError) as info:
+        resolve(config)
+    assert str(info.value) == message
+
+
+def test_a_dataset_without_noise_refuses_a_noise_setting():
+    with pytest.raises(UnusedSettingError) as info:
+        resolve(TrainConfig(dataset="digits", noise=0.1))
+    assert (info.value.field, info.value.dataset) == ("noise", "digits")
+    assert str(info.value) == "the digits dataset takes no noise setting"
+
+
+@pytest.mark.parametrize("config, message", [
+    (TrainConfig(hidden=[100_000_000]), f"MLP(2, [100000000, 1]) has 400,000,001 parameters; "
+     f"the limit is {MAX_PARAMETERS:,}"),
+    (TrainConfig(samples=20_000, hidden=[64, 64]), f"holds 4,417 x 16,000 = 70,672,000 weight "
+     f"uses in its graph; the limit is {MAX_STEP_SIZE:,}"),
+])
+def test_a_model_or_step_too_large_is_refused_quickly(config, message):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="^(MLP|one step)") as info:
+        train(config)
+    assert time.perf_counter() - start < 2.0
+    assert message in str(info.value)
+
+
+# ------------------------------------------------------------- numbers for people
+
+
+@pytest.mark.parametrize("x, text", [
+    (0.5, "0.5000"), (0.001, "0.0010"), (1.19e80, "1.19e+80"), (4.2e-05, "4.2e-05"),
+    (-0.0, "0.0000"), (99999.0, "99999.0000"), (123456.0, "1.23e+05"),
+])
+def test_losses_are_printed_for_people(x, text):
+    assert loss_text(x) == text
+
+
+def test_counts_are_singular_for_one():
+    assert [plural(1, "step"), plural(2, "step"), plural(1000, "epoch")] == [
+        "1 step", "2 steps", "1,000 epochs"]
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
+    assert "1 epoch, 1 step\n" in run.summary()
+
+
+def test_a_finite_but_exploding_loss_warns_and_prints_short_numbers():
+    stream = io.StringIO()
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=43, optimizer="sgd", lr=5.0,
+                            loss="mse"), progress=stream)
+    assert 1e70 < run.losses[-1] < math.inf
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("epoch 43/43  loss ") and "e+" in last and len(last) < 60
+    assert run.warning() == (f"the loss grew from {loss_text(run.losses[0])} to "
+                             f"{loss_text(run.losses[-1])} during training; the learning "
+                             "rate is probably too large (try a smaller lr)")
+    assert train(TrainConfig(samples=20, hidden=[3], epochs=3)).warning() is None
