@@ -1,5 +1,6 @@
-"""The benchmark's work, written once per implementation: micrograd's demo step, ours, and
-the same step as hand-written float loops (the floor), plus the deep/wide graphs.
+"""The benchmark's work: micrograd's demo step as its notebook writes it (run by micrograd
+and by us), ours written with sum_values, and the same step as hand-written float loops
+(the floor).
 
 Each demo step is forward + zero_grad + backward + SGD on MLP(2, [16, 16, 1]) with the
 max-margin loss mean(relu(1 - y*score)) + 1e-4 * sum(p*p), and returns the loss.
@@ -40,19 +41,7 @@ def micrograd_model(seed: int = 1337):
 def micrograd_step(model, X, y, k: int) -> float:
     from micrograd.engine import Value as MValue
 
-    params = model.parameters()
-    inputs = [list(map(MValue, row)) for row in X]
-    scores = list(map(model, inputs))
-    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = ALPHA * sum(p * p for p in params)
-    total = data_loss + reg_loss
-    model.zero_grad()
-    total.backward()
-    lr = learning_rate(k)
-    for p in params:
-        p.data -= lr * p.grad
-    return total.data
+    return user_step(model, X, y, k, MValue)
 
 
 def weights_of(mg_model) -> list[list[tuple[list[float], float]]]:
@@ -61,7 +50,33 @@ def weights_of(mg_model) -> list[list[tuple[list[float], float]]]:
             for layer in mg_model.layers]
 
 
-# ------------------------------------------------------------------------- ours
+# ------------------------------------------------------- as micrograd's demo writes it
+
+
+def user_loss(model, X, y, value=Value):
+    """micrograd's demo loss line by line: builtin sum() and plain numbers, so the graph
+    has a chain of adds per sum and a leaf per number constant. `value` is the Value class
+    of the engine that runs it (ours, or micrograd's)."""
+    inputs = [list(map(value, row)) for row in X]
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = ALPHA * sum(p * p for p in model.parameters())
+    return data_loss + reg_loss
+
+
+def user_step(model, X, y, k: int, value=Value) -> float:
+    """micrograd's demo training step k: its loss, zero_grad, backward, SGD."""
+    total = user_loss(model, X, y, value)
+    model.zero_grad()
+    total.backward()
+    lr = learning_rate(k)
+    for p in model.parameters():
+        p.data -= lr * p.grad
+    return total.data
+
+
+# ------------------------------------------------------------- ours, with sum_values
 
 
 def ours_model(weights) -> MLP:

@@ -4,7 +4,8 @@ neuron_graph.svg needs Graphviz's `dot`; player.png also needs chromium, chromed
 selenium (a dev dependency): it is the backprop player of the demo's one-sample loss at
 1366x768, mid-way through backward (tests/test_player.py saves the same view as
 test-artifacts/player-demo.png). network.svg is drawn
-in pure Python; network.png (the digits model's view) needs Chromium and scikit-learn.
+in pure Python; network.png (the digits model's view) needs Chromium and scikit-learn;
+training.png (the demo's replay page) needs Chromium.
 """
 
 import contextlib
@@ -78,7 +79,20 @@ def network_views() -> None:
         driver.save_screenshot(str(HERE / "network.png"))
 
 
+def training_replay() -> None:
+    """training.png: the demo run's replay page (training.html) at epoch 15, when it is
+    still learning, as Chromium shows it at 1366x768 (tests/test_replay.py saves more)."""
+    history = training.train(training.TrainConfig(), history=True).history
+    with tempfile.TemporaryDirectory() as tmp, _chromium(tmp, 1366, 768) as driver:
+        page = Path(tmp) / "training.html"
+        history.to_html(page)
+        driver.get(page.as_uri())
+        driver.execute_script("replay.show(3)")  # frame 3: epoch 15
+        driver.save_screenshot(str(HERE / "training.png"))
+
+
 if __name__ == "__main__":
     neuron_graph()
     player_screenshot()
     network_views()
+    training_replay()

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Callable, NamedTuple, Sequence
 
-from . import expr, outputs, training
+from . import codegen, expr, outputs, training
 from .engine import OPS, OpError, Value, topological_order
 from .extras import MissingExtraError
 from .gradcheck import gradcheck
@@ -316,8 +316,8 @@ def cmd_gradcheck(args: argparse.Namespace, report: Report) -> int:
     tolerances = {k: getattr(args, k) for k in ("eps", "atol", "rtol")
                   if getattr(args, k) is not None}
     try:
-        result = gradcheck(lambda xs: formula.evaluate(dict(zip(names, xs)))[0], inputs,
-                           raise_exception=False, **tolerances)
+        result = gradcheck(formula.function(names), inputs, raise_exception=False,
+                           **tolerances)
     except ValueError as exc:  # tolerances the check cannot use
         raise CliError(str(exc)) from None
     print(result)
@@ -334,6 +334,15 @@ def cmd_explain(args: argparse.Namespace, report: Report) -> int:
         formula, variables = _formula(args)
         root = formula.evaluate(variables)[0]
     print(explain(root))
+    return 0
+
+
+def cmd_code(args: argparse.Namespace, report: Report) -> int:
+    """Print the formula's forward and backward pass as a Python function (codegen)."""
+    formula, variables = _formula(args)
+    root, _ = formula.evaluate(variables)
+    root.label = root.label or "out"
+    print(codegen.to_source(root), end="")
     return 0
 
 
@@ -507,6 +516,11 @@ COMMANDS: list[Command] = [
             "neuron). " + EXPR_HELP,
             _formula_arguments(optional=True), cmd_explain,
             ("explain", "explain 'x*x + y' x=3 y=1"), formula=True),
+    Command("code", "print a formula's backward pass as Python",
+            "Print a formula's forward and backward pass as the plain Python function it "
+            "amounts to: one line per node, one += line per chain-rule step. " + EXPR_HELP,
+            _formula_arguments(), cmd_code,
+            ("code 'tanh(x*w + b)' x=0.5 w=-3 b=2", "code 'x*x' x=3"), formula=True),
     Command("demo", "train on moons, then explain the neuron",
             "Train an MLP on two moons with the default settings, then run `neuron --html`, "
             "and list the files written.", _out_argument, cmd_demo, ("demo", "demo --out /tmp/mg")),

@@ -23,10 +23,11 @@ import keyword
 import linecache
 import math
 import numbers
+import re
 import threading
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .engine import Op, Value, check_int, is_number, topological_order
+from .engine import OPS, Op, Value, check_int, is_number, topological_order
 
 # ------------------------------------------------------------- rules on symbols
 
@@ -126,8 +127,8 @@ def _inline(rule: Callable, args: Sequence[str | float]) -> list[str] | str | No
     try:
         with _sum_traced(rule):
             result = rule(*symbols)
-    except (_NotArithmetic, TypeError):  # TypeError: math.tanh(_Sym) and the like
-        return None
+    except Exception:  # noqa: BLE001 - _NotArithmetic, math.tanh(_Sym), x.data...: any
+        return None    # rule that needs real numbers is called instead of inlined
     items = result if isinstance(result, tuple) else (result,)
     texts = []
     for item in items:
@@ -208,6 +209,7 @@ class _Program:
         self.constants = set(constants)
         self.namespace: dict[str, object] = {"inf": math.inf, "nan": math.nan,
                                              "isfinite": math.isfinite}
+        self.bound: dict[str, tuple[Op, str]] = {}  # name -> (op, "forward" or "partials")
 
     def forward_lines(self) -> list[str]:
         lines = []
@@ -272,7 +274,24 @@ class _Program:
         if bound is not None and bound is not getattr(op, part):
             name = f"{name}_{sum(k.startswith(name) for k in self.namespace)}"
         self.namespace[name] = getattr(op, part)
+        self.bound[name] = (op, part)
         return name
+
+    def preamble(self, body: str) -> list[str]:
+        """Lines binding what the body calls, so the printed source runs on its own."""
+        lines = []
+        code = re.sub(r"#.*", "", body)  # comments mention inf and nan in words
+        used_math = [n for n in ("inf", "isfinite", "nan") if re.search(rf"\b{n}\b", code)]
+        if used_math:
+            lines.append(f"from math import {', '.join(used_math)}")
+        if any(OPS.get(op.name) is op for op, _ in self.bound.values()):
+            lines.append("from micrograd_ann.engine import OPS  # the table of built-in ops")
+        for name, (op, part) in self.bound.items():
+            if OPS.get(op.name) is op:
+                lines.append(f"{name} = OPS[{op.name!r}].{part}")
+            else:
+                lines.append(f"# {name}: your Op {op.name!r}'s {part} (bind it before running)")
+        return lines + [""] if lines else []
 
 
 _GUARDED_EDGES = 3  # nodes with this many edges skip them all at once when upstream is 0
@@ -353,17 +372,19 @@ def _source(program: _Program, name: str | None) -> tuple[str, dict[str, object]
             f"return {names[program.root]}, {{{grads}}}"]
     head = (f"def {fname}({params}):\n"
             f'    """{names[program.root]} and its gradient with respect to every leaf."""\n')
-    return head + "".join(f"    {line}\n" for line in body), program.namespace
+    code = head + "".join(f"    {line}\n" for line in body)
+    return "".join(f"{line}\n" for line in program.preamble(code)) + code, program.namespace
 
 
 def to_function(root: Value, name: str | None = None) -> Callable[..., tuple]:
     """to_source(root), executed: a function whose lines pdb and tracebacks can show."""
     program = _Program(root)
     source, namespace = _source(program, name)
-    return _exec(source, namespace, f"backward of {program.names[root]}")
+    return _exec(source, namespace, f"backward of {program.names[root]}",
+                 name or f"backward_of_{program.names[root]}")
 
 
-def _exec(source: str, namespace: dict[str, object], title: str) -> Callable:
+def _exec(source: str, namespace: dict[str, object], title: str, name: str) -> Callable:
     """Run `source` (one def) under a file name of its own, registered with linecache."""
     filename = f"<micrograd_ann {title} #{next(_file_numbers)}>"
     # NOTE: mtime None marks the entry as not backed by a file, so linecache.checkcache()
@@ -371,7 +392,7 @@ def _exec(source: str, namespace: dict[str, object], title: str) -> Callable:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     scope = dict(namespace)
     exec(builtins.compile(source, filename, "exec"), scope)  # noqa: S102 - our own source
-    return next(v for k, v in scope.items() if k not in namespace and callable(v))
+    return scope[name]
 
 
 # ------------------------------------------------------------------ run it fast
@@ -402,7 +423,7 @@ class CompiledStep:
         known = set(self.params) | set(inputs)
         program.constants = {v for v in program.leaves if v not in known}
         self.source, namespace = self._source(program, inputs)
-        self._run = _exec(self.source, namespace, f"compiled step of {fn.__name__}")
+        self._run = _exec(self.source, namespace, f"compiled step of {fn.__name__}", "step")
 
     def _trace(self, args: tuple) -> tuple[Value, list[Value]]:
         inputs: list[Value] = []

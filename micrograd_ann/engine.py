@@ -100,14 +100,11 @@ def _data(x: float | Value) -> float:
     return x.data if isinstance(x, Value) else x
 
 
-def _ln(x: float | Value) -> float | Value:
-    """log(x) for a float, or the log node of a Value (math.log cannot take a Value)."""
-    return x.log() if isinstance(x, Value) else math.log(x)
-
-
 def _pow_partials(a: float | Value, n: float | Value, out: float | Value) -> tuple:
     """d(a^n)/da = n * a^(n-1), with the limits at a == 0 spelled out."""
-    a0, n0 = _data(a), _data(n)  # the branches read numbers; the formula keeps Values
+    # NOTE: the branches read numbers, the formula keeps Values (second order, where a is
+    # always a node's input, a Value); floats, the common case, skip the unwrapping.
+    a0, n0 = (a, n) if type(a) is float else (_data(a), _data(n))
     if n0 == 0.0 and (a0 == 0.0 or not isinstance(n, Value)):
         return (0.0,)  # NOTE: a Value exponent at 0 still moves the slope: d/dn = 1/a
     if a0 == 0.0 and n0 < 1.0:
@@ -117,6 +114,12 @@ def _pow_partials(a: float | Value, n: float | Value, out: float | Value) -> tup
     except OverflowError:  # NOTE: the slope can overflow where the value does not (1/1e-200)
         negative = (n0 < 0.0) != (a0 < 0.0 and (n0 - 1.0) % 2.0 == 1.0)
         return (-math.inf if negative else math.inf,)
+
+
+def _sqrt_partials(a: float | Value, out: float | Value) -> tuple:
+    """d sqrt(a)/da = 1 / (2 sqrt(a)), from the output; inf at 0 (a vertical tangent)."""
+    zero = out == 0.0 if type(out) is float else out.data == 0.0  # a Value: second order
+    return (math.inf,) if zero else (0.5 / out,)
 
 
 def _relu_partials(a: float, out: float) -> tuple[float]:
@@ -133,7 +136,9 @@ def _powv_forward(a: float, b: float) -> float:
 
 def _powv_partials(a: float | Value, b: float | Value, out: float | Value) -> tuple:
     """d/da = b * a^(b-1); d/db = a^b * ln a, which tends to 0 as a -> 0+ for b > 0."""
-    return (_pow_partials(a, b, out)[0], 0.0 if _data(a) == 0.0 else out * _ln(a))
+    floats = type(a) is float  # else Values (second order): math.log cannot take one
+    a0, log = (a, math.log) if floats else (a.data, Value.log)
+    return (_pow_partials(a, b, out)[0], 0.0 if a0 == 0.0 else out * log(a))
 
 
 def _dot_value(w: Sequence[float], x: Sequence[float], b: float | None) -> float:
@@ -163,7 +168,7 @@ def _dot_partials(*args: float) -> tuple[float, ...]:
 # Each rule takes the op's inputs (then params, then the output) and returns one partial
 # per input. Rules that reuse the output (tanh, sigmoid, exp) are both cheap and stable.
 # The same rules run on Values for second order, so a branch reads its operand's number
-# through _data() and a log is _ln(); kinked rules (relu, abs) only ever see floats.
+# and a log is Value.log there; kinked rules (relu, abs) only ever see floats.
 
 OPS: dict[str, Op] = {
     op.name: op
@@ -183,8 +188,7 @@ OPS: dict[str, Op] = {
            lambda a, s, out: (s if a <= 0.0 else 1.0,), kinks=(0.0,)),
         Op("abs", "abs", abs,
            lambda a, out: (1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0,), kinks=(0.0,)),
-        Op("sqrt", "sqrt", math.sqrt,
-           lambda a, out: (0.5 / out if _data(out) else math.inf,)),
+        Op("sqrt", "sqrt", math.sqrt, _sqrt_partials),
         Op("sum", "sum", lambda *a: sum(a), lambda *a: (1.0,) * (len(a) - 1)),
         Op("dot", "dot", _dot_forward, _dot_partials),  # one node per neuron: w.x + b
     ]
@@ -198,6 +202,8 @@ OPS: dict[str, Op] = {
 
 def is_number(x: object) -> bool:
     """A real number that is not a bool: what Value() and the operators accept."""
+    if type(x) is float or type(x) is int:  # 1 + v, -y * s: no slow ABC isinstance check
+        return True
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
@@ -852,17 +858,26 @@ def _value_partials(node: Value) -> tuple[float | Value, ...]:
 
 
 def _times(upstream: float | Value, local: float | Value) -> float | Value:
-    """upstream * local, without a node when either is the constant 1 (the seed, +, sum),
-    so gradient graphs stay as small as the chain rule needs; two constants stay a float."""
-    if not isinstance(upstream, Value) and upstream == 1.0:
-        return local
-    if not isinstance(local, Value) and local == 1.0:
-        return upstream
+    """upstream * local, making no node for a constant factor 1 (the seed, +, sum) or 0 (a
+    dead relu: the product is the constant 0 * x, nan if x is inf, as backward() makes
+    it), so nothing is built behind a unit that passes no gradient."""
+    if not isinstance(upstream, Value):
+        if upstream == 1.0:
+            return local
+        if upstream == 0.0:
+            return upstream * _data(local)
+    if not isinstance(local, Value):
+        if local == 1.0:
+            return upstream
+        if local == 0.0:
+            return _data(upstream) * local
     return upstream * local
 
 
 def _total(parts: list[float | Value]) -> float | Value:
-    """The contributions to one gradient, summed in arrival order as backward() adds them."""
-    if any(isinstance(part, Value) for part in parts):
-        return sum_values(parts)
-    return sum(parts)
+    """The contributions to one gradient, summed in arrival order as backward() adds them
+    (a constant 0 among Values changes no sum, so it gets no leaf)."""
+    if not any(isinstance(part, Value) for part in parts):
+        return sum(parts)
+    values = [part for part in parts if isinstance(part, Value) or part != 0.0]
+    return values[0] if len(values) == 1 else sum_values(values)

@@ -18,7 +18,7 @@ import operator
 import tokenize
 import unicodedata
 import warnings
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .engine import OpError, Value, check_number, check_str, is_number
 
@@ -219,6 +219,16 @@ class Formula:
         if unused:
             raise ExprError(f"variable {unused[0]!r} is given a value but not used in {shown}")
         return result, leaves
+
+    def function(self, names: Sequence[str]) -> Callable[[Sequence[Value]], Value]:
+        """f(xs): the formula on Values given in the order of `names` (gradcheck's form).
+
+        Checked once with evaluate() first; here an op's own error -- a probe stepping out
+        of its domain -- propagates as that OpError, for the caller to judge.
+        """
+        def f(xs: Sequence[Value]) -> Value:
+            return _Walker(self.text, dict(zip(names, xs))).visit(self.body)
+        return f
 
 
 class _Walker:

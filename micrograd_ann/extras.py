@@ -17,9 +17,9 @@ class MissingExtraError(ImportError):
     def __init__(self, module: str, extra: str, purpose: str):
         self.module = module
         self.extra = extra
-        super().__init__(f"{purpose} needs the Python package {module.split('.')[0]!r}: "
-                         f"pip install -e \".[{extra}]\" (in a clone) or "
-                         f"pip install \"micrograd-ann[{extra}]\"", name=module)
+        super().__init__(f"{purpose} needs the optional extra {extra!r} (Python package "
+                         f"{module.split('.')[0]!r}): in the project's folder, run "
+                         f"pip install -e \".[{extra}]\"", name=module)
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:

@@ -1,9 +1,12 @@
 """Neurons, layers and MLPs built from Values, with micrograd's API and PyTorch's names.
 
-A neuron's pre-activation w . x + b is one fused 'dot' node (2*nin + 1 inputs) rather
-than a chain of 2*nin binary nodes; `fused=False` builds micrograd's chain instead, which
-gives the same values and gradients up to rounding. Every node a neuron makes is tagged with the
-neuron's dotted name (`node._module`), so graphs can be collapsed per neuron or layer.
+Inside a Layer or MLP a neuron's pre-activation w . x + b is one fused 'dot' node
+(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes; a Neuron on its own (or
+`fused=False`) builds micrograd's chain b + w0*x0 + w1*x1 + ..., which gives the same
+values and gradients up to rounding and draws as micrograd's graph. Every node a neuron
+makes is tagged with the neuron's dotted name (`node._module`), so graphs can be collapsed
+per neuron or layer. Without seed= or rng=, weights come from Python's global `random`,
+drawn as micrograd draws them, so `random.seed(n)` first reproduces micrograd's models.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
+from . import checkpoint
 from .engine import Value, fused_dot, is_number, sum_values
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
@@ -30,10 +34,11 @@ def _check_activation(name: str) -> str:
     return name
 
 
-def _make_rng(seed: int | None, rng: random.Random | None) -> random.Random:
+def _make_rng(seed: int | None, rng: random.Random | None) -> random.Random | None:
+    """The weights' generator: rng, a private Random(seed), or None for Python's global one."""
     if rng is not None and seed is not None:
         raise ValueError("pass either seed= or rng=, not both")
-    return rng if rng is not None else random.Random(seed)
+    return random.Random(seed) if rng is None and seed is not None else rng
 
 
 def _check_inputs(who: str, expected: int, x: Sequence[float | Value]) -> None:
@@ -101,7 +106,8 @@ class Module:
         return iter(())
 
     def parameters(self) -> list[Value]:
-        """All trainable Values, in a fixed order."""
+        """All trainable Values, in named_parameters() order. Neuron, Layer and MLP list
+        them without making the names (a training step asks for them three times)."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
@@ -145,12 +151,16 @@ class Neuron(Module):
     """activation(w . x + b); weights drawn uniformly from [-1, 1], the bias starts at 0.
 
     `nonlin` is micrograd's switch (True: relu, False: linear) and overrides `activation`;
-    micrograd's positional form Neuron(nin, False) works too.
+    micrograd's positional form Neuron(nin, False) works too. On its own a neuron builds
+    micrograd's visible chain (fused=False); a Layer makes its neurons fused=True unless
+    told otherwise.
+    Without seed= or rng= the weights are `random.uniform(-1, 1)` from the global
+    generator, one per input in order, as micrograd draws them.
     """
 
     def __init__(self, nin: int, activation: str = "relu", *, nonlin: bool | None = None,
                  seed: int | None = None, rng: random.Random | None = None,
-                 fused: bool = True, name: str = ""):
+                 fused: bool = False, name: str = ""):
         _check_size("nin", nin)
         if isinstance(activation, bool):  # micrograd's Neuron(nin, nonlin)
             nonlin = activation
@@ -158,7 +168,8 @@ class Neuron(Module):
             activation = "relu" if nonlin else "linear"
         self.activation = _check_activation(activation)
         rng = _make_rng(seed, rng)
-        self.w = [Value(rng.uniform(-1, 1), f"w{i}") for i in range(nin)]
+        uniform = random.uniform if rng is None else rng.uniform  # None: micrograd's draws
+        self.w = [Value(uniform(-1, 1), f"w{i}") for i in range(nin)]
         self.b = Value(0.0, "b")
         self.fused = fused
         self.name = name  # dotted path inside its model, set by Layer
@@ -201,13 +212,17 @@ class Neuron(Module):
             yield f"{prefix}w.{i}", w
         yield f"{prefix}b", self.b
 
+    def parameters(self) -> list[Value]:
+        return [*self.w, self.b]
+
     def __repr__(self) -> str:
         kind = {"relu": "ReLU", "linear": "Linear"}.get(self.activation, self.activation)
         return f"{kind}Neuron({len(self.w)})"
 
 
 class Layer(Module):
-    """`nout` neurons reading the same inputs; calling it returns a list of Values."""
+    """`nout` neurons reading the same inputs; calling it returns a list of Values, or
+    (as micrograd's Layer does) the Value itself when nout is 1."""
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", *,
                  nonlin: bool | None = None, seed: int | None = None,
@@ -222,7 +237,12 @@ class Layer(Module):
         ]
         self.name = name
 
-    def __call__(self, x: Sequence[float | Value]) -> list[Value]:
+    def __call__(self, x: Sequence[float | Value]) -> Value | list[Value]:
+        out = self.outputs(x)
+        return out[0] if len(out) == 1 else out
+
+    def outputs(self, x: Sequence[float | Value]) -> list[Value]:
+        """The neurons' outputs as a list, whatever nout is (an MLP chains layers so)."""
         _check_inputs(self.name or "layer", self.neurons[0].nin, x)
         x = _as_inputs(x)  # once for the whole layer, not once per neuron
         x_data = [v.data for v in x]
@@ -231,6 +251,9 @@ class Layer(Module):
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for neuron in self.neurons:
             yield from neuron.named_parameters()
+
+    def parameters(self) -> list[Value]:
+        return [p for neuron in self.neurons for p in neuron.parameters()]
 
     def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
@@ -268,12 +291,15 @@ class MLP(Module):
     def __call__(self, x: Sequence[float | Value]) -> Value | list[Value]:
         _check_inputs("MLP", self.nin, x)
         for layer in self.layers:
-            x = layer(x)
+            x = layer.outputs(x)
         return x[0] if len(x) == 1 else x
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for layer in self.layers:
             yield from layer.named_parameters()
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
 
     def architecture(self) -> dict[str, object]:
         """The constructor arguments that fix the parameter names: nin, nouts, activations."""
@@ -282,16 +308,20 @@ class MLP(Module):
 
     def save(self, path: str | os.PathLike) -> None:
         """Write architecture and parameters to a JSON file, atomically (checkpoint.save)."""
-        from .checkpoint import save  # lazy: checkpoint imports nn
-
-        save(self, path)
+        checkpoint.save(self, path)
 
     @staticmethod
     def from_file(path: str | os.PathLike) -> MLP:
-        """A new model rebuilt from a file written by save() alone (checkpoint.load_mlp)."""
-        from .checkpoint import load_mlp  # lazy: checkpoint imports nn
-
-        return load_mlp(path)
+        """A new model rebuilt from a file written by save() alone; CheckpointError naming
+        the file if it is not one (checkpoint.read lists what is checked)."""
+        saved = checkpoint.read(path)
+        try:  # seed=0: the weights are overwritten, so leave Python's global random alone
+            model = MLP(**saved.architecture, seed=0)
+        except (TypeError, ValueError) as exc:
+            raise checkpoint.CheckpointError(f"{saved.path}: invalid architecture: "
+                                             f"{exc}") from None
+        saved.load_into(model)
+        return model
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"

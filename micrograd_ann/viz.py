@@ -342,8 +342,8 @@ def _red_if(bad: bool, line: str) -> str:
 
 
 def number(x: float, precision: int) -> str:
-    """x with `precision` significant digits, as every label shows numbers."""
-    return f"{x:.{precision}g}"
+    """x with `precision` significant digits, as every label shows numbers (never '-0')."""
+    return f"{x + 0.0:.{precision}g}"  # -0.0 + 0.0 is 0.0
 
 
 def edge_text(upstream: float, local: float, precision: int) -> str:

@@ -18,7 +18,7 @@ from helpers import player_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from micrograd_ann import checkpoint, cli, expr, training
+from micrograd_ann import Value, checkpoint, cli, expr, training
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
@@ -472,6 +472,20 @@ def test_gradcheck_takes_eps_atol_and_rtol(capsys):
                       "must be positive")
 
 
+@pytest.mark.parametrize("formula, values", [("x/y", ["x=1", "y=1e-7"]),
+                                             ("log(x)", ["x=5e-7"])])
+def test_gradcheck_near_a_domain_edge_agrees_with_the_library(capsys, formula, values):
+    from micrograd_ann.expr import parse
+    from micrograd_ann.gradcheck import gradcheck
+
+    code, out, _ = main_output(capsys, "gradcheck", formula, *values)
+    names = [v.split("=")[0] for v in values]
+    inputs = [Value(float(v.split("=")[1]), n) for v, n in zip(values, names)]
+    library = gradcheck(parse(formula).function(names), inputs, raise_exception=False)
+    assert code == 0 and library.passed
+    assert out.strip() == str(library).strip()
+
+
 def test_names_are_normalised_as_the_formula_parser_does(capsys, tmp_path):
     code, out, _ = main_output(capsys, "draw", "ﬁ*2", "fi=3", "--out", str(tmp_path))
     assert code == 0 and out.startswith("ﬁ*2 = 6\n") and "  d/dfi = 2\n" in out
@@ -661,3 +675,13 @@ def test_random_command_lines_end_in_an_exit_code_never_a_traceback(monkeypatch,
         assert len(lines) == 1 and lines[0].startswith("micrograd-ann"), err
         assert "error: " in lines[0], err
     assert "Traceback" not in err
+
+
+def test_code_prints_the_backward_pass_as_python_that_runs(capsys):
+    code, out, _ = main_output(capsys, "code", "x*x + y", "x=3", "y=1")
+    assert code == 0 and out.startswith("def backward_of_out(x=3.0, y=1.0):")
+    scope: dict = {}
+    exec(out, scope)
+    value, grads = scope["backward_of_out"]()
+    assert (value, grads) == (10.0, {"x": 6.0, "y": 1.0})
+    assert_main_error(capsys, ["code", "x*x", "x=3", "y=1"], "'y' is given a value but not used")

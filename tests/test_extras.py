@@ -19,5 +19,6 @@ def test_a_missing_module_names_the_extra_and_the_purpose():
     error = info.value
     assert isinstance(error, ImportError) and (error.module, error.extra) == (
         "no_such_module_xyz", "plot")
-    assert str(error).startswith("PNG plots needs the Python package 'no_such_module_xyz'")
+    assert str(error).startswith("PNG plots needs the optional extra 'plot' (Python package "
+                                 "'no_such_module_xyz')")
     assert 'pip install -e ".[plot]"' in str(error)

@@ -390,7 +390,8 @@ def test_mlp_graph_renders_to_svg_with_named_nodes():
     texts = _svg_texts(viz.to_svg(loss, timeout=20, collapse=None, max_nodes=4000))
     assert len(names) == len(topological_order(loss)) > 900
     for v, name in names.items():
-        assert f"data {v.data:.4g}" in texts[name] and f"grad {v.grad:.4g}" in texts[name]
+        assert f"data {viz.number(v.data, 4)}" in texts[name]
+        assert f"grad {viz.number(v.grad, 4)}" in texts[name]
     assert sum(1 for key in texts if re.fullmatch(r"e\d+", key)) > 1000
 
 
@@ -482,3 +483,7 @@ def test_a_label_too_long_for_graphviz_is_refused_before_dot_runs():
     with pytest.raises(viz.LabelTooLongError, match=r"node v0's label is 17,\d+ bytes.*16 KB"):
         viz.to_dot(root)
     assert viz.to_dot(Value(1.0, "x" * 15_000) * 2.0)  # under the limit: drawn
+
+
+def test_negative_zero_is_shown_as_zero():
+    assert viz.number(-0.0, 4) == "0" and viz.number(-1e-9, 4) == "-1e-09"

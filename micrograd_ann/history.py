@@ -1,0 +1,581 @@
+"""A training run, epoch by epoch: losses, parameters and per-layer diagnostics.
+
+`History` watches a training loop -- `on_batch(loss, outputs)` after each backward() and
+before the optimiser's step, `on_epoch()` after each epoch -- and keeps a `Frame` for
+epoch 0 (before training) and every `record_every`-th epoch: train and test loss and
+accuracy, every parameter, and per layer what makemore part 3 plots to tell a healthy
+network from a stuck one (activation and gradient histograms, dead ReLUs, saturated
+tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON; drawn as the
+replay page of replay.py.
+
+Recording is cheap by construction: the activations and gradients are read from the
+graphs the training steps built anyway, and the losses come from a plain-float forward
+pass that calls the op table's own forward functions (no graph, no second formula).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+from typing import Callable, Mapping, NamedTuple, Sequence
+
+from . import network, replay
+from .engine import OPS, Value, check_int
+from .files import write_atomic
+from .nn import MLP
+
+Sample = tuple[Sequence[float], int]
+Output = Value | list[Value]
+
+FORMAT = "micrograd_ann.history"
+VERSION = 1
+FRAMES = 20  # by default a run of known length is recorded about this many times
+RECORD_EVERY = 5  # otherwise every 5th epoch (the demo's 100 epochs give 21 frames either way)
+BINS = 20
+SATURATION = 0.97  # |out| > 0.97 for tanh; |2 out - 1| > 0.97 for sigmoid (the same slope)
+MAX_BYTES = 64 * 2**20
+
+# When a diagnostic is worth a hint on the replay page (see hints()).
+DEAD_HINT = 0.5  # of a ReLU layer's units dead
+SATURATED_HINT = 0.25  # of a tanh/sigmoid layer's outputs saturated
+VANISHING_HINT = 10.0  # a layer's weight gradients this many times smaller than the output's
+LARGE_UPDATE_HINT = -0.5  # log10 of update / data: each step moves weights by > 30 %
+SMALL_UPDATE_HINT = -4.0  # ... by < 0.01 % (makemore: about -3 is healthy)
+FITTED = 0.99  # train accuracy from which small steps and a flat loss are a finished fit
+STALL_EPOCHS, STALL_CHANGE = 20, 0.01  # a loss within 1 % of itself for 20 epochs: stalled
+
+_LEAKY_SLOPE = inspect.signature(Value.leaky_relu).parameters["slope"].default
+_DOT = OPS["dot"].forward
+
+
+class HistoryError(ValueError):
+    """A file that is not a saved History; the message names the file and what is wrong."""
+
+
+class Histogram(NamedTuple):
+    """`counts[i]` values fell in bin i of `len(counts)` equal bins from lo to hi."""
+
+    lo: float
+    hi: float
+    counts: list[int]
+
+
+class LayerStats(NamedTuple):
+    """One layer during one epoch, from every forward and backward pass of that epoch."""
+
+    activations: Histogram  # the layer's outputs, every sample and unit
+    gradients: Histogram  # d loss / d output at those outputs
+    dead: list[int] | None  # relu: the units whose output was 0 for every sample
+    flat: float | None  # fraction of outputs where the activation is flat (see _flat_share)
+    grad_norm: float  # |d loss / d w| over the layer's weights, at the epoch's last step
+    update_ratio: float | None  # log10(|step| / |w|) of that step; None when it moved nothing
+
+
+class Frame(NamedTuple):
+    """The model after `epoch` epochs: its losses, accuracies, predictions and parameters
+    (parameters() order); `layers` is None before the first step (epoch 0)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float  # nan without a test set
+    test_accuracy: float
+    params: list[float]
+    train_predictions: list[int]
+    test_predictions: list[int]
+    layers: list[LayerStats] | None
+
+
+class History:
+    """What a training run looked like, epoch by epoch; `frames` holds the records.
+
+    In the loop: `loss.backward()`, then `history.on_batch(loss, outputs)` (outputs: the
+    model's output per sample; without it the graph is searched, which is slower), then
+    the optimiser's step; `history.on_epoch()` after each epoch. `loss_fn(outputs,
+    targets)` is the loop's loss, called on the outputs of a plain-float forward pass; the
+    predicted class is predicted_class()'s (training.predict's rule). Epoch 0, every
+    `record_every`-th epoch and, when `epochs` is given, the last are recorded; by default
+    record_every is epochs // FRAMES (at least 1), or RECORD_EVERY without `epochs`.
+    `info` (JSON-able) is shown on the page.
+    """
+
+    def __init__(self, model: MLP, train_set: Sequence[Sample],
+                 test_set: Sequence[Sample] = (), *,
+                 loss_fn: Callable[[list[Output], list[int]], Value],
+                 record_every: int | None = None,
+                 epochs: int | None = None, info: Mapping[str, object] | None = None):
+        if not isinstance(model, MLP):
+            raise TypeError(f"History watches an MLP, got {type(model).__name__}")
+        if not train_set:
+            raise ValueError("History needs the training set (at least one sample)")
+        self.epochs = None if epochs is None else check_int("epochs", epochs, 1)
+        if record_every is None:
+            record_every = RECORD_EVERY if epochs is None else max(1, epochs // FRAMES)
+        self.record_every = check_int("record_every", record_every, 1)
+        self.architecture = model.architecture()
+        self.names = [name for name, _ in model.named_parameters()]
+        self.train_set = [(list(x), y) for x, y in train_set]
+        self.test_set = [(list(x), y) for x, y in test_set]
+        self.info = dict(info or {})
+        self.frames: list[Frame] = []
+        self._model, self._loss_fn = model, loss_fn
+        self._params = model.parameters()
+        self._weights = _weight_indices(model)
+        self._epoch = 0
+        self._reset()
+        self.frames.append(self._frame(None))
+
+    # -- recording ---------------------------------------------------------------
+
+    def on_batch(self, loss: Value, outputs: Sequence[Output] | None = None) -> None:
+        """After `loss.backward()` and before the optimiser's step: in a recorded epoch,
+        read this batch's activations and gradients from the loss's graph."""
+        if self._model is None:
+            raise ValueError("this History was loaded from a file; it records nothing")
+        if not self._recording:
+            return
+        self._before = [p.data for p in self._params]
+        self._grads = [p.grad for p in self._params]
+        for layers in _layer_outputs(self._model, loss, outputs):
+            for i, outs in enumerate(layers):
+                self._data[i].extend([v.data for v in outs])
+                self._grad_at[i].extend([v.grad for v in outs])
+
+    def on_epoch(self) -> None:
+        """After an epoch's last step: record it if it is one of the recorded epochs."""
+        if self._model is None:
+            raise ValueError("this History was loaded from a file; it records nothing")
+        self._epoch += 1
+        if self._recording:
+            self.frames.append(self._frame(self._layer_stats() if self._before else None))
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty the per-epoch accumulators; decide whether the coming epoch is recorded."""
+        coming = self._epoch + 1
+        self._recording = coming % self.record_every == 0 or coming == self.epochs
+        self._data = [[] for _ in self._model.layers]
+        self._grad_at = [[] for _ in self._model.layers]
+        self._before: list[float] = []
+        self._grads: list[float] = []
+
+    def _frame(self, layers: list[LayerStats] | None) -> Frame:
+        params = [p.data for p in self._params]
+        net = float_network(self.architecture, params)
+        train = self._evaluate(net, self.train_set)
+        test = self._evaluate(net, self.test_set)
+        return Frame(self._epoch, train[0], train[1], test[0], test[1], params,
+                     train[2], test[2], layers)
+
+    def _evaluate(self, net: list, samples: list) -> tuple[float, float, list[int]]:
+        """Loss, accuracy and predicted classes on `samples`, forward in plain floats."""
+        if not samples:
+            return math.nan, math.nan, []
+        outputs, predictions = [], []
+        for x, _ in samples:
+            out = forward(net, x)[-1]
+            predictions.append(predicted_class(out))
+            values = [Value(v) for v in out]
+            outputs.append(values[0] if len(values) == 1 else values)
+        targets = [y for _, y in samples]
+        right = sum(p == y for p, y in zip(predictions, targets))
+        return self._loss_fn(outputs, targets).data, right / len(samples), predictions
+
+    def _layer_stats(self) -> list[LayerStats]:
+        stats = []
+        for i, layer in enumerate(self._model.layers):
+            data, grads = self._data[i], self._grad_at[i]
+            activation = layer.neurons[0].activation
+            width = len(layer.neurons)
+            dead = None
+            if activation == "relu":
+                dead = [j for j in range(width) if not any(data[j::width])]
+            step = [self._params[k].data - self._before[k] for k in self._weights[i]]
+            size = _norm([self._before[k] for k in self._weights[i]])
+            moved = _norm(step)
+            ratio = math.log10(moved / size) if moved > 0 and size > 0 else None
+            stats.append(LayerStats(
+                _histogram(data, *_activation_range(activation, data)),
+                _histogram(grads, *_gradient_range(grads)), dead, _flat_share(activation, data),
+                _norm([self._grads[k] for k in self._weights[i]]), ratio))
+        return stats
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def activations(self) -> list[str]:
+        """Each layer's activation name."""
+        arch = self.architecture
+        return [arch["activation"]] * (len(arch["nouts"]) - 1) + [arch["output_activation"]]
+
+    def classifier(self, k: int) -> Callable[[Sequence[float]], int]:
+        """x -> the class frame k's model predicts for x (predicted_class), in floats."""
+        net = float_network(self.architecture, self.frames[k].params)
+        return lambda x: predicted_class(forward(net, x)[-1])
+
+    def model_at(self, k: int) -> MLP:
+        """A new MLP holding frame k's parameters."""
+        model = MLP(**self.architecture)
+        model.load_state_dict(dict(zip(self.names, self.frames[k].params)))
+        return model
+
+    def hints(self, k: int) -> list[str]:
+        """One line per warning sign in frame k (the thresholds are the *_HINT constants):
+        dead ReLUs, saturated units, vanishing gradients, steps too large or too small for
+        the weights, and a training loss that has stopped falling short of a fit."""
+        frame = self.frames[k]
+        if not frame.layers:
+            return []
+        names = [f"layers.{i}" for i in range(len(frame.layers))]
+        found = []
+        for name, stats, activation, width in zip(names, frame.layers, self.activations,
+                                                  self.architecture["nouts"]):
+            if stats.dead is not None and len(stats.dead) >= DEAD_HINT * width:
+                found.append(f"{name}: {len(stats.dead) / width:.0%} of ReLUs dead (0 for "
+                             f"every sample, so no gradient flows) \u2014 try a smaller lr or "
+                             f"leaky_relu")
+            if (activation in ("tanh", "sigmoid") and stats.flat is not None
+                    and stats.flat >= SATURATED_HINT):
+                found.append(f"{name}: {stats.flat:.0%} of {activation} outputs saturated "
+                             f"(on the flat tails, so little gradient) \u2014 try smaller "
+                             f"weights or relu")
+        last = frame.layers[-1].grad_norm
+        weak = [(name, last / stats.grad_norm if stats.grad_norm else math.inf)
+                for name, stats in zip(names[:-1], frame.layers[:-1])
+                if stats.grad_norm * VANISHING_HINT < last]
+        if weak:
+            found.append(f"{_listing(weak)}: gradients {_times(weak)} smaller than the output "
+                         f"layer's, so learning there is slow (vanishing gradients) \u2014 "
+                         f"try relu or fewer layers")
+        ratios = [(name, s.update_ratio) for name, s in zip(names, frame.layers)
+                  if s.update_ratio is not None]
+        large = [(name, r) for name, r in ratios if r > LARGE_UPDATE_HINT]
+        if large:
+            found.append(f"{_listing(large)}: steps change the weights by up to "
+                         f"{10 ** max(r for _, r in large):.0%} of their size, too much to "
+                         f"settle \u2014 try a smaller lr")
+        small = [(name, r) for name, r in ratios if r < SMALL_UPDATE_HINT]
+        if small and frame.train_accuracy < FITTED:
+            found.append(f"{_listing(small)}: steps change the weights by at most "
+                         f"{10 ** max(r for _, r in small):.0e} of their size, so they hardly "
+                         f"move \u2014 try a larger lr (or Adam)")
+        since = self._stalled_since(k)
+        if since is not None:
+            found.append(f"the training loss has stayed at {frame.train_loss:.3g} since epoch "
+                         f"{since} with {frame.train_accuracy:.0%} train accuracy: learning "
+                         f"has stalled")
+        return found
+
+    def _stalled_since(self, k: int) -> int | None:
+        """The first epoch of the flat stretch (>= STALL_EPOCHS long) ending at frame k, if
+        the training loss moved less than STALL_CHANGE of itself there without a fit."""
+        frame = self.frames[k]
+        if frame.train_accuracy >= FITTED or not math.isfinite(frame.train_loss):
+            return None
+        since = None
+        for earlier in reversed(self.frames[:k]):
+            if abs(earlier.train_loss - frame.train_loss) > STALL_CHANGE * frame.train_loss:
+                break
+            since = earlier.epoch
+        return since if since is not None and frame.epoch - since >= STALL_EPOCHS else None
+
+    # -- files and display ---------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """The history as JSON-able data (nan as None), as save() writes it."""
+        return {"format": FORMAT, "version": VERSION, "architecture": self.architecture,
+                "names": self.names, "record_every": self.record_every,
+                "epochs": self.epochs, "info": self.info, "saturation": SATURATION,
+                "leaky_slope": _LEAKY_SLOPE,
+                "train": [[x, y] for x, y in self.train_set],
+                "test": [[x, y] for x, y in self.test_set],
+                "frames": [_frame_dict(f) for f in self.frames]}
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write the history as JSON, atomically (files.write_atomic); returns the path."""
+        try:
+            text = json.dumps(self.to_dict(), allow_nan=False, separators=(",", ":"))
+        except ValueError:
+            raise ValueError("cannot save a history whose parameters are not finite "
+                             "(the run diverged)") from None
+        return write_atomic(path, text)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> History:
+        """A History read from a file save() wrote; HistoryError naming the file if not."""
+        where = os.fsdecode(path)
+        if os.path.getsize(where) > MAX_BYTES:
+            raise HistoryError(f"{where}: larger than {MAX_BYTES:,} bytes; not a history")
+        with open(where, encoding="utf-8") as f:
+            try:
+                doc = json.load(f)
+            except (ValueError, RecursionError) as exc:
+                raise HistoryError(f"{where}: not valid JSON: {exc}") from None
+        try:
+            return cls._from_dict(doc)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise HistoryError(f"{where}: not a saved History: {exc}") from None
+
+    @classmethod
+    def _from_dict(cls, doc: dict) -> History:
+        if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+            raise ValueError(f"format {doc.get('format')!r} version {doc.get('version')!r}, "
+                             f"expected {FORMAT!r} version {VERSION}")
+        self = cls.__new__(cls)
+        self._model = None
+        self.architecture = dict(doc["architecture"])
+        self.names = [name for name, _ in MLP(**self.architecture).named_parameters()]
+        if doc["names"] != self.names:
+            raise ValueError("the parameter names do not match the architecture")
+        self.record_every = check_int("record_every", doc["record_every"], 1)
+        self.epochs = None if doc["epochs"] is None else check_int("epochs", doc["epochs"], 1)
+        self.info = dict(doc["info"])
+        self.train_set = [(list(map(float, x)), int(y)) for x, y in doc["train"]]
+        self.test_set = [(list(map(float, x)), int(y)) for x, y in doc["test"]]
+        self.frames = [_frame_from(f, len(self.names), len(self.activations))
+                       for f in doc["frames"]]
+        return self
+
+    def to_html(self, path: str | os.PathLike | None = None, *, title: str | None = None) -> str:
+        """The replay page (replay.page); also written to `path`, atomically, when given."""
+        page = replay.page(self.to_dict(), [self.hints(k) for k in range(len(self.frames))],
+                           title=title)
+        if path is not None:
+            write_atomic(path, page)
+        return page
+
+    def write_files(self, folder: str | os.PathLike) -> list[str]:
+        """history.json and its replay page training.html in `folder`; returns their paths."""
+        return [self.save(os.path.join(folder, "history.json")),
+                write_atomic(os.path.join(folder, "training.html"), self.to_html())]
+
+    def _repr_html_(self) -> str:
+        return replay.iframe(self.to_html())
+
+
+# ------------------------------------------------------------- plain-float forward
+
+
+def float_network(architecture: Mapping, params: Sequence[float]) -> list:
+    """The MLP of `architecture` with `params` (in parameters() order: each neuron's w.0 ..
+    w.(n-1), then b), for forward(): [(neurons [(w, b)], activation or None)] per layer."""
+    sizes = [architecture["nin"], *architecture["nouts"]]
+    names = [architecture["activation"]] * (len(sizes) - 2) + [architecture["output_activation"]]
+    net, at = [], 0
+    for nin, nout, name in zip(sizes, sizes[1:], names):
+        neurons = []
+        for _ in range(nout):
+            neurons.append((params[at:at + nin], params[at + nin]))
+            at += nin + 1
+        net.append((neurons, _activation(name)))
+    return net
+
+
+def _activation(name: str) -> Callable[[float], float] | None:
+    """The op table's forward for an nn activation name (leaky_relu with nn's slope)."""
+    if name == "linear":
+        return None
+    if name == "leaky_relu":
+        leaky = OPS["leaky_relu"].forward
+        return lambda a: leaky(a, _LEAKY_SLOPE)
+    return OPS[name].forward
+
+
+def forward(net: list, x: Sequence[float]) -> list[list[float]]:
+    """Each layer's outputs for input x on a float_network, as floats: the very numbers
+    model(x) computes (the op table's forward functions, in the same order)."""
+    outputs = []
+    for neurons, activation in net:
+        x = [_DOT(*w, *x, b) for w, b in neurons]
+        if activation is not None:
+            x = [activation(a) for a in x]
+        outputs.append(x)
+    return outputs
+
+
+def predicted_class(outputs: Sequence[float]) -> int:
+    """The class outputs mean: the sign of one output (1 if > 0, else 0), or the first
+    largest of several -- training.predict's rule, on floats; the replay page uses it too."""
+    if len(outputs) == 1:
+        return int(outputs[0] > 0.0)
+    return max(range(len(outputs)), key=outputs.__getitem__)
+
+
+# --------------------------------------------------------------- reading graphs
+
+
+def _layer_outputs(model: MLP, loss: Value,
+                   outputs: Sequence[Output] | None) -> list[list[list[Value]]]:
+    """Per forward pass in the loss's graph, each layer's output Values.
+
+    From the model's `outputs` the layers are found by walking down one fused dot node
+    per layer; otherwise (no outputs, or an unfused model) network.forward_passes
+    searches the whole graph, which finds the same passes more slowly.
+    """
+    if outputs is not None:
+        walked = [_walk_down(model, out) for out in outputs]
+        if None not in walked:
+            return walked
+    return [found.layers for found in network.forward_passes(model, [loss])]
+
+
+def _walk_down(model: MLP, output: Output) -> list[list[Value]] | None:
+    """The layers' outputs behind one model output, or None if it was not built by
+    `model`'s fused layers (each neuron: activation(dot(w, x, b)))."""
+    layers = [output if isinstance(output, list) else [output]]
+    for layer in reversed(model.layers[1:]):
+        inputs = _inputs(layer.neurons[0], layers[0])
+        if inputs is None:
+            return None
+        layers.insert(0, inputs)
+    return layers if _inputs(model.layers[0].neurons[0], layers[0]) is not None else None
+
+
+def _inputs(neuron, outs: list[Value]) -> list[Value] | None:
+    """The inputs of the fused dot node behind `outs[0]`, if neuron made it."""
+    node = outs[0]
+    if node._module != neuron.name:
+        return None
+    if neuron.activation != "linear":
+        node = node.parents[0] if node.parents else node
+    n = neuron.nin
+    if (node.op is not OPS["dot"] or len(node.parents) != 2 * n + 1
+            or node.parents[0] is not neuron.w[0]):
+        return None
+    return list(node.parents[n:2 * n])
+
+
+def _weight_indices(model: MLP) -> list[list[int]]:
+    """Each layer's weights (not biases) as indices into parameters()."""
+    indices, at = [], 0
+    for layer in model.layers:
+        mine = []
+        for neuron in layer.neurons:
+            mine.extend(range(at, at + neuron.nin))
+            at += neuron.nin + 1
+        indices.append(mine)
+    return indices
+
+
+# -------------------------------------------------------------------- statistics
+
+
+def _norm(values: Sequence[float]) -> float:
+    return math.sqrt(math.fsum(v * v for v in values))
+
+
+def _histogram(values: Sequence[float], lo: float, hi: float, bins: int = BINS) -> Histogram:
+    """Counts of the values in `bins` equal bins over [lo, hi] (hi in the last); values
+    outside, nan among them, are not counted. With lo == hi all land in the middle bin."""
+    counts = [0] * bins
+    if hi > lo:
+        scale, top = bins / (hi - lo), bins - 1
+        for v in values:
+            if lo <= v <= hi:
+                counts[min(int((v - lo) * scale), top)] += 1
+    else:
+        counts[bins // 2] = sum(v == lo for v in values)
+    return Histogram(lo, hi, counts)
+
+
+def _activation_range(activation: str, data: Sequence[float]) -> tuple[float, float]:
+    """The activation's own range where it has one, else the data's."""
+    if activation == "sigmoid":
+        return 0.0, 1.0
+    if activation == "tanh":
+        return -1.0, 1.0
+    finite = [v for v in data if math.isfinite(v)] or [0.0]
+    lo = 0.0 if activation == "relu" else min(finite)
+    return lo, max(max(finite), lo)
+
+
+def _gradient_range(values: Sequence[float]) -> tuple[float, float]:
+    """[-r, r] with r the largest |value|, but at most 4 RMS: a few large gradients would
+    squeeze all the others into the middle bar (values beyond r go uncounted)."""
+    finite = [v for v in values if math.isfinite(v)]
+    largest = max(map(abs, finite), default=0.0)
+    rms = _norm(finite) / math.sqrt(len(finite)) if finite else 0.0
+    return -min(largest, 4 * rms), min(largest, 4 * rms)
+
+
+def _flat_share(activation: str, data: Sequence[float]) -> float | None:
+    """The fraction of outputs on a flat part of the activation, where almost no gradient
+    passes back: relu exactly 0 (the unit is off); tanh |out| > SATURATION; sigmoid
+    |2 out - 1| > SATURATION (the same slope: 6 % of its largest, as for tanh). None for
+    the activations without one (linear, leaky_relu) or without outputs."""
+    if not data or activation not in ("relu", "tanh", "sigmoid"):
+        return None
+    if activation == "relu":
+        return sum(v == 0.0 for v in data) / len(data)
+    if activation == "sigmoid":
+        return sum(abs(2 * v - 1) > SATURATION for v in data) / len(data)
+    return sum(abs(v) > SATURATION for v in data) / len(data)
+
+
+def _listing(named: list[tuple[str, float]]) -> str:
+    """The layers named: 'layers.3', 'layers 0, 2 and 5', or 'layers 0 to 6' for a run."""
+    numbers = [int(name.split(".")[1]) for name, _ in named]
+    if len(numbers) == 1:
+        return f"layers.{numbers[0]}"
+    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"layers {numbers[0]} to {numbers[-1]}"
+    return "layers " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+def _times(named: list[tuple[str, float]]) -> str:
+    """The factors' range: '66\u00d7', or '28\u00d7 to 66\u00d7'."""
+    low, high = (f"{f:,.0f}\u00d7" for f in (min(f for _, f in named), max(f for _, f in named)))
+    return low if low == high else f"{low} to {high}"
+
+
+# ------------------------------------------------------------------------- JSON
+
+
+def _number(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _frame_dict(frame: Frame) -> dict:
+    layers = None if frame.layers is None else [
+        {"activations": s.activations._asdict(), "gradients": s.gradients._asdict(),
+         "dead": s.dead, "flat": s.flat, "grad_norm": _number(s.grad_norm),
+         "update_ratio": s.update_ratio} for s in frame.layers]
+    return {"epoch": frame.epoch, "train_loss": _number(frame.train_loss),
+            "train_accuracy": _number(frame.train_accuracy),
+            "test_loss": _number(frame.test_loss),
+            "test_accuracy": _number(frame.test_accuracy), "params": frame.params,
+            "train_predictions": frame.train_predictions,
+            "test_predictions": frame.test_predictions, "layers": layers}
+
+
+def _float(x: object) -> float:
+    """A saved metric: a number, or None for nan."""
+    if x is None:
+        return math.nan
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"expected a number, got {type(x).__name__}")
+    return float(x)
+
+
+def _frame_from(doc: dict, n_params: int, n_layers: int) -> Frame:
+    params = [_float(p) for p in doc["params"]]
+    if len(params) != n_params or not all(map(math.isfinite, params)):
+        raise ValueError(f"epoch {doc['epoch']}: expected {n_params} finite parameters")
+    layers = doc["layers"]
+    if layers is not None:
+        if len(layers) != n_layers:
+            raise ValueError(f"epoch {doc['epoch']}: {len(layers)} layers, expected {n_layers}")
+        layers = [LayerStats(
+            Histogram(**s["activations"]), Histogram(**s["gradients"]),
+            None if s["dead"] is None else [int(j) for j in s["dead"]],
+            None if s["flat"] is None else _float(s["flat"]),
+            _float(s["grad_norm"]),
+            None if s["update_ratio"] is None else _float(s["update_ratio"]))
+            for s in layers]
+    return Frame(check_int("epoch", doc["epoch"], 0), _float(doc["train_loss"]),
+                 _float(doc["train_accuracy"]), _float(doc["test_loss"]),
+                 _float(doc["test_accuracy"]), params,
+                 [int(p) for p in doc["train_predictions"]],
+                 [int(p) for p in doc["test_predictions"]], layers)

@@ -1,0 +1,282 @@
+"""Tests for replay.py: the page's data and its independence, then the page in Chromium."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require_module
+from helpers import headless_chromium
+from micrograd_ann import MLP, network, replay, training
+from micrograd_ann.datasets import load_digits, train_test_split
+from micrograd_ann.history import History, float_network, forward
+from micrograd_ann.training import batch_loss
+from test_history import hand_built, run
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+DEMO_BYTES, DIGITS_BYTES = 2_000_000, 5_000_000
+SWITCH_MS = 100
+SCRIPT_END = '</script><script>document.title="pwned"</script><!--'
+
+
+def page_data(page: str) -> dict:
+    found = re.search(r'<script type="application/json" id="rp-data">(.*?)</script>', page)
+    assert found is not None, "no <script id=\"rp-data\"> in the page"
+    return json.loads(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def demo() -> History:
+    """`train`'s default run, recorded as the CLI records it."""
+    return training.train(training.TrainConfig(), history=True).history
+
+
+def dead_units() -> History:
+    """test_history's hand-built MLP(2, [4, 1]) whose hidden units 1 and 3 are dead from
+    the start, trained 3 epochs with SGD, every epoch recorded."""
+    return run(hand_built("relu", [1.0, -1.0, 2.0, -0.5]), epochs=3, lr=0.05, record_every=1)
+
+
+@pytest.fixture(scope="module")
+def digits() -> History:
+    """The digits run the CLI records (MLP(64, [32, 10]), 10 epochs, every one recorded),
+    with one real epoch of training standing in for each of the ten."""
+    require_module("sklearn", "digits")
+    train_set, test_set = train_test_split(load_digits(1000), 0.2, seed=0)
+    model = MLP(64, [32, 10], seed=0)
+    history = History(model, train_set, test_set, record_every=1, epochs=1,
+                      loss_fn=lambda outs, ys: batch_loss("cross_entropy", outs, ys))
+    optimizer = training.OPTIMIZERS["adam"](model.parameters(), lr=0.01)
+    for i in range(0, len(train_set), 32):
+        chunk = train_set[i:i + 32]
+        outputs = [model(x) for x, _ in chunk]
+        loss = batch_loss("cross_entropy", outputs, [y for _, y in chunk])
+        optimizer.zero_grad()
+        loss.backward()
+        history.on_batch(loss, outputs)
+        optimizer.step()
+    history.on_epoch()
+    history.frames += [history.frames[-1]._replace(epoch=e) for e in range(2, 11)]
+    return history
+
+
+# ----------------------------------------------------------------- without a browser
+
+
+def test_page_is_self_contained(demo):
+    page = demo.to_html()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
+    assert "<link" not in page and "@import" not in page
+    assert page.count("<script") == 2  # the JSON and the inline script
+    assert len(page.encode("utf-8")) < DEMO_BYTES
+
+
+def test_page_holds_every_frames_numbers(demo):
+    data = page_data(demo.to_html())
+    assert [f["epoch"] for f in data["frames"]] == [f.epoch for f in demo.frames]
+    for shown, frame in zip(data["frames"], demo.frames):
+        assert shown["loss"] == [frame.train_loss, frame.test_loss]
+        assert shown["params"] == frame.params
+        assert shown["predictions"] == [frame.train_predictions, frame.test_predictions]
+    assert data["frames"][3]["hints"] == demo.hints(3)
+
+
+def test_line_styles_are_network_pys_for_each_epoch(demo):
+    data = page_data(demo.to_html())
+    for k in (0, len(demo.frames) - 1):
+        svg = network.draw_network(demo.model_at(k)).svg
+        drawn = {(int(i), int(j), int(n)): (c, float(w), float(o)) for i, block in
+                 enumerate(svg.split('class="mg-weights"')[1:])
+                 for j, n, c, w, o in re.findall(
+                     r'data-neuron="(\d+)" data-input="(\d+)"[^>]*stroke="(#\w+)" '
+                     r'stroke-width="([\d.]+)" stroke-opacity="([\d.]+)"', block)}
+        shown = {}
+        for i, layer in enumerate(data["frames"][k]["lines"]):
+            nin = 2 if i == 0 else data["sizes"][i - 1]
+            for n, (colour, width, opacity) in enumerate(layer):
+                shown[(i, n // nin, n % nin)] = (data["palette"][colour], width, opacity)
+        assert shown == drawn
+
+
+def test_text_from_the_user_cannot_end_the_script():
+    history = dead_units()
+    history.info["note"] = SCRIPT_END
+    page = history.to_html(title=SCRIPT_END)
+    assert page.count("<script") == 2
+    assert page_data(page)["info"].endswith(SCRIPT_END)
+    assert html.escape(SCRIPT_END) in page.split("<body>")[0]  # the <title>
+
+
+def test_jupyter_shows_the_page_in_a_sandboxed_iframe():
+    history = dead_units()
+    shown = history._repr_html_()
+    found = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" [^>]*></iframe>',
+                         shown)
+    assert found is not None
+    assert html.unescape(found.group(1)) == history.to_html()
+
+
+def test_to_html_writes_the_page_and_write_files_both_files(tmp_path):
+    history = dead_units()
+    page = history.to_html(tmp_path / "page.html")
+    assert (tmp_path / "page.html").read_text(encoding="utf-8") == page
+    written = history.write_files(tmp_path)
+    assert [Path(p).name for p in written] == ["history.json", "training.html"]
+    assert History.load(written[0]).to_dict() == history.to_dict()
+
+
+def test_a_changed_line_format_is_reported_not_guessed():
+    with pytest.raises(ValueError, match="weight lines changed form"):
+        replay._line_styles('<g class="mg-weights" data-layer="0"></g>', MLP(2, [1]), [])
+
+
+def test_digits_page_is_small(digits):
+    page = digits.to_html()
+    assert len(page.encode("utf-8")) < DIGITS_BYTES
+    data = page_data(page)
+    assert data["kind"] == "image" and data["shape"] == [8, 8]
+    assert len(data["images"]) == replay.IMAGE_SAMPLES
+
+
+# ------------------------------------------------------------------- in the browser
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A 1366x768 headless Chromium window, as on a small laptop."""
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium-profile"), 1366, 768)
+    yield driver
+    driver.quit()
+
+
+def open_page(browser, history: History, path: Path) -> None:
+    history.to_html(path)
+    browser.get(path.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+
+
+def screenshot(browser, name: str, scroll_to: str | None = None) -> None:
+    if scroll_to:
+        browser.execute_script(f"document.getElementById('{scroll_to}').scrollIntoView();"
+                               "window.scrollBy(0, -48);")  # below the sticky controls
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / f"replay-{name}.png"))
+    browser.execute_script("window.scrollTo(0, 0)")
+
+
+def test_the_page_opens_at_the_last_epoch_without_errors(browser, demo, tmp_path):
+    open_page(browser, demo, tmp_path / "demo.html")
+    assert browser.execute_script("return replay.frame") == len(demo.frames) - 1
+    assert browser.find_element("id", "rp-epoch").text == "epoch 100 of 100"
+    screenshot(browser, "demo")
+    screenshot(browser, "demo-network", "rp-network-card")
+    screenshot(browser, "demo-layers", "rp-layers-card")
+
+
+def test_moving_the_slider_changes_the_boundary_and_the_marked_loss(browser, demo, tmp_path):
+    open_page(browser, demo, tmp_path / "demo.html")
+    state = ("return [document.getElementById('rp-boundary').toDataURL(),"
+             " document.querySelector('#rp-loss .rp-marker').getAttribute('x1'),"
+             " document.getElementById('rp-train-loss').dataset.value]")
+    before = browser.execute_script(state)
+    browser.execute_script("const s = document.getElementById('rp-slider'); s.value = 2;"
+                           "s.dispatchEvent(new Event('input'));")
+    after = browser.execute_script(state)
+    assert after[0] != before[0] and after[1] != before[1]
+    assert float(after[2]) == demo.frames[2].train_loss
+
+
+def test_the_loss_shown_for_each_epoch_is_the_files(browser, demo, tmp_path):
+    saved = json.loads(Path(demo.save(tmp_path / "history.json")).read_text())
+    open_page(browser, demo, tmp_path / "demo.html")
+    shown = browser.execute_script(
+        "const out = [];"
+        "for (let k = 0; k < arguments[0]; k++) { replay.show(k); out.push(["
+        " document.getElementById('rp-train-loss').dataset.value,"
+        " document.getElementById('rp-test-loss').dataset.value,"
+        " document.getElementById('rp-train-loss').textContent,"
+        " document.getElementById('rp-epoch').textContent]); }"
+        "return out;", len(demo.frames))
+    for (train, test, text, epoch), frame in zip(shown, saved["frames"]):
+        assert float(train) == frame["train_loss"] and float(test) == frame["test_loss"]
+        assert text == f"{frame['train_loss']:.4g}"
+        assert epoch == f"epoch {frame['epoch']} of 100"
+
+
+def test_the_pages_predictions_are_pythons(browser, demo, tmp_path):
+    open_page(browser, demo, tmp_path / "demo.html")
+    grid = [[-1.5 + 0.37 * i, -1.0 + 0.29 * j] for i in range(12) for j in range(9)]
+    points = [x for x, _ in demo.train_set + demo.test_set] + grid
+    for k in (0, 4, len(demo.frames) - 1):
+        got = browser.execute_script(
+            "return arguments[1].map((x) => replay.predict(arguments[0], x));", k, points)
+        net = float_network(demo.architecture, demo.frames[k].params)
+        classify = demo.classifier(k)
+        for x, shown in zip(points, got):
+            assert shown["cls"] == classify(x), (k, x)
+            assert shown["out"] == pytest.approx(forward(net, x)[-1], rel=1e-12, abs=1e-15)
+
+
+def test_dead_units_are_marked_exactly(browser, tmp_path):
+    history = dead_units()
+    open_page(browser, history, tmp_path / "dead.html")
+    for k in range(1, len(history.frames)):
+        browser.execute_script("replay.show(arguments[0])", k)
+        dead = browser.execute_script(
+            "return [...document.querySelectorAll('#rp-network g.mg-neuron.rp-dead')]"
+            ".map((g) => g.dataset.name)")
+        assert dead == ["layers.0.neurons.1", "layers.0.neurons.3"]
+        row = browser.find_element("css selector", '#rp-layers tr[data-layer="0"]').text
+        assert "dead: 2 of 4" in row and "neurons 1, 3" in row
+        hints = browser.find_element("id", "rp-hints").text
+        assert "layers.0: 50% of ReLUs dead" in hints
+    screenshot(browser, "dead-units", "rp-network-card")
+    browser.execute_script("replay.show(0)")  # before any step: nothing is known dead
+    assert browser.execute_script(
+        "return document.querySelectorAll('#rp-network .rp-dead').length") == 0
+
+
+def test_keys_step_and_play(browser, demo, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, demo, tmp_path / "demo.html")
+    body = browser.find_element("tag name", "body")
+    body.send_keys(Keys.HOME)
+    assert browser.execute_script("return replay.frame") == 0
+    body.send_keys(Keys.ARROW_RIGHT)
+    body.send_keys(Keys.ARROW_RIGHT)
+    assert browser.execute_script("return replay.frame") == 2
+    body.send_keys(Keys.SPACE)  # play, at 5 epochs a second
+    time.sleep(0.7)
+    body.send_keys(Keys.SPACE)  # pause
+    stopped = browser.execute_script("return replay.frame")
+    assert stopped > 2
+    time.sleep(0.5)
+    assert browser.execute_script("return replay.frame") == stopped
+    body.send_keys(Keys.END)
+    assert browser.execute_script("return replay.frame") == len(demo.frames) - 1
+
+
+@pytest.mark.parametrize("make", ["demo", "digits"])
+def test_switching_epochs_is_fast(browser, request, tmp_path, make):
+    history = request.getfixturevalue(make)
+    open_page(browser, history, tmp_path / f"{make}.html")
+    # Every epoch shown twice, the faster of the two kept: the bound is for the page's
+    # work, not for a moment when another process has the CPU.
+    times = browser.execute_script(
+        "const out = [];"
+        "for (let k = 0; k < arguments[0]; k++) {"
+        "  replay.show(k); const first = replay.lastMs; replay.show(k);"
+        "  out.push(Math.min(first, replay.lastMs)); }"
+        "return out;", len(history.frames))
+    assert max(times) < SWITCH_MS, times
+    if make == "digits":
+        browser.execute_script("replay.show(3)")
+        screenshot(browser, "digits")
+    print(f"{make}: median switch {statistics.median(times):.1f} ms, slowest {max(times):.1f}")
