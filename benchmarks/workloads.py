@@ -9,8 +9,9 @@ max-margin loss mean(relu(1 - y*score)) + 1e-4 * sum(p*p), and returns the loss.
 from __future__ import annotations
 
 import random
+import time
 
-from micrograd_ann import MLP, Value, sum_values
+from micrograd_ann import MLP, Value, codegen, sum_values
 from micrograd_ann.datasets import make_moons
 
 SIZES = [2, 16, 16, 1]
@@ -74,6 +75,34 @@ def user_step(model, X, y, k: int, value=Value) -> float:
     for p in model.parameters():
         p.data -= lr * p.grad
     return total.data
+
+
+# ------------------------------------------------------- ours, compiled (codegen)
+
+
+def compiled_model(weights, X, y):
+    """(model, compiled step, seconds it took to compile): the user-written loss traced
+    once by codegen.compile, then run on plain floats."""
+    model = ours_model(weights)
+    start = time.process_time()
+    step = codegen.compile(lambda xs, ys: user_loss(model, xs, ys, value=_same), model.parameters(),
+                           X, y)
+    return model, step, time.process_time() - start
+
+
+def _same(v: Value) -> Value:
+    return v  # the compiled step's inputs are Values already
+
+
+def compiled_step(state, X, y, k: int) -> float:
+    """The demo step through the compiled forward + backward: zero_grad, step, SGD."""
+    model, step, _ = state
+    model.zero_grad()
+    loss = step(X, y)
+    lr = learning_rate(k)
+    for p in model.parameters():
+        p.data -= lr * p.grad
+    return loss
 
 
 # ------------------------------------------------------------- ours, with sum_values

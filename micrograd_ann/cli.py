@@ -221,10 +221,14 @@ def cmd_train(args: argparse.Namespace, report: Report) -> int:
         raise CliError(str(exc)) from None
     _prepare(args.out)
     try:
-        run = training.train(config, progress=sys.stderr, history=True)
+        run = training.train(config, progress=sys.stderr, history=True,
+                             compiled=args.compile)
     except (MissingExtraError, ValueError) as exc:  # scikit-learn, a loss, a diverging run
         raise CliError(str(exc)) from None
     print(run.summary())
+    if args.compile:
+        print("  (compiled: each step ran as generated Python; no training.html, which reads "
+              "each step's graph)")
     warning = run.warning()
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -396,6 +400,9 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
                      help="share held out for testing (default: %(default)s)")
     cmd.add_argument("--seed", type=_integer, default=0,
                      help="data, split, init and shuffling (default: %(default)s)")
+    cmd.add_argument("--compile", action="store_true",
+                     help="run each step as generated Python (codegen): the same losses, "
+                     "faster; needs full-batch training, and writes no training.html")
     cmd.add_argument("--graph", choices=training.GRAPHS, default="auto",
                      help="what to draw of the hardest sample's backward pass: always "
                      "network.svg, and graph.svg and backprop.html a box per layer or per "

@@ -406,7 +406,9 @@ class CompiledStep:
     """`step(*args) -> float`: forward and backward of a traced function on plain floats.
 
     Adds each parameter's gradient into its `.grad` (as backward() does: zero them
-    between steps) and returns the loss. `source` holds the generated code.
+    between steps) and returns the loss -- or, when fn returns `(loss, outputs)` (outputs:
+    Values of the loss's graph, in nested lists), `(loss, outputs' numbers)` in the same
+    nesting. `source` holds the generated code.
     """
 
     def __init__(self, fn: Callable[..., Value], params: Sequence[Value],
@@ -417,36 +419,46 @@ class CompiledStep:
         self.check_every = (0 if check is False else 100 if check is True
                             else check_int("check", check, 1))
         self.calls = 0
-        root, inputs = self._trace(example_args)
+        root, inputs, outputs = self._trace(example_args)
         self.structure = _structure(root)
+        self.has_outputs = outputs is not None
+        self.output_shape = None if outputs is None else _shape(outputs, "outputs", Value)
         program = _Program(root)
         known = set(self.params) | set(inputs)
         program.constants = {v for v in program.leaves if v not in known}
-        self.source, namespace = self._source(program, inputs)
+        self.source, namespace = self._source(program, inputs, _leaves_of(outputs))
         self._run = _exec(self.source, namespace, f"compiled step of {fn.__name__}", "step")
 
-    def _trace(self, args: tuple) -> tuple[Value, list[Value]]:
+    def _trace(self, args: tuple) -> tuple[Value, list[Value], object]:
         inputs: list[Value] = []
         values = [_as_values(a, inputs) for a in args]
         root = self.fn(*values)
+        outputs = None
+        if isinstance(root, tuple) and len(root) == 2:
+            root, outputs = root
         if not isinstance(root, Value):
-            raise CompileError(f"{self.fn.__name__} must return a Value (the loss), got "
-                               f"{type(root).__name__}")
+            raise CompileError(f"{self.fn.__name__} must return a Value (the loss) or "
+                               f"(loss, outputs), got {type(root).__name__}")
         missing = [i for i, p in enumerate(self.params) if not isinstance(p, Value)]
         if missing:
             raise TypeError(f"params must be Values; params[{missing[0]}] is not")
-        return root, inputs
+        return root, inputs, outputs
 
-    def _source(self, program: _Program, inputs: list[Value]) -> tuple[str, dict]:
+    def _source(self, program: _Program, inputs: list[Value],
+                outputs: list[Value]) -> tuple[str, dict]:
         names = program.names
         in_graph = set(program.nodes)
+        if not all(v in in_graph for v in outputs):
+            raise CompileError("every output must be part of the loss's graph")
         params = [p for p in self.params if p in in_graph]
         self._param_index = [i for i, p in enumerate(self.params) if p in in_graph]
         init, backward = program.backward_lines(set(params))
         unpack = [f"{names[p]} = params_[{i}]" for i, p in enumerate(params)]
         unpack += [f"{names[x]} = inputs_[{i}]" for i, x in enumerate(inputs) if x in in_graph]
+        grads = "".join(f"g_{names[p]}, " for p in params)
+        shown = "".join(f"{names[v]}, " for v in outputs)
         body = [*unpack, *program.forward_lines(), *init, *backward,
-                f"return {names[program.root]}, ({''.join(f'g_{names[p]}, ' for p in params)})"]
+                f"return {names[program.root]}, ({grads}), ({shown})"]
         source = "def step(params_, inputs_):\n" + "".join(f"    {line}\n" for line in body)
         return source, program.namespace
 
@@ -460,14 +472,16 @@ class CompiledStep:
         if self.check_every and self.calls % self.check_every == 1 % self.check_every:
             self._check(args)
         data = [self.params[i].data for i in self._param_index]
-        loss, grads = self._run(data, flat)
+        loss, grads, outputs = self._run(data, flat)
         for i, g in zip(self._param_index, grads):
             self.params[i].grad += g
-        return loss
+        if not self.has_outputs:
+            return loss
+        return loss, _unflatten(iter(outputs), self.output_shape)
 
     def _check(self, args: tuple) -> None:
         """Trace fn again on these arguments; its graph must have the traced structure."""
-        root, _ = self._trace(args)
+        root, _, _ = self._trace(args)
         if _structure(root) != self.structure:
             raise CompileError(f"{self.fn.__name__}'s graph changed shape on call "
                                f"{self.calls} (Python control flow on values?): compile "
@@ -489,14 +503,31 @@ def compile(fn: Callable[..., Value], params: Sequence[Value], *example_args,
     return CompiledStep(fn, params, example_args, check)
 
 
-def _shape(x: object, where: str) -> object:
-    """A nested list's shape: None for a number, else a tuple of the items' shapes."""
-    if is_number(x):
+def _shape(x: object, where: str, leaf: type | None = None) -> object:
+    """A nested list's shape: None for a number (or a `leaf`), else the items' shapes."""
+    if (is_number(x) and leaf is None) or (leaf is not None and isinstance(x, leaf)):
         return None
     if isinstance(x, (list, tuple)):
-        return tuple(_shape(item, f"{where}[{i}]") for i, item in enumerate(x))
-    raise TypeError(f"{where} must be a number or a (nested) list of numbers, got "
+        return tuple(_shape(item, f"{where}[{i}]", leaf) for i, item in enumerate(x))
+    kind = "numbers" if leaf is None else f"{leaf.__name__}s"
+    raise TypeError(f"{where} must be a {kind[:-1]} or a (nested) list of {kind}, got "
                     f"{type(x).__name__}")
+
+
+def _leaves_of(x: object) -> list:
+    """A nested list's items in order (x itself when it is not a list; [] for None)."""
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _leaves_of(item)]
+    return [x]
+
+
+def _unflatten(items: Iterator[float], shape: object) -> object:
+    """Numbers from `items` in the nesting `shape` describes (lists for tuples)."""
+    if shape is None:
+        return next(items)
+    return [_unflatten(items, sub) for sub in shape]
 
 
 def _flatten(x: object, shape: object, out: list[float], where: str) -> None:

@@ -99,10 +99,7 @@ def _finite(name: str, value: object) -> float:
     """A variable's number as a float; ExprError unless finite (TypeError if no number)."""
     try:
         return check_number(f"variable {name!r}", value, finite=True)
-    except OverflowError:  # an int too large for a float
-        raise ExprError(f"variable {name!r} must be a finite number, got an integer too "
-                        "large for a float") from None
-    except ValueError as exc:
+    except ValueError as exc:  # not finite, or an int too large for a float
         raise ExprError(str(exc)) from None
 
 

@@ -1,16 +1,17 @@
 """A training run, epoch by epoch: losses, parameters and per-layer diagnostics.
 
-`History` watches a training loop -- `on_batch(loss, outputs)` after each backward() and
-before the optimiser's step, `on_epoch()` after each epoch -- and keeps a `Frame` for
+`History` watches a training loop -- `on_batch(loss, outputs, targets)` after each
+backward() and before the optimiser's step, `on_epoch()` after each epoch -- keeping a `Frame` for
 epoch 0 (before training) and every `record_every`-th epoch: train and test loss and
 accuracy, every parameter, and per layer what makemore part 3 plots to tell a healthy
 network from a stuck one (activation and gradient histograms, dead ReLUs, saturated
 tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON; drawn as the
 replay page of replay.py.
 
-Recording is cheap by construction: the activations and gradients are read from the
-graphs the training steps built anyway, and the losses come from a plain-float forward
-pass that calls the op table's own forward functions (no graph, no second formula).
+Recording is cheap by construction: the training loss, the activations and the gradients
+are read from the graphs the training steps built anyway, and the test set is evaluated
+with a plain-float forward pass that calls the op table's own forward functions (no
+graph, no second formula).
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ class LayerStats(NamedTuple):
 
 
 class Frame(NamedTuple):
-    """The model after `epoch` epochs: its losses, accuracies, predictions and parameters
-    (parameters() order); `layers` is None before the first step (epoch 0)."""
+    """One recorded epoch. `params` (parameters() order) and the test numbers are the model
+    after the epoch; the train loss and accuracy are the epoch's own, over its batches as
+    training's progress reports them (each batch seen with the weights of its step).
+    Epoch 0 is the untrained model on both sets; its `layers` is None (no step yet)."""
 
     epoch: int
     train_loss: float
@@ -83,19 +86,28 @@ class Frame(NamedTuple):
     test_loss: float  # nan without a test set
     test_accuracy: float
     params: list[float]
-    train_predictions: list[int]
     test_predictions: list[int]
     layers: list[LayerStats] | None
+
+
+class WarningSign(NamedTuple):
+    """A warning sign in a frame: the line shown, its kind ("dead", "saturated",
+    "vanishing", "large steps", "small steps" or "stalled") and the layers it names."""
+
+    text: str
+    kind: str
+    layers: list[int]
 
 
 class History:
     """What a training run looked like, epoch by epoch; `frames` holds the records.
 
-    In the loop: `loss.backward()`, then `history.on_batch(loss, outputs)` (outputs: the
-    model's output per sample; without it the graph is searched, which is slower), then
-    the optimiser's step; `history.on_epoch()` after each epoch. `loss_fn(outputs,
-    targets)` is the loop's loss, called on the outputs of a plain-float forward pass; the
-    predicted class is predicted_class()'s (training.predict's rule). Epoch 0, every
+    In the loop: `loss.backward()`, then `history.on_batch(loss, outputs, targets)` (the
+    batch's mean loss, the model's output per sample and the classes), then the
+    optimiser's step; `history.on_epoch()` after each epoch. `loss_fn(outputs, targets)`
+    is the loop's loss, called on the outputs of a plain-float forward pass for the test
+    set (and for the training set at epoch 0); the predicted class is predicted_class()'s
+    (training.predict's rule). Epoch 0, every
     `record_every`-th epoch and, when `epochs` is given, the last are recorded; by default
     record_every is epochs // FRAMES (at least 1), or RECORD_EVERY without `epochs`.
     `info` (JSON-able) is shown on the page.
@@ -129,15 +141,20 @@ class History:
 
     # -- recording ---------------------------------------------------------------
 
-    def on_batch(self, loss: Value, outputs: Sequence[Output] | None = None) -> None:
+    def on_batch(self, loss: Value, outputs: Sequence[Output], targets: Sequence[int]) -> None:
         """After `loss.backward()` and before the optimiser's step: in a recorded epoch,
-        read this batch's activations and gradients from the loss's graph."""
+        read this batch's loss, predictions, activations and gradients from its graph."""
         if self._model is None:
             raise ValueError("this History was loaded from a file; it records nothing")
         if not self._recording:
             return
+        if len(outputs) != len(targets):
+            raise ValueError(f"on_batch got {len(outputs)} outputs for {len(targets)} targets")
         self._before = [p.data for p in self._params]
         self._grads = [p.grad for p in self._params]
+        self._loss_total += loss.data * len(outputs)  # as training totals its epoch's loss
+        self._seen += len(outputs)
+        self._right += sum(predicted_class(_numbers(out)) == y for out, y in zip(outputs, targets))
         for layers in _layer_outputs(self._model, loss, outputs):
             for i, outs in enumerate(layers):
                 self._data[i].extend([v.data for v in outs])
@@ -149,7 +166,7 @@ class History:
             raise ValueError("this History was loaded from a file; it records nothing")
         self._epoch += 1
         if self._recording:
-            self.frames.append(self._frame(self._layer_stats() if self._before else None))
+            self.frames.append(self._frame(self._layer_stats() if self._seen else None))
         self._reset()
 
     def _reset(self) -> None:
@@ -160,14 +177,17 @@ class History:
         self._grad_at = [[] for _ in self._model.layers]
         self._before: list[float] = []
         self._grads: list[float] = []
+        self._loss_total, self._seen, self._right = 0.0, 0, 0
 
     def _frame(self, layers: list[LayerStats] | None) -> Frame:
         params = [p.data for p in self._params]
         net = float_network(self.architecture, params)
-        train = self._evaluate(net, self.train_set)
+        if self._seen:
+            train = self._loss_total / self._seen, self._right / self._seen
+        else:  # epoch 0, or an epoch without on_batch: evaluate the model as it is
+            train = self._evaluate(net, self.train_set)[:2]
         test = self._evaluate(net, self.test_set)
-        return Frame(self._epoch, train[0], train[1], test[0], test[1], params,
-                     train[2], test[2], layers)
+        return Frame(self._epoch, *train, *test[:2], params, test[2], layers)
 
     def _evaluate(self, net: list, samples: list) -> tuple[float, float, list[int]]:
         """Loss, accuracy and predicted classes on `samples`, forward in plain floats."""
@@ -222,50 +242,59 @@ class History:
         return model
 
     def hints(self, k: int) -> list[str]:
-        """One line per warning sign in frame k (the thresholds are the *_HINT constants):
-        dead ReLUs, saturated units, vanishing gradients, steps too large or too small for
-        the weights, and a training loss that has stopped falling short of a fit."""
+        """One line per warning sign in frame k: the texts of warnings(k)."""
+        return [warning.text for warning in self.warnings(k)]
+
+    def warnings(self, k: int) -> list[WarningSign]:
+        """The warning signs in frame k (the thresholds are the *_HINT constants): dead
+        ReLUs, saturated units, vanishing gradients, steps too large or too small for the
+        weights, and a training loss that has stopped falling short of a fit."""
         frame = self.frames[k]
         if not frame.layers:
             return []
-        names = [f"layers.{i}" for i in range(len(frame.layers))]
         found = []
-        for name, stats, activation, width in zip(names, frame.layers, self.activations,
-                                                  self.architecture["nouts"]):
+        for i, (stats, activation, width) in enumerate(zip(frame.layers, self.activations,
+                                                          self.architecture["nouts"])):
             if stats.dead is not None and len(stats.dead) >= DEAD_HINT * width:
-                found.append(f"{name}: {len(stats.dead) / width:.0%} of ReLUs dead (0 for "
-                             f"every sample, so no gradient flows) \u2014 try a smaller lr or "
-                             f"leaky_relu")
+                found.append(WarningSign(
+                    f"layers.{i}: {len(stats.dead) / width:.0%} of ReLUs dead (0 for every "
+                    f"sample, so no gradient flows) \u2014 try a smaller lr or leaky_relu",
+                    "dead", [i]))
             if (activation in ("tanh", "sigmoid") and stats.flat is not None
                     and stats.flat >= SATURATED_HINT):
-                found.append(f"{name}: {stats.flat:.0%} of {activation} outputs saturated "
-                             f"(on the flat tails, so little gradient) \u2014 try smaller "
-                             f"weights or relu")
+                found.append(WarningSign(
+                    f"layers.{i}: {stats.flat:.0%} of {activation} outputs saturated (on the "
+                    f"flat tails, so little gradient) \u2014 try smaller weights or relu",
+                    "saturated", [i]))
         last = frame.layers[-1].grad_norm
-        weak = [(name, last / stats.grad_norm if stats.grad_norm else math.inf)
-                for name, stats in zip(names[:-1], frame.layers[:-1])
-                if stats.grad_norm * VANISHING_HINT < last]
+        weak = {i: last / stats.grad_norm if stats.grad_norm else math.inf
+                for i, stats in enumerate(frame.layers[:-1])
+                if stats.grad_norm * VANISHING_HINT < last}
         if weak:
-            found.append(f"{_listing(weak)}: gradients {_times(weak)} smaller than the output "
-                         f"layer's, so learning there is slow (vanishing gradients) \u2014 "
-                         f"try relu or fewer layers")
-        ratios = [(name, s.update_ratio) for name, s in zip(names, frame.layers)
-                  if s.update_ratio is not None]
-        large = [(name, r) for name, r in ratios if r > LARGE_UPDATE_HINT]
+            found.append(WarningSign(
+                f"{_listing(weak)}: gradients {_times(weak)} smaller than the output layer's, "
+                f"so learning there is slow (vanishing gradients) \u2014 try relu or fewer "
+                f"layers", "vanishing", list(weak)))
+        ratios = {i: s.update_ratio for i, s in enumerate(frame.layers)
+                  if s.update_ratio is not None}
+        large = {i: r for i, r in ratios.items() if r > LARGE_UPDATE_HINT}
         if large:
-            found.append(f"{_listing(large)}: steps change the weights by up to "
-                         f"{10 ** max(r for _, r in large):.0%} of their size, too much to "
-                         f"settle \u2014 try a smaller lr")
-        small = [(name, r) for name, r in ratios if r < SMALL_UPDATE_HINT]
+            found.append(WarningSign(
+                f"{_listing(large)}: steps change the weights by up to "
+                f"{10 ** max(large.values()):.0%} of their size, too much to settle \u2014 "
+                f"try a smaller lr", "large steps", list(large)))
+        small = {i: r for i, r in ratios.items() if r < SMALL_UPDATE_HINT}
         if small and frame.train_accuracy < FITTED:
-            found.append(f"{_listing(small)}: steps change the weights by at most "
-                         f"{10 ** max(r for _, r in small):.0e} of their size, so they hardly "
-                         f"move \u2014 try a larger lr (or Adam)")
+            found.append(WarningSign(
+                f"{_listing(small)}: steps change the weights by at most "
+                f"{10 ** max(small.values()):.0e} of their size, so they hardly move "
+                f"\u2014 try a larger lr (or Adam)", "small steps", list(small)))
         since = self._stalled_since(k)
         if since is not None:
-            found.append(f"the training loss has stayed at {frame.train_loss:.3g} since epoch "
-                         f"{since} with {frame.train_accuracy:.0%} train accuracy: learning "
-                         f"has stalled")
+            found.append(WarningSign(
+                f"the training loss has stayed at {frame.train_loss:.3g} since epoch {since} "
+                f"with {frame.train_accuracy:.0%} train accuracy: learning has stalled",
+                "stalled", []))
         return found
 
     def _stalled_since(self, k: int) -> int | None:
@@ -340,8 +369,8 @@ class History:
 
     def to_html(self, path: str | os.PathLike | None = None, *, title: str | None = None) -> str:
         """The replay page (replay.page); also written to `path`, atomically, when given."""
-        page = replay.page(self.to_dict(), [self.hints(k) for k in range(len(self.frames))],
-                           title=title)
+        warnings = [[w._asdict() for w in self.warnings(k)] for k in range(len(self.frames))]
+        page = replay.page(self.to_dict(), warnings, title=title)
         if path is not None:
             write_atomic(path, page)
         return page
@@ -395,6 +424,11 @@ def forward(net: list, x: Sequence[float]) -> list[list[float]]:
     return outputs
 
 
+def _numbers(output: Output) -> list[float]:
+    """A model output's data: [v] for one Value, one number per Value of a list."""
+    return [v.data for v in output] if isinstance(output, list) else [output.data]
+
+
 def predicted_class(outputs: Sequence[float]) -> int:
     """The class outputs mean: the sign of one output (1 if > 0, else 0), or the first
     largest of several -- training.predict's rule, on floats; the replay page uses it too."""
@@ -406,18 +440,16 @@ def predicted_class(outputs: Sequence[float]) -> int:
 # --------------------------------------------------------------- reading graphs
 
 
-def _layer_outputs(model: MLP, loss: Value,
-                   outputs: Sequence[Output] | None) -> list[list[list[Value]]]:
+def _layer_outputs(model: MLP, loss: Value, outputs: Sequence[Output]) -> list[list[list[Value]]]:
     """Per forward pass in the loss's graph, each layer's output Values.
 
     From the model's `outputs` the layers are found by walking down one fused dot node
-    per layer; otherwise (no outputs, or an unfused model) network.forward_passes
+    per layer; for a graph not built so (an unfused model) network.forward_passes
     searches the whole graph, which finds the same passes more slowly.
     """
-    if outputs is not None:
-        walked = [_walk_down(model, out) for out in outputs]
-        if None not in walked:
-            return walked
+    walked = [_walk_down(model, out) for out in outputs]
+    if None not in walked:
+        return walked
     return [found.layers for found in network.forward_passes(model, [loss])]
 
 
@@ -514,9 +546,9 @@ def _flat_share(activation: str, data: Sequence[float]) -> float | None:
     return sum(abs(v) > SATURATION for v in data) / len(data)
 
 
-def _listing(named: list[tuple[str, float]]) -> str:
+def _listing(layers: Mapping[int, float]) -> str:
     """The layers named: 'layers.3', 'layers 0, 2 and 5', or 'layers 0 to 6' for a run."""
-    numbers = [int(name.split(".")[1]) for name, _ in named]
+    numbers = list(layers)
     if len(numbers) == 1:
         return f"layers.{numbers[0]}"
     if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
@@ -524,9 +556,9 @@ def _listing(named: list[tuple[str, float]]) -> str:
     return "layers " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
-def _times(named: list[tuple[str, float]]) -> str:
+def _times(factors: Mapping[int, float]) -> str:
     """The factors' range: '66\u00d7', or '28\u00d7 to 66\u00d7'."""
-    low, high = (f"{f:,.0f}\u00d7" for f in (min(f for _, f in named), max(f for _, f in named)))
+    low, high = (f"{f:,.0f}\u00d7" for f in (min(factors.values()), max(factors.values())))
     return low if low == high else f"{low} to {high}"
 
 
@@ -546,7 +578,6 @@ def _frame_dict(frame: Frame) -> dict:
             "train_accuracy": _number(frame.train_accuracy),
             "test_loss": _number(frame.test_loss),
             "test_accuracy": _number(frame.test_accuracy), "params": frame.params,
-            "train_predictions": frame.train_predictions,
             "test_predictions": frame.test_predictions, "layers": layers}
 
 
@@ -577,5 +608,4 @@ def _frame_from(doc: dict, n_params: int, n_layers: int) -> Frame:
     return Frame(check_int("epoch", doc["epoch"], 0), _float(doc["train_loss"]),
                  _float(doc["train_accuracy"]), _float(doc["test_loss"]),
                  _float(doc["test_accuracy"]), params,
-                 [int(p) for p in doc["train_predictions"]],
                  [int(p) for p in doc["test_predictions"]], layers)

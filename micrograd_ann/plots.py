@@ -274,7 +274,8 @@ def history_boundary(history, k: int = -1, resolution: int = 60):
     top = len(POINT_COLOURS) - 1
     ax.pcolormesh(grid.xs, grid.ys, grid.classes, cmap=ListedColormap(REGION_COLOURS),
                   vmin=0, vmax=top)
-    for samples, predicted, test in ((history.train_set, frame.train_predictions, False),
+    trained = [classify(x) for x, _ in history.train_set]  # as the background shows it
+    for samples, predicted, test in ((history.train_set, trained, False),
                                      (history.test_set, frame.test_predictions, True)):
         colours = [_colour(POINT_COLOURS, y) for _, y in samples]
         xs, ys = [x[0] for x, _ in samples], [x[1] for x, _ in samples]

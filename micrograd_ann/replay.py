@@ -25,8 +25,9 @@ _LINE = re.compile(r'<line data-neuron="(\d+)" data-input="(\d+)" [^>]*?'
                    r'stroke="(#[0-9a-f]{6})" stroke-width="([\d.]+)" stroke-opacity="([\d.]+)"')
 
 
-def page(record: dict, hints: list[list[str]], title: str | None = None) -> str:
-    """The page for a History's to_dict() `record`, with each frame's `hints`."""
+def page(record: dict, warnings: list[list[dict]], title: str | None = None) -> str:
+    """The page for a History's to_dict() `record`, with each frame's `warnings`
+    (History.warnings as dicts: text, kind, layers)."""
     frames = record["frames"]
     arch = record["architecture"]
     model = MLP(**arch)
@@ -50,7 +51,7 @@ def page(record: dict, hints: list[list[str]], title: str | None = None) -> str:
                     "negative": _hex(network.NEGATIVE)},
         "classes": 1 + max(y for _, y in record["train"] + record["test"]),
         "palette": palette,
-        "frames": [_frame_data(f, h, s) for f, h, s in zip(frames, hints, styles)],
+        "frames": [_frame_data(f, w, s) for f, w, s in zip(frames, warnings, styles)],
         **_inputs(record),
     }
     return _document(title, svg, data)
@@ -65,13 +66,13 @@ def iframe(page_html: str, height: int = 760) -> str:
 # ------------------------------------------------------------------------ data
 
 
-def _frame_data(frame: dict, hints: list[str], styles: list[list]) -> dict:
+def _frame_data(frame: dict, warnings: list[dict], styles: list[list]) -> dict:
     return {"epoch": frame["epoch"],
             "loss": [frame["train_loss"], frame["test_loss"]],
             "accuracy": [frame["train_accuracy"], frame["test_accuracy"]],
             "params": frame["params"],
-            "predictions": [frame["train_predictions"], frame["test_predictions"]],
-            "layers": frame["layers"], "hints": hints, "lines": styles}
+            "testPredictions": frame["test_predictions"],
+            "layers": frame["layers"], "warnings": warnings, "lines": styles}
 
 
 def _line_styles(svg: str, model: MLP, palette: list[str]) -> list[list]:

@@ -13,7 +13,7 @@ import random
 import time
 from typing import Iterator, Sequence, TextIO
 
-from . import datasets, losses, outputs
+from . import codegen, datasets, losses, outputs
 from .engine import OpError, Value, topological_order
 from .history import History
 from .nn import MLP
@@ -263,11 +263,16 @@ def labelled_loss(loss: str, output: Value | list[Value], target: int,
     return result
 
 
-def predict(output: Value | list[Value]) -> int:
-    """The class an output means: argmax of several, or the sign of one (0 or 1)."""
+def predict(output: Value | float | list) -> int:
+    """The class an output means: argmax of several, or the sign of one (0 or 1); outputs
+    are Values, or their numbers (a compiled step's)."""
     if isinstance(output, list):
-        return max(range(len(output)), key=lambda k: output[k].data)
-    return int(output.data > 0.0)
+        return max(range(len(output)), key=lambda k: _number_of(output[k]))
+    return int(_number_of(output) > 0.0)
+
+
+def _number_of(v: Value | float) -> float:
+    return v.data if isinstance(v, Value) else v
 
 
 def accuracy(model: MLP, samples: Sequence) -> float:
@@ -281,9 +286,15 @@ def accuracy(model: MLP, samples: Sequence) -> float:
 
 
 def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool = False,
-          record_every: int | None = None) -> Run:
+          record_every: int | None = None, compiled: bool = False) -> Run:
     """Load the data, build the model and optimiser, and run the training loop; with
-    `history=True` the Run's `history` records the run (History: record_every=...)."""
+    `history=True` the Run's `history` records the run (History: record_every=...).
+
+    `compiled=True` runs each step through codegen.compile: the loss of the whole training
+    set traced once, then forward and backward on plain floats -- the same numbers, faster.
+    It needs full-batch training (a batch's targets fix the graph's shape) and records no
+    history (there is no graph to read layer statistics from).
+    """
     c = resolve(config)
     loader = datasets.DATASETS[c.dataset]
     kwargs = {} if c.noise is None else {"noise": c.noise}
@@ -295,11 +306,15 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     _check_size(len(data[0][0]), nouts, batch)
     model = MLP(len(data[0][0]), nouts, c.activation, seed=c.seed)
     optimizer = OPTIMIZERS[c.optimizer](model.parameters(), lr=c.lr)
-    recorder = None if not history else History(
+    recorder = None if not history or compiled else History(
         model, train_set, test_set, loss_fn=lambda outs, ys: batch_loss(c.loss, outs, ys),
         record_every=record_every, epochs=c.epochs,
         info={"dataset": c.dataset, c.optimizer: f"lr {c.lr:g}", "loss": c.loss,
               "batch": batch, "seed": c.seed})
+    if compiled and batch < len(train_set):
+        raise ValueError(f"compiled training needs full batches (batch size {len(train_set)}, "
+                         f"the whole training set), not {batch}")
+    step = _compiled_step(model, c.loss, train_set) if compiled else None
     order_rng = random.Random(c.seed)
     bar = Progress(c.epochs, progress)
     run_losses, run_accs, steps = [], [], 0
@@ -313,15 +328,19 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
             total, correct = 0.0, 0
             for i in range(0, len(order), batch):
                 chunk = order[i:i + batch]
-                scores = [model(x) for x, _ in chunk]
-                loss = batch_loss(c.loss, scores, [y for _, y in chunk])
                 optimizer.zero_grad()
-                loss.backward()
-                if recorder is not None:
-                    recorder.on_batch(loss, scores)
+                if step is not None:
+                    loss_value, scores = step([x for x, _ in chunk])
+                else:
+                    scores = [model(x) for x, _ in chunk]
+                    loss = batch_loss(c.loss, scores, [y for _, y in chunk])
+                    loss.backward()
+                    loss_value = loss.data
+                    if recorder is not None:
+                        recorder.on_batch(loss, scores, [y for _, y in chunk])
                 optimizer.step()
                 steps += 1
-                total += loss.data * len(chunk)
+                total += loss_value * len(chunk)
                 correct += sum(predict(out) == y for out, (_, y) in zip(scores, chunk))
             run_losses.append(total / len(order))
             run_accs.append(correct / len(order))
@@ -344,6 +363,17 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     sample_loss.backward()
     return Run(c, model, train_set, test_set, run_losses, run_accs, train_accuracy,
                accuracy(model, test_set), seconds, steps, worst, sample_loss, recorder)
+
+
+def _compiled_step(model: MLP, loss: str, samples: Sequence) -> codegen.CompiledStep:
+    """The whole-set loss and its outputs, compiled: step(xs) -> (loss, outputs)."""
+    targets = [y for _, y in samples]
+
+    def traced(xs: list) -> tuple[Value, list]:
+        scores = [model(x) for x in xs]
+        return batch_loss(loss, scores, targets), scores
+
+    return codegen.compile(traced, model.parameters(), [list(x) for x, _ in samples])
 
 
 def _worst_and_accuracy(model: MLP, loss: str, samples: Sequence) -> tuple[int, float]:

@@ -281,3 +281,16 @@ def test_compile_checks_its_arguments():
         step([1.0, 2.0], 3.0)
     with pytest.raises(TypeError, match="must be a number"):
         step(["a", 2.0])
+
+
+def test_a_step_can_return_outputs_of_its_graph_in_their_nesting():
+    w = Value(2.0, "w")
+
+    def loss(xs):
+        outs = [w * x for x in xs]
+        return sum(outs), [outs[0], [outs[1]]]
+
+    step = codegen.compile(loss, [w], [1.0, 3.0])
+    assert step([2.0, 5.0]) == (14.0, [4.0, [10.0]]) and w.grad == 7.0
+    with pytest.raises(codegen.CompileError, match="part of the loss's graph"):
+        codegen.compile(lambda xs: (w * xs[0], [w * xs[1]]), [w], [1.0, 2.0])

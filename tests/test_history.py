@@ -49,7 +49,7 @@ def run(model: MLP, epochs: int, lr: float = 0.01, **options) -> History:
         loss = bce(outputs, [y for _, y in POINTS])
         optimizer.zero_grad()
         loss.backward()
-        history.on_batch(loss, outputs)
+        history.on_batch(loss, outputs, [y for _, y in POINTS])
         optimizer.step()
         history.on_epoch()
     return history
@@ -97,7 +97,7 @@ def test_an_unfused_model_is_read_by_searching_the_graph():
     loss = bce(outputs, [y for _, y in POINTS])
     found = _layer_outputs(model, loss, outputs)
     assert [layers[-1][0] for layers in found] == outputs
-    assert found == _layer_outputs(model, loss, None)
+    assert found == [p.layers for p in network.forward_passes(model, [loss])]
 
 
 # ------------------------------------------------------------------ what is recorded
@@ -117,19 +117,23 @@ def test_default_record_every_gives_about_FRAMES_frames():
     assert History(model, POINTS, loss_fn=bce).record_every == RECORD_EVERY
 
 
-def test_a_frame_holds_the_model_after_its_epoch_and_its_losses():
+def test_a_frame_holds_the_model_after_its_epoch_and_the_epochs_own_training_loss():
     model = MLP(2, [4, 1], "tanh", seed=5)
-    history = run(model, epochs=4, lr=0.5, record_every=2)
-    last = history.frames[-1]
-    assert last.params == [p.data for p in model.parameters()]
+    history = run(model, epochs=4, lr=0.5, record_every=1)
+    assert history.frames[-1].params == [p.data for p in model.parameters()]
+    targets = [y for _, y in POINTS]
     for k, frame in enumerate(history.frames):
         at = history.model_at(k)
-        outputs = [at(x) for x, _ in POINTS]
-        assert frame.train_loss == bce(outputs, [y for _, y in POINTS]).data
-        assert frame.train_predictions == [predict(out) for out in outputs]
-        assert frame.train_accuracy == training.accuracy(at, POINTS)
+        assert frame.test_loss == bce([at(x) for x, _ in TEST], [y for _, y in TEST]).data
         assert frame.test_accuracy == training.accuracy(at, TEST)
         assert frame.test_predictions == [predict(at(x)) for x, _ in TEST]
+        # Full batch: epoch k's one pass ran with the model after epoch k - 1 (at epoch
+        # 0, the model itself); the loss is totalled as training totals it.
+        seen = history.model_at(max(k - 1, 0))
+        outputs = [seen(x) for x, _ in POINTS]
+        loss = bce(outputs, targets).data
+        assert frame.train_loss == (loss * len(POINTS) / len(POINTS) if k else loss)
+        assert frame.train_accuracy == training.accuracy(seen, POINTS)
 
 
 def test_dead_relus_are_exactly_the_units_that_output_0_for_every_sample():
@@ -211,7 +215,7 @@ def _with_frames(*frames: Frame) -> History:
 
 def _frame(epoch: int, layers: list[LayerStats], loss: float = 0.5,
            accuracy: float = 0.5) -> Frame:
-    return Frame(epoch, loss, accuracy, math.nan, math.nan, [], [], [], layers)
+    return Frame(epoch, loss, accuracy, math.nan, math.nan, [], [], layers)
 
 
 def test_vanishing_gradients_are_named_with_their_factors():
@@ -219,6 +223,7 @@ def test_vanishing_gradients_are_named_with_their_factors():
     assert history.hints(0) == [
         "layers 0 and 1: gradients 20\u00d7 to 100\u00d7 smaller than the output layer's, so "
         "learning there is slow (vanishing gradients) \u2014 try relu or fewer layers"]
+    assert [(w.kind, w.layers) for w in history.warnings(0)] == [("vanishing", [0, 1])]
 
 
 def test_step_sizes_too_large_or_too_small_are_named():
@@ -228,6 +233,8 @@ def test_step_sizes_too_large_or_too_small_are_named():
         "\u2014 try a smaller lr",
         "layers.2: steps change the weights by at most 3e-05 of their size, so they hardly "
         "move \u2014 try a larger lr (or Adam)"]
+    assert [(w.kind, w.layers) for w in history.warnings(0)] == [("large steps", [0]),
+                                                                 ("small steps", [2])]
     fitted = _with_frames(_frame(5, [_stats(1.0), _stats(1.0), _stats(1.0, -4.5)],
                                  accuracy=1.0))
     assert fitted.hints(0) == []  # small steps at the end of a fit are no problem
@@ -258,7 +265,8 @@ def test_train_records_when_asked_and_agrees_with_the_run():
     history = run_.history
     assert [f.epoch for f in history.frames] == [0, 2, 4, 6]
     assert history.frames[-1].params == [p.data for p in run_.model.parameters()]
-    assert history.frames[-1].train_accuracy == run_.train_accuracy
+    assert [f.train_loss for f in history.frames[1:]] == run_.losses[1::2]
+    assert [f.train_accuracy for f in history.frames[1:]] == run_.accuracies[1::2]
     assert history.frames[-1].test_accuracy == run_.test_accuracy
     assert history.info["dataset"] == "moons"
     assert training.train(training.TrainConfig(samples=40, epochs=2)).history is None
@@ -335,7 +343,7 @@ def test_recording_reads_graphs_without_changing_them():
     loss = bce(outputs, [y for _, y in POINTS])
     loss.backward()
     before = [(v.data, v.grad) for v in topological_order(loss)]
-    history.on_batch(loss, outputs)
+    history.on_batch(loss, outputs, [y for _, y in POINTS])
     history.on_epoch()
     assert [(v.data, v.grad) for v in topological_order(loss)] == before
 

@@ -59,7 +59,7 @@ def digits() -> History:
         loss = batch_loss("cross_entropy", outputs, [y for _, y in chunk])
         optimizer.zero_grad()
         loss.backward()
-        history.on_batch(loss, outputs)
+        history.on_batch(loss, outputs, [y for _, y in chunk])
         optimizer.step()
     history.on_epoch()
     history.frames += [history.frames[-1]._replace(epoch=e) for e in range(2, 11)]
@@ -83,8 +83,8 @@ def test_page_holds_every_frames_numbers(demo):
     for shown, frame in zip(data["frames"], demo.frames):
         assert shown["loss"] == [frame.train_loss, frame.test_loss]
         assert shown["params"] == frame.params
-        assert shown["predictions"] == [frame.train_predictions, frame.test_predictions]
-    assert data["frames"][3]["hints"] == demo.hints(3)
+        assert shown["testPredictions"] == frame.test_predictions
+    assert [w["text"] for w in data["frames"][3]["warnings"]] == demo.hints(3)
 
 
 def test_line_styles_are_network_pys_for_each_epoch(demo):
@@ -234,6 +234,12 @@ def test_dead_units_are_marked_exactly(browser, tmp_path):
         assert dead == ["layers.0.neurons.1", "layers.0.neurons.3"]
         row = browser.find_element("css selector", '#rp-layers tr[data-layer="0"]').text
         assert "dead: 2 of 4" in row and "neurons 1, 3" in row
+        flagged = browser.execute_script(
+            "return [...document.querySelectorAll('#rp-layers td.rp-bad')]"
+            ".map((td) => [td.parentNode.dataset.layer, td.cellIndex])")
+        assert ["0", 3] in flagged  # layer 0's dead-or-saturated cell
+        if k == 1:  # later, layer 0's weights have just left 0: its steps are large too
+            assert flagged == [["0", 3]]
         hints = browser.find_element("id", "rp-hints").text
         assert "layers.0: 50% of ReLUs dead" in hints
     screenshot(browser, "dead-units", "rp-network-card")
@@ -280,3 +286,18 @@ def test_switching_epochs_is_fast(browser, request, tmp_path, make):
         browser.execute_script("replay.show(3)")
         screenshot(browser, "digits")
     print(f"{make}: median switch {statistics.median(times):.1f} ms, slowest {max(times):.1f}")
+
+
+def test_a_page_without_a_plane_or_a_test_set_shows_the_rest(browser, tmp_path):
+    data = [([0.1 * i, -0.2 * i, 0.3], i % 3) for i in range(9)]
+    history = History(MLP(3, [4, 3], "tanh", seed=0), data,
+                      loss_fn=lambda outs, ys: batch_loss("cross_entropy", outs, ys))
+    open_page(browser, history, tmp_path / "plain.html")
+    hidden = browser.execute_script(
+        "return ['rp-plane-card', 'rp-digits-card', 'rp-confusion-card']"
+        ".map((id) => document.getElementById(id).offsetParent === null)")
+    assert hidden == [True, True, True]
+    assert browser.find_element("id", "rp-readout").text == (
+        f"train loss {history.frames[0].train_loss:.4g}\n"
+        f"train accuracy {100 * history.frames[0].train_accuracy:.1f} %")
+    assert browser.execute_script("return document.getElementById('rp-test-legend')") is None

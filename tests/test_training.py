@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from micrograd_ann import MLP, Value, outputs
+from micrograd_ann import MLP, Value, outputs, training
 from micrograd_ann.engine import topological_order
 from micrograd_ann.training import (
     MAX_PARAMETERS, MAX_SAMPLES, MAX_STEP_SIZE, PRESETS, DivergedError, Progress,
@@ -251,3 +251,20 @@ def test_a_finite_but_exploding_loss_warns_and_prints_short_numbers():
                              f"{loss_text(run.losses[-1])} during training; the learning "
                              "rate is probably too large (try a smaller lr)")
     assert train(TrainConfig(samples=20, hidden=[3], epochs=3)).warning() is None
+
+
+def test_compiled_training_follows_the_engine():
+    hinge = training.TrainConfig(epochs=15, loss="hinge")
+    engine, compiled = training.train(hinge), training.train(hinge, compiled=True)
+    assert compiled.losses == engine.losses  # no branch on values in the loss: bit for bit
+    assert [p.data for p in compiled.model.parameters()] == \
+        [p.data for p in engine.model.parameters()]
+    bce = training.TrainConfig(epochs=15)  # bce picks its stable formula by the logit's sign
+    engine, compiled = training.train(bce), training.train(bce, compiled=True)
+    assert compiled.losses == pytest.approx(engine.losses, rel=1e-12)
+    assert compiled.accuracies == engine.accuracies and compiled.history is None
+
+
+def test_compiled_training_needs_full_batches():
+    with pytest.raises(ValueError, match="compiled training needs full batches"):
+        training.train(training.TrainConfig(epochs=1, batch_size=8), compiled=True)

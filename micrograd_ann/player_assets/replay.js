@@ -159,7 +159,7 @@
       el("line", { x1: left, x2: width - right, y1: py(opts.guide), y2: py(opts.guide),
         stroke: "#16a34a", "stroke-dasharray": "5 3" }, svg);
     }
-    for (const t of niceTicks(x0, x1, 6)) {
+    for (const t of niceTicks(x0, x1, 6).filter(Number.isInteger)) { // epochs are whole
       el("text", { x: px(t), y: height - 6, "text-anchor": "middle", "font-size": 10,
         fill: "#4b5563" }, svg, String(t));
     }
@@ -288,8 +288,11 @@
     ctx.textAlign = "right";
     ctx.fillText("x1 \u2192", 0, 0);
     ctx.restore();
-    drawPoints(ctx, data.train, data.trainClasses, frame.predictions[0], false);
-    drawPoints(ctx, data.test, data.testClasses, frame.predictions[1], true);
+    // Train points are crossed by this page's prediction, so crosses and colours agree;
+    // the test predictions are Python's (the same, as the tests check).
+    const trained = data.train.map((x) => predictClass(forward(net, Float64Array.from(x))));
+    drawPoints(ctx, data.train, data.trainClasses, trained, false);
+    drawPoints(ctx, data.test, data.testClasses, frame.testPredictions, true);
   }
 
   function drawPoints(ctx, points, classes, predicted, test) {
@@ -568,7 +571,11 @@
     return svg;
   }
 
-  function showLayers(frame, hints) {
+  // Which column of the layer table each kind of warning is about.
+  const WARNED_COLUMN = { dead: 3, saturated: 3, vanishing: 4, "large steps": 5,
+    "small steps": 5 };
+
+  function showLayers(frame) {
     const table = byId("rp-layers");
     table.textContent = "";
     const head = table.insertRow();
@@ -588,7 +595,6 @@
     frame.layers.forEach((stats, i) => {
       const name = `layers.${i}`;
       const activation = data.activations[i];
-      const flagged = hints.some((h) => h.startsWith(`${name}:`));
       const row = table.insertRow();
       row.dataset.layer = String(i);
       const first = row.insertCell();
@@ -627,7 +633,6 @@
       } else {
         line("\u2013", "rp-sub");
       }
-      if (flagged) status.classList.add("rp-bad");
       const norm = row.insertCell();
       norm.className = "rp-num";
       norm.textContent = g(stats.grad_norm, 3);
@@ -635,6 +640,13 @@
       ratio.className = "rp-num";
       ratio.textContent = stats.update_ratio === null ? "no step" : stats.update_ratio.toFixed(2);
     });
+    for (const warning of frame.warnings) {
+      for (const i of warning.layers) {
+        const cell = table.rows[i + 1].cells[WARNED_COLUMN[warning.kind]];
+        cell.classList.add("rp-bad");
+        cell.title = warning.text;
+      }
+    }
   }
 
   function showHints(frame) {
@@ -648,11 +660,11 @@
     };
     if (!frame.layers) {
       add("Epoch 0: the untrained network. Diagnostics start with the first epoch.", "rp-ok");
-    } else if (!frame.hints.length) {
+    } else if (!frame.warnings.length) {
       add(`\u2713 No warning signs in epoch ${frame.epoch}: no layer is dead, saturated or ` +
         "starved of gradient, and steps are of a healthy size.", "rp-ok");
     }
-    for (const hint of frame.hints) add(hint, "rp-warn");
+    for (const warning of frame.warnings) add(warning.text, "rp-warn");
   }
 
   // ---------------------------------------------------------------- digits
@@ -676,7 +688,7 @@
       });
     }
     [...box.children].forEach((figure, s) => {
-      const truth = data.testClasses[s], guess = frame.predictions[1][s];
+      const truth = data.testClasses[s], guess = frame.testPredictions[s];
       const caption = figure.querySelector("figcaption");
       caption.textContent = guess === truth ? `${guess}` : `${guess} (${truth})`;
       caption.className = guess === truth ? "" : "rp-wrong";
@@ -686,7 +698,7 @@
   function showConfusion(frame) {
     const n = data.classes;
     const counts = Array.from({ length: n }, () => new Array(n).fill(0));
-    frame.predictions[1].forEach((p, s) => { counts[data.testClasses[s]][p] += 1; });
+    frame.testPredictions.forEach((p, s) => { counts[data.testClasses[s]][p] += 1; });
     const table = document.createElement("table");
     const head = table.insertRow();
     const corner = head.appendChild(document.createElement("th"));
@@ -737,7 +749,7 @@
     }
     showNetwork(frame);
     showHints(frame);
-    showLayers(frame, frame.hints);
+    showLayers(frame);
     api.lastMs = performance.now() - start;
   }
 
@@ -799,6 +811,7 @@
   };
   window.replay = api;
 
+  if (!hasTest) byId("rp-test-legend").remove();
   byId("rp-title").textContent = data.title;
   byId("rp-info").textContent = data.info;
   byId("rp-plane-card").hidden = !plane;
