@@ -1,12 +1,12 @@
 """A training run, epoch by epoch: losses, parameters and per-layer diagnostics.
 
 `History` watches a training loop -- `on_batch(loss, outputs, targets)` after each
-backward() and before the optimiser's step, `on_epoch()` after each epoch -- keeping a `Frame` for
-epoch 0 (before training) and every `record_every`-th epoch: train and test loss and
-accuracy, every parameter, and per layer what makemore part 3 plots to tell a healthy
-network from a stuck one (activation and gradient histograms, dead ReLUs, saturated
-tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON; drawn as the
-replay page of replay.py.
+backward() and before the optimiser's step, `on_epoch()` after each epoch -- and keeps a
+`Frame` for epoch 0 (before training) and every `record_every`-th epoch: train and test
+loss and accuracy, every parameter, and per layer what makemore part 3 plots to tell a
+healthy network from a stuck one (activation and gradient histograms, dead ReLUs,
+saturated tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON; drawn
+as the replay page of replay.py.
 
 Recording is cheap by construction: the training loss, the activations and the gradients
 are read from the graphs the training steps built anyway, and the test set is evaluated
@@ -37,15 +37,6 @@ RECORD_EVERY = 5  # otherwise every 5th epoch (the demo's 100 epochs give 21 fra
 BINS = 20
 SATURATION = 0.97  # |out| > 0.97 for tanh; |2 out - 1| > 0.97 for sigmoid (the same slope)
 MAX_BYTES = 64 * 2**20
-
-# When a diagnostic is worth a hint on the replay page (see hints()).
-DEAD_HINT = 0.5  # of a ReLU layer's units dead
-SATURATED_HINT = 0.25  # of a tanh/sigmoid layer's outputs saturated
-VANISHING_HINT = 10.0  # a layer's weight gradients this many times smaller than the output's
-LARGE_UPDATE_HINT = -0.5  # log10 of update / data: each step moves weights by > 30 %
-SMALL_UPDATE_HINT = -4.0  # ... by < 0.01 % (makemore: about -3 is healthy)
-FITTED = 0.99  # train accuracy from which small steps and a flat loss are a finished fit
-STALL_EPOCHS, STALL_CHANGE = 20, 0.01  # a loss within 1 % of itself for 20 epochs: stalled
 
 _LEAKY_SLOPE = inspect.signature(Value.leaky_relu).parameters["slope"].default
 _DOT = OPS["dot"].forward
@@ -90,15 +81,6 @@ class Frame(NamedTuple):
     layers: list[LayerStats] | None
 
 
-class WarningSign(NamedTuple):
-    """A warning sign in a frame: the line shown, its kind ("dead", "saturated",
-    "vanishing", "large steps", "small steps" or "stalled") and the layers it names."""
-
-    text: str
-    kind: str
-    layers: list[int]
-
-
 class History:
     """What a training run looked like, epoch by epoch; `frames` holds the records.
 
@@ -107,10 +89,9 @@ class History:
     optimiser's step; `history.on_epoch()` after each epoch. `loss_fn(outputs, targets)`
     is the loop's loss, called on the outputs of a plain-float forward pass for the test
     set (and for the training set at epoch 0); the predicted class is predicted_class()'s
-    (training.predict's rule). Epoch 0, every
-    `record_every`-th epoch and, when `epochs` is given, the last are recorded; by default
-    record_every is epochs // FRAMES (at least 1), or RECORD_EVERY without `epochs`.
-    `info` (JSON-able) is shown on the page.
+    (training.predict's rule). Epoch 0, every `record_every`-th epoch and, when `epochs`
+    is given, the last are recorded; by default record_every is epochs // FRAMES (at least
+    1), or RECORD_EVERY without `epochs`. `info` (JSON-able) is shown on the page.
     """
 
     def __init__(self, model: MLP, train_set: Sequence[Sample],
@@ -245,70 +226,10 @@ class History:
         """One line per warning sign in frame k: the texts of warnings(k)."""
         return [warning.text for warning in self.warnings(k)]
 
-    def warnings(self, k: int) -> list[WarningSign]:
-        """The warning signs in frame k (the thresholds are the *_HINT constants): dead
-        ReLUs, saturated units, vanishing gradients, steps too large or too small for the
-        weights, and a training loss that has stopped falling short of a fit."""
-        frame = self.frames[k]
-        if not frame.layers:
-            return []
-        found = []
-        for i, (stats, activation, width) in enumerate(zip(frame.layers, self.activations,
-                                                          self.architecture["nouts"])):
-            if stats.dead is not None and len(stats.dead) >= DEAD_HINT * width:
-                found.append(WarningSign(
-                    f"layers.{i}: {len(stats.dead) / width:.0%} of ReLUs dead (0 for every "
-                    f"sample, so no gradient flows) \u2014 try a smaller lr or leaky_relu",
-                    "dead", [i]))
-            if (activation in ("tanh", "sigmoid") and stats.flat is not None
-                    and stats.flat >= SATURATED_HINT):
-                found.append(WarningSign(
-                    f"layers.{i}: {stats.flat:.0%} of {activation} outputs saturated (on the "
-                    f"flat tails, so little gradient) \u2014 try smaller weights or relu",
-                    "saturated", [i]))
-        last = frame.layers[-1].grad_norm
-        weak = {i: last / stats.grad_norm if stats.grad_norm else math.inf
-                for i, stats in enumerate(frame.layers[:-1])
-                if stats.grad_norm * VANISHING_HINT < last}
-        if weak:
-            found.append(WarningSign(
-                f"{_listing(weak)}: gradients {_times(weak)} smaller than the output layer's, "
-                f"so learning there is slow (vanishing gradients) \u2014 try relu or fewer "
-                f"layers", "vanishing", list(weak)))
-        ratios = {i: s.update_ratio for i, s in enumerate(frame.layers)
-                  if s.update_ratio is not None}
-        large = {i: r for i, r in ratios.items() if r > LARGE_UPDATE_HINT}
-        if large:
-            found.append(WarningSign(
-                f"{_listing(large)}: steps change the weights by up to "
-                f"{10 ** max(large.values()):.0%} of their size, too much to settle \u2014 "
-                f"try a smaller lr", "large steps", list(large)))
-        small = {i: r for i, r in ratios.items() if r < SMALL_UPDATE_HINT}
-        if small and frame.train_accuracy < FITTED:
-            found.append(WarningSign(
-                f"{_listing(small)}: steps change the weights by at most "
-                f"{10 ** max(small.values()):.0e} of their size, so they hardly move "
-                f"\u2014 try a larger lr (or Adam)", "small steps", list(small)))
-        since = self._stalled_since(k)
-        if since is not None:
-            found.append(WarningSign(
-                f"the training loss has stayed at {frame.train_loss:.3g} since epoch {since} "
-                f"with {frame.train_accuracy:.0%} train accuracy: learning has stalled",
-                "stalled", []))
-        return found
-
-    def _stalled_since(self, k: int) -> int | None:
-        """The first epoch of the flat stretch (>= STALL_EPOCHS long) ending at frame k, if
-        the training loss moved less than STALL_CHANGE of itself there without a fit."""
-        frame = self.frames[k]
-        if frame.train_accuracy >= FITTED or not math.isfinite(frame.train_loss):
-            return None
-        since = None
-        for earlier in reversed(self.frames[:k]):
-            if abs(earlier.train_loss - frame.train_loss) > STALL_CHANGE * frame.train_loss:
-                break
-            since = earlier.epoch
-        return since if since is not None and frame.epoch - since >= STALL_EPOCHS else None
+    def warnings(self, k: int) -> list[replay.WarningSign]:
+        """The warning signs in frame k (replay.warnings): dead ReLUs, saturated units,
+        vanishing gradients, steps too large or too small, a stalled loss."""
+        return replay.warnings(self, k)
 
     # -- files and display ---------------------------------------------------------
 
@@ -369,8 +290,8 @@ class History:
 
     def to_html(self, path: str | os.PathLike | None = None, *, title: str | None = None) -> str:
         """The replay page (replay.page); also written to `path`, atomically, when given."""
-        warnings = [[w._asdict() for w in self.warnings(k)] for k in range(len(self.frames))]
-        page = replay.page(self.to_dict(), warnings, title=title)
+        page = replay.page(self.to_dict(), [self.warnings(k) for k in range(len(self.frames))],
+                           title=title)
         if path is not None:
             write_atomic(path, page)
         return page
@@ -544,22 +465,6 @@ def _flat_share(activation: str, data: Sequence[float]) -> float | None:
     if activation == "sigmoid":
         return sum(abs(2 * v - 1) > SATURATION for v in data) / len(data)
     return sum(abs(v) > SATURATION for v in data) / len(data)
-
-
-def _listing(layers: Mapping[int, float]) -> str:
-    """The layers named: 'layers.3', 'layers 0, 2 and 5', or 'layers 0 to 6' for a run."""
-    numbers = list(layers)
-    if len(numbers) == 1:
-        return f"layers.{numbers[0]}"
-    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
-        return f"layers {numbers[0]} to {numbers[-1]}"
-    return "layers " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
-
-
-def _times(factors: Mapping[int, float]) -> str:
-    """The factors' range: '66\u00d7', or '28\u00d7 to 66\u00d7'."""
-    low, high = (f"{f:,.0f}\u00d7" for f in (min(factors.values()), max(factors.values())))
-    return low if low == high else f"{low} to {high}"
 
 
 # ------------------------------------------------------------------------- JSON

@@ -1,12 +1,14 @@
-"""The training replay page: one offline HTML file that plays a saved History epoch by epoch.
+"""A recorded run told to people: its warning signs in words, and the replay page, one
+offline HTML file that plays a History epoch by epoch.
 
-The page holds the history's numbers as JSON, the network view of network.py as inline
-SVG, and its own script and style (player_assets/replay.*). For the chosen epoch it shows
-the decision boundary and each neuron's response over the input plane (2-D data; the
-script evaluates the network from the stored weights), or test digits and a confusion
-matrix (image data); the loss and accuracy curves; the network's weights, restyled per
-epoch exactly as network.py styles them (Python draws each epoch and the page keeps the
-line styles); and the per-layer diagnostics with their hints. No network, no server.
+warnings() reads a frame's diagnostics against the *_HINT thresholds below. The page
+holds the history's numbers as JSON, the network view of network.py as inline SVG, and
+its own script and style (player_assets/replay.*). For the chosen epoch it shows the
+decision boundary and each neuron's response over the input plane (2-D data; the script
+evaluates the network from the stored weights), or test digits and a confusion matrix
+(image data); the loss and accuracy curves; the network's weights, restyled per epoch
+exactly as network.py styles them (Python draws each epoch and the page keeps the line
+styles); and the per-layer diagnostics with the warning signs. No network, no server.
 """
 
 from __future__ import annotations
@@ -16,18 +18,124 @@ import json
 import math
 import re
 from importlib import resources
+from typing import Mapping, NamedTuple
 
 from . import network, plots
 from .nn import MLP
 
 IMAGE_SAMPLES = 24  # test images shown for image data
+
+# When a diagnostic is a warning sign (see warnings()).
+DEAD_HINT = 0.5  # of a ReLU layer's units dead
+SATURATED_HINT = 0.25  # of a tanh/sigmoid layer's outputs saturated
+VANISHING_HINT = 10.0  # a layer's weight gradients this many times smaller than the output's
+LARGE_UPDATE_HINT = -0.5  # log10 of update / data: each step moves weights by > 30 %
+SMALL_UPDATE_HINT = -4.0  # ... by < 0.01 % (makemore: about -3 is healthy)
+FITTED = 0.99  # train accuracy from which small steps and a flat loss are a finished fit
+STALL_EPOCHS, STALL_CHANGE = 20, 0.01  # a loss within 1 % of itself for 20 epochs: stalled
 _LINE = re.compile(r'<line data-neuron="(\d+)" data-input="(\d+)" [^>]*?'
                    r'stroke="(#[0-9a-f]{6})" stroke-width="([\d.]+)" stroke-opacity="([\d.]+)"')
 
 
-def page(record: dict, warnings: list[list[dict]], title: str | None = None) -> str:
-    """The page for a History's to_dict() `record`, with each frame's `warnings`
-    (History.warnings as dicts: text, kind, layers)."""
+class WarningSign(NamedTuple):
+    """A warning sign in a frame: the line shown, its kind ("dead", "saturated",
+    "vanishing", "large steps", "small steps" or "stalled") and the layers it names."""
+
+    text: str
+    kind: str
+    layers: list[int]
+
+
+# -------------------------------------------------------------- warning signs
+
+
+def warnings(history, k: int) -> list[WarningSign]:
+    """The warning signs in frame k of a History: dead ReLUs, saturated units, vanishing
+    gradients, steps too large or too small for the weights, and a training loss that
+    has stopped falling short of a fit."""
+    frame = history.frames[k]
+    if not frame.layers:
+        return []
+    found = []
+    for i, (stats, activation, width) in enumerate(zip(frame.layers, history.activations,
+                                                      history.architecture["nouts"])):
+        if stats.dead is not None and len(stats.dead) >= DEAD_HINT * width:
+            found.append(WarningSign(
+                f"layers.{i}: {len(stats.dead) / width:.0%} of ReLUs dead (0 for every "
+                f"sample, so no gradient flows) \u2014 try a smaller lr or leaky_relu",
+                "dead", [i]))
+        if (activation in ("tanh", "sigmoid") and stats.flat is not None
+                and stats.flat >= SATURATED_HINT):
+            found.append(WarningSign(
+                f"layers.{i}: {stats.flat:.0%} of {activation} outputs saturated (on the "
+                f"flat tails, so little gradient) \u2014 try smaller weights or relu",
+                "saturated", [i]))
+    last = frame.layers[-1].grad_norm
+    weak = {i: last / stats.grad_norm if stats.grad_norm else math.inf
+            for i, stats in enumerate(frame.layers[:-1])
+            if stats.grad_norm * VANISHING_HINT < last}
+    if weak:
+        found.append(WarningSign(
+            f"{_listing(weak)}: gradients {_times(weak)} smaller than the output layer's, "
+            f"so learning there is slow (vanishing gradients) \u2014 try relu or fewer "
+            f"layers", "vanishing", list(weak)))
+    ratios = {i: s.update_ratio for i, s in enumerate(frame.layers) if s.update_ratio is not None}
+    large = {i: r for i, r in ratios.items() if r > LARGE_UPDATE_HINT}
+    if large:
+        found.append(WarningSign(
+            f"{_listing(large)}: steps change the weights by up to "
+            f"{10 ** max(large.values()):.0%} of their size, too much to settle \u2014 "
+            f"try a smaller lr", "large steps", list(large)))
+    small = {i: r for i, r in ratios.items() if r < SMALL_UPDATE_HINT}
+    if small and frame.train_accuracy < FITTED:
+        found.append(WarningSign(
+            f"{_listing(small)}: steps change the weights by at most "
+            f"{10 ** max(small.values()):.0e} of their size, so they hardly move "
+            f"\u2014 try a larger lr (or Adam)", "small steps", list(small)))
+    since = _stalled_since(history.frames, k)
+    if since is not None:
+        found.append(WarningSign(
+            f"the training loss has stayed at {frame.train_loss:.3g} since epoch {since} "
+            f"with {frame.train_accuracy:.0%} train accuracy: learning has stalled",
+            "stalled", []))
+    return found
+
+
+def _stalled_since(frames: list, k: int) -> int | None:
+    """The first epoch of the flat stretch (>= STALL_EPOCHS long) ending at frame k, if
+    the training loss moved less than STALL_CHANGE of itself there without a fit."""
+    frame = frames[k]
+    if frame.train_accuracy >= FITTED or not math.isfinite(frame.train_loss):
+        return None
+    since = None
+    for earlier in reversed(frames[:k]):
+        if abs(earlier.train_loss - frame.train_loss) > STALL_CHANGE * frame.train_loss:
+            break
+        since = earlier.epoch
+    return since if since is not None and frame.epoch - since >= STALL_EPOCHS else None
+
+
+def _listing(layers: Mapping[int, float]) -> str:
+    """The layers named: 'layers.3', 'layers 0, 2 and 5', or 'layers 0 to 6' for a run."""
+    numbers = list(layers)
+    if len(numbers) == 1:
+        return f"layers.{numbers[0]}"
+    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"layers {numbers[0]} to {numbers[-1]}"
+    return "layers " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+def _times(factors: Mapping[int, float]) -> str:
+    """The factors' range: '66\u00d7', or '28\u00d7 to 66\u00d7'."""
+    low, high = (f"{f:,.0f}\u00d7" for f in (min(factors.values()), max(factors.values())))
+    return low if low == high else f"{low} to {high}"
+
+
+# ------------------------------------------------------------------------ page
+
+
+def page(record: dict, signs: list[list[WarningSign]], title: str | None = None) -> str:
+    """The page for a History's to_dict() `record`, with each frame's warning signs."""
     frames = record["frames"]
     arch = record["architecture"]
     model = MLP(**arch)
@@ -51,7 +159,7 @@ def page(record: dict, warnings: list[list[dict]], title: str | None = None) -> 
                     "negative": _hex(network.NEGATIVE)},
         "classes": 1 + max(y for _, y in record["train"] + record["test"]),
         "palette": palette,
-        "frames": [_frame_data(f, w, s) for f, w, s in zip(frames, warnings, styles)],
+        "frames": [_frame_data(f, w, s) for f, w, s in zip(frames, signs, styles)],
         **_inputs(record),
     }
     return _document(title, svg, data)
@@ -63,16 +171,17 @@ def iframe(page_html: str, height: int = 760) -> str:
             f'style="width: 100%; height: {int(height)}px; border: 1px solid #ddd"></iframe>')
 
 
-# ------------------------------------------------------------------------ data
+# ------------------------------------------------------------------- page data
 
 
-def _frame_data(frame: dict, warnings: list[dict], styles: list[list]) -> dict:
+def _frame_data(frame: dict, signs: list[WarningSign], styles: list[list]) -> dict:
     return {"epoch": frame["epoch"],
             "loss": [frame["train_loss"], frame["test_loss"]],
             "accuracy": [frame["train_accuracy"], frame["test_accuracy"]],
             "params": frame["params"],
             "testPredictions": frame["test_predictions"],
-            "layers": frame["layers"], "warnings": warnings, "lines": styles}
+            "layers": frame["layers"], "warnings": [w._asdict() for w in signs],
+            "lines": styles}
 
 
 def _line_styles(svg: str, model: MLP, palette: list[str]) -> list[list]:
@@ -125,7 +234,7 @@ def _info_line(info: dict) -> str:
     return " \u00b7 ".join(f"{key} {value}" for key, value in info.items())
 
 
-# ------------------------------------------------------------------------ page
+# ----------------------------------------------------------------- the document
 
 
 def _asset(name: str) -> str:
