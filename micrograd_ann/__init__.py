@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "OPS", "Op", "OpError", "OpDomainError", "OpOverflowError", "OpZeroDivisionError",
-    "Value", "apply", "dot", "sum_values", "topological_order",
+    "Value", "apply", "dot", "sum_values", "topological_order", "check_int", "check_number",
     "Module", "Neuron", "Layer", "MLP",
     "losses", "optim", "datasets", "SGD", "Adam",
     "Step", "explain", "detect_anomaly", "AnomalyError",

@@ -17,7 +17,7 @@ import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import checkpoint
-from .engine import Value, fused_dot, is_number, sum_values
+from .engine import Value, fused_dot, is_number
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,

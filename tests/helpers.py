@@ -8,7 +8,7 @@ import math
 import numbers
 import re
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from micrograd_ann import Value, topological_order
 from micrograd_ann.nn import (TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS,

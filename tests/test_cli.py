@@ -530,7 +530,7 @@ def test_sizes_beyond_the_limits_are_one_line_errors_at_once(capsys, tmp_path, a
 
 
 def test_an_unwritable_out_is_found_before_training(capsys):
-    line = assert_main_error(capsys, ["train", "--out", "/proc"], "cannot use --out '/proc'")
+    assert_main_error(capsys, ["train", "--out", "/proc"], "cannot use --out '/proc'")
     assert capsys.readouterr() == ("", "")  # no progress line: nothing was trained
 
 
