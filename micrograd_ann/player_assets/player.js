@@ -18,7 +18,7 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const MIN_TEXT = 10.2; // CSS px: while following the steps, node text is never smaller
   const MAX_SCALE = 1.5; // CSS px per SVG unit at most: small graphs are not blown up
-  const FOLLOW_SCALE = 1.15; // ... and while following steps, so the view mostly pans
+  const FOLLOW_SCALE = 1.0; // ... and while following steps: natural size, for context
   const FONT = 11; // the size viz gives node text, in SVG units
   const DATA = /(data )\S+/; // a Value's data in a label line
   const total = data.steps.length - 1;
