@@ -428,7 +428,11 @@
         ? `${own} step ${stop} / ${view.spec.stops.length - 1} (backward step ${g} / ${total})`
         : `backward step ${g} / ${total}`;
     }
-    panel.textContent = shown.text;
+    panel.replaceChildren(...shown.text.split("\n").map((line) => {
+      const row = document.createElement("div"); // one per line: wraps with a hanging indent
+      row.textContent = line;
+      return row;
+    }));
     slider.max = String(count - 1);
     slider.value = String(pos);
     follow(view, shown.focus, shown.current);
