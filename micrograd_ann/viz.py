@@ -26,6 +26,7 @@ import graphviz
 
 from .engine import OPS, Value, check_int, op_symbol, topological_order
 from .files import write_atomic
+from .network import NetworkView, draw_network  # noqa: F401 - the network view, here too
 
 INSTALL_HINT = ("Graphviz's `dot` executable is missing (needed to render; to_dot works "
                 "without it). Install Graphviz: apt-get install graphviz (Debian/Ubuntu), "

@@ -487,3 +487,9 @@ def test_a_label_too_long_for_graphviz_is_refused_before_dot_runs():
 
 def test_negative_zero_is_shown_as_zero():
     assert viz.number(-0.0, 4) == "0" and viz.number(-1e-9, 4) == "-1e-09"
+
+
+def test_the_network_view_is_drawn_from_viz_too():
+    model = MLP(2, [3, 1], seed=0)
+    view = viz.draw_network(model, [0.5, -0.5])
+    assert isinstance(view, viz.NetworkView) and view.svg.count("<line") >= 9
