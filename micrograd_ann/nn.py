@@ -17,7 +17,7 @@ import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import checkpoint
-from .engine import Value, fused_dot, is_number
+from .engine import Value, check_int, fused_dot, is_number
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
@@ -69,9 +69,8 @@ def _as_inputs(x: Sequence[float | Value]) -> list[Value]:
 
 
 def _check_size(what: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
-    return n
+    """A layer size: an int (else TypeError) of at least 1 (else ValueError)."""
+    return check_int(what, n, 1)
 
 
 def _check_parameter(name: str, value: object) -> float:
@@ -273,6 +272,8 @@ class MLP(Module):
         if isinstance(nouts, (int, str)) or not nouts:
             raise ValueError(f"nouts must list at least one layer size, e.g. [16, 16, 1], "
                              f"got {nouts!r}")
+        for i, n in enumerate(nouts):  # every size checked before any layer is built
+            _check_size(f"nouts[{i}]", n)
         _check_activation(activation)
         _check_activation(output_activation)
         rng = _make_rng(seed, rng)

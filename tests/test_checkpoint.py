@@ -326,7 +326,7 @@ def test_from_file_checks_the_parameter_count_before_building(saved):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("nin", True, "nin must be a positive int, got True"),
+    ("nin", True, "nin must be an int, got bool True"),
     ("nouts", [], "nouts must list at least one layer size"),
     ("activation", "swish", "unknown activation 'swish'; choose one of relu, tanh"),
     ("activation", ["relu"], r"unknown activation \['relu'\]"),
@@ -430,8 +430,17 @@ def test_a_400_digit_integer_parameter_is_refused_as_not_finite(saved):
 def test_a_400_digit_layer_size_is_an_invalid_architecture(saved):
     path, _ = saved
     _edit(path, _set("architecture", "nin", int("9" * 400)))
-    with pytest.raises(CheckpointError, match="invalid architecture: nin must be a positive "
-                                              "int, got inf"):
+    with pytest.raises(CheckpointError, match="invalid architecture: nin must be an int, "
+                                              "got float inf"):
+        MLP.from_file(path)
+
+
+def test_a_huge_size_before_a_bad_one_builds_nothing(saved):
+    # the fuzz test's find: MLP() used to build the first layer before checking the second
+    path, _ = saved
+    _edit(path, _set("architecture", "nouts", [275_292_644_499, {"": -3433}]))
+    with pytest.raises(CheckpointError, match=r"invalid architecture: nouts\[1\] must be an "
+                                              "int, got dict"):
         MLP.from_file(path)
 
 

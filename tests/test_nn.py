@@ -206,11 +206,15 @@ def test_numeric_inputs_of_every_kind_work(fused):
     assert out.data == pytest.approx(w[0] * 1 + w[1] * 2.5 - w[2] + w[3], abs=1e-15)
 
 
-@pytest.mark.parametrize("nin", [0, -1, 2.0, "2", True, None])
-def test_nin_must_be_a_positive_int(nin):
-    with pytest.raises(ValueError, match=rf"^nin must be a positive int, got {nin!r}$"):
+@pytest.mark.parametrize("nin, error, message", [
+    (0, ValueError, "must be at least 1, got 0"), (-1, ValueError, "must be at least 1, got -1"),
+    (2.0, TypeError, "must be an int, got float 2.0"), ("2", TypeError, "must be an int, got str"),
+    (True, TypeError, "must be an int, got bool"), (None, TypeError, "must be an int, got NoneType"),
+])
+def test_nin_must_be_a_positive_int(nin, error, message):
+    with pytest.raises(error, match=rf"^nin {message}"):
         MLP(nin, [1])
-    with pytest.raises(ValueError, match="^nin must be a positive int"):
+    with pytest.raises(error, match=rf"^nin {message}"):
         Neuron(nin)
 
 
@@ -221,11 +225,13 @@ def test_layer_sizes_must_be_a_non_empty_list(nouts):
         MLP(2, nouts)
 
 
-@pytest.mark.parametrize("nouts", [[3, 0], [-1], [2.5]])
-def test_each_layer_size_must_be_a_positive_int(nouts):
-    with pytest.raises(ValueError, match=r"^nout must be a positive int, got"):
+@pytest.mark.parametrize("nouts, error", [([3, 0], ValueError), ([-1], ValueError),
+                                          ([2.5], TypeError)])
+def test_each_layer_size_must_be_a_positive_int(nouts, error):
+    at = len(nouts) - 1
+    with pytest.raises(error, match=rf"^nouts\[{at}\] must be"):
         MLP(2, nouts)
-    with pytest.raises(ValueError, match=rf"^nout must be a positive int, got {nouts[-1]!r}$"):
+    with pytest.raises(error, match=rf"^nout must be .*, got .*{nouts[-1]!r}$"):
         Layer(2, nouts[-1])
 
 
@@ -244,3 +250,14 @@ def test_an_unknown_activation_lists_the_valid_names(where, name):
 def test_seed_and_rng_together_are_rejected():
     with pytest.raises(ValueError, match="^pass either seed= or rng=, not both$"):
         MLP(2, [1], seed=0, rng=random.Random(0))
+
+
+def test_every_layer_size_is_checked_before_any_layer_is_built():
+    # found by the checkpoint fuzz test: a huge first size, then a bad one, must not
+    # start building 275 billion neurons
+    with pytest.raises(TypeError, match=r"nouts\[1\] must be an int, got dict"):
+        MLP(2, [275_292_644_499, {"": -3433}])
+    with pytest.raises(TypeError, match="nin must be an int, got str"):
+        MLP("2", [1])
+    with pytest.raises(ValueError, match=r"nouts\[0\] must be at least 1, got 0"):
+        MLP(2, [0, 1])
