@@ -12,27 +12,10 @@ import math
 import random
 from typing import Callable
 
-from .engine import is_number
+from .engine import check_int, check_number
 from .extras import require
 
 Sample = tuple[list[float], int]
-
-
-def _check_int(who: str, name: str, value: object, minimum: int) -> int:
-    """`value` as an int >= minimum: a TypeError for a non-int, a ValueError below it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _check_noise(who: str, noise: object) -> float:
-    if not is_number(noise):
-        raise TypeError(f"{who}: noise must be a number, got {type(noise).__name__}")
-    if not 0.0 <= noise < math.inf:
-        raise ValueError(f"{who}: noise must be a finite number >= 0, got {noise!r}")
-    return float(noise)
 
 
 def _class_sizes(n_samples: int, n_classes: int) -> list[int]:
@@ -60,8 +43,8 @@ def _jitter(rng: random.Random, points: list[tuple[float, float, int]],
 def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> list[Sample]:
     """Two interleaving half circles: class 0 on the unit upper half circle, class 1 on
     the lower one centred at (1, 0.5)."""
-    _check_int("make_moons", "n_samples", n_samples, 2)
-    noise = _check_noise("make_moons", noise)
+    check_int("make_moons: n_samples", n_samples, 2)
+    noise = check_number("make_moons: noise", noise, 0.0, finite=True)
     upper, lower = _class_sizes(n_samples, 2)
     points = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, math.pi, upper)]
     points += [(1.0 - math.cos(t), 0.5 - math.sin(t), 1) for t in _linspace(0.0, math.pi, lower)]
@@ -71,8 +54,8 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> list[
 def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
                  seed: int = 0) -> list[Sample]:
     """Two concentric circles: class 0 of radius 1, class 1 of radius `factor` (0 < f < 1)."""
-    _check_int("make_circles", "n_samples", n_samples, 2)
-    noise = _check_noise("make_circles", noise)
+    check_int("make_circles: n_samples", n_samples, 2)
+    noise = check_number("make_circles: noise", noise, 0.0, finite=True)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
     points = []
@@ -88,8 +71,8 @@ def make_xor(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> list[Sa
 
     Each class alternates between its two quadrants; noise may push points across an axis.
     """
-    _check_int("make_xor", "n_samples", n_samples, 2)
-    noise = _check_noise("make_xor", noise)
+    check_int("make_xor: n_samples", n_samples, 2)
+    noise = check_number("make_xor: noise", noise, 0.0, finite=True)
     rng = random.Random(seed)
     quadrants = {0: [(1, 1), (-1, -1)], 1: [(1, -1), (-1, 1)]}
     points = []
@@ -108,9 +91,9 @@ def make_spiral(n_samples: int = 100, n_classes: int = 3, noise: float = 0.1,
                 seed: int = 0) -> list[Sample]:
     """`n_classes` interleaved spiral arms: arm k at radius r in (0, 1] has angle
     2*pi*k/n_classes + SPIRAL_RADIANS * r."""
-    _check_int("make_spiral", "n_classes", n_classes, 2)
-    _check_int("make_spiral", "n_samples", n_samples, n_classes)
-    noise = _check_noise("make_spiral", noise)
+    check_int("make_spiral: n_classes", n_classes, 2)
+    check_int("make_spiral: n_samples", n_samples, n_classes)
+    noise = check_number("make_spiral: noise", noise, 0.0, finite=True)
     points = []
     for label, n in enumerate(_class_sizes(n_samples, n_classes)):
         for i in range(n):
@@ -128,7 +111,7 @@ def load_digits(n_samples: int | None = None, seed: int = 0) -> list[Sample]:
     seeded order either way.
     """
     if n_samples is not None:  # checked before loading and scaling all the pixels
-        _check_int("load_digits", "n_samples", n_samples, 1)
+        check_int("load_digits: n_samples", n_samples, 1)
     sklearn_datasets = require("sklearn.datasets", "digits", "the digits dataset (scikit-learn)")
     pixels, labels = sklearn_datasets.load_digits(return_X_y=True)
     samples = [([float(v) / 16.0 for v in row], int(label))
