@@ -464,11 +464,12 @@ def _forward_data(shown: viz.Plan, names: dict[Value, str]) -> dict:
 # ------------------------------------------------------------------------- page
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """The text of player_assets/`name` (the pages' templates, styles and scripts)."""
     return resources.files(__package__).joinpath("player_assets", name).read_text("utf-8")
 
 
-def _script_json(data: dict) -> str:
+def script_json(data: dict) -> str:
     """JSON that is safe inside <script>: no '</', '<!--' or U+2028/9 can end or break it."""
     text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     # ensure_ascii already writes U+2028/U+2029 as \\u escapes; these three stop the HTML
@@ -481,6 +482,6 @@ def _page(title: str, svgs: dict[int, str], data: dict) -> str:
     # Each SVG without its XML declaration and doctype, in a <template>: parsed, not shown.
     views = "\n".join(f'<template id="mg-view-{i}">{svg[svg.index("<svg"):]}</template>'
                       for i, svg in svgs.items())
-    return Template(_asset("player.html")).substitute(
-        title=html.escape(title), style=_asset("player.css"), views=views,
-        data=_script_json(data), script=_asset("player.js"))
+    return Template(asset("player.html")).substitute(
+        title=html.escape(title), style=asset("player.css"), views=views,
+        data=script_json(data), script=asset("player.js"))

@@ -14,14 +14,13 @@ styles); and the per-layer diagnostics with the warning signs. No network, no se
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
-from importlib import resources
 from typing import Mapping, NamedTuple
 
 from . import network, plots
 from .nn import MLP
+from .player import asset, script_json
 
 IMAGE_SAMPLES = 24  # test images shown for image data
 
@@ -237,28 +236,18 @@ def _info_line(info: dict) -> str:
 # ----------------------------------------------------------------- the document
 
 
-def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath("player_assets", name).read_text("utf-8")
-
-
-def _script_json(data: dict) -> str:
-    """JSON that cannot end its <script> or open a comment: every <, > and & escaped."""
-    text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def _document(title: str, svg: str, data: dict) -> str:
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
         '<head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        f"<style>\n{_asset('replay.css')}</style>",
+        f"<style>\n{asset('replay.css')}</style>",
         "</head>",
         "<body>",
-        _asset("replay.html").replace("<!-- network view -->", svg),
-        f'<script type="application/json" id="rp-data">{_script_json(data)}</script>',
-        f"<script>\n{_asset('replay.js')}</script>",
+        asset("replay.html").replace("<!-- network view -->", svg),
+        f'<script type="application/json" id="rp-data">{script_json(data)}</script>',
+        f"<script>\n{asset('replay.js')}</script>",
         "</body>",
         "</html>",
     ])

@@ -18,7 +18,7 @@ from helpers import (SVG_NS, TUTORIAL_SLOPE, assert_all_close, grads_by_node,
                      headless_chromium, player_data, tutorial_leaves)
 from micrograd_ann import MLP, Value, datasets, dot, topological_order, viz
 from micrograd_ann.nn import tutorial_neuron
-from micrograd_ann.player import Player, _script_json, render_html, to_html
+from micrograd_ann.player import Player, render_html, script_json, to_html
 from micrograd_ann.trace import backward_steps
 from micrograd_ann.training import labelled_loss
 
@@ -71,7 +71,7 @@ def _svg_size(page: str, view: int = 0) -> tuple[float, float]:
 
 def test_script_json_cannot_end_the_script_or_break_the_parser():
     tricky = {"label": SCRIPT_END + "\u2028\u2029&"}
-    text = _script_json(tricky)
+    text = script_json(tricky)
     for bad in ("</", "<!--", "<", ">", "\u2028", "\u2029"):
         assert bad not in text
     assert json.loads(text) == tricky
