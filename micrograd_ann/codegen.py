@@ -297,18 +297,12 @@ class _Program:
 _GUARDED_EDGES = 3  # nodes with this many edges skip them all at once when upstream is 0
 
 
+_BARE = re.compile(r"[\w.\[\]]+|-?[\d.]+(?:e[-+]?\d+)?|-inf")  # a name, d[i], a literal
+
+
 def _parenthesised(text: str) -> str:
     """`text` as one operand of `*`: names and numbers bare, expressions in brackets."""
-    plain = text.replace("_", "").replace(".", "").replace("[", "").replace("]", "")
-    return text if plain.isalnum() or _is_number_text(text) else f"({text})"
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return text if _BARE.fullmatch(text) else f"({text})"
 
 
 def _ancestors_of(nodes_outputs_first: list[Value], wanted: set[Value]) -> set[Value]:
