@@ -82,9 +82,9 @@ class Step:
                 f"upstream={format_number(self.upstream)}: {shown}{more}>")
 
 
-def format_number(x: float) -> str:
-    """A number as shown in step descriptions: six significant digits, never '-0'."""
-    return f"{x + 0.0:.6g}"  # -0.0 + 0.0 is 0.0
+def format_number(x: float, digits: int = 6) -> str:
+    """A number as steps, labels and pages show it: `digits` significant digits, never '-0'."""
+    return f"{x + 0.0:.{digits}g}"  # -0.0 + 0.0 is 0.0
 
 
 def formula(node: Value, names: list[str]) -> str:

@@ -26,6 +26,7 @@ import graphviz
 
 from .engine import OPS, Value, check_int, op_symbol, topological_order
 from .files import write_atomic
+from .trace import format_number
 from .network import NetworkView, draw_network  # noqa: F401 - the network view, here too
 
 INSTALL_HINT = ("Graphviz's `dot` executable is missing (needed to render; to_dot works "
@@ -344,7 +345,7 @@ def _red_if(bad: bool, line: str) -> str:
 
 def number(x: float, precision: int) -> str:
     """x with `precision` significant digits, as every label shows numbers (never '-0')."""
-    return f"{x + 0.0:.{precision}g}"  # -0.0 + 0.0 is 0.0
+    return format_number(x, precision)
 
 
 def edge_text(upstream: float, local: float, precision: int) -> str:
