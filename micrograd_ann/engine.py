@@ -122,9 +122,12 @@ def _sqrt_partials(a: float | Value, out: float | Value) -> tuple:
     return (math.inf,) if zero else (0.5 / out,)
 
 
+_RELU_OFF, _RELU_ON = (0.0,), (1.0,)  # shared: a relu node allocates no partials
+
+
 def _relu_partials(a: float, out: float) -> tuple[float]:
-    """1 for a > 0, else 0; the tuples are constants, so a relu node allocates none."""
-    return (0.0,) if a <= 0.0 else (1.0,)
+    """1 for a > 0, else 0."""
+    return _RELU_OFF if a <= 0.0 else _RELU_ON
 
 
 def _powv_forward(a: float, b: float) -> float:
@@ -141,27 +144,18 @@ def _powv_partials(a: float | Value, b: float | Value, out: float | Value) -> tu
     return (_pow_partials(a, b, out)[0], 0.0 if a0 == 0.0 else out * log(a))
 
 
-def _dot_value(w: Sequence[float], x: Sequence[float], b: float | None) -> float:
-    """w . x (+ b): the table's entry and the fused fast path (a Layer) both call it."""
-    out = sum(map(operator.mul, w, x))
-    return out if b is None else out + b
-
-
-def _dot_local(w: Sequence[float], x: Sequence[float], bias: bool) -> tuple[float, ...]:
-    """d/dw_i = x_i, d/dx_i = w_i, d/db = 1 (the table's entry and the fast path)."""
-    return (*x, *w, 1.0) if bias else (*x, *w)
-
-
 def _dot_forward(*args: float) -> float:
     """w . x + b on the table's arguments: w0..w(n-1), x0..x(n-1), then b if odd."""
     n = len(args) // 2
-    return _dot_value(args[:n], args[n : 2 * n], args[-1] if len(args) % 2 else None)
+    out = sum(map(operator.mul, args[:n], args[n : 2 * n]))
+    return out + args[-1] if len(args) % 2 else out
 
 
 def _dot_partials(*args: float) -> tuple[float, ...]:
     """d/dw_i = x_i, d/dx_i = w_i, d/db = 1 (the last argument is the output)."""
     n = (len(args) - 1) // 2
-    return _dot_local(args[:n], args[n : 2 * n], len(args) % 2 == 0)
+    w, x = args[:n], args[n : 2 * n]
+    return (*x, *w, 1.0) if len(args) % 2 == 0 else (*x, *w)
 
 
 # ------------------------------------------------------------------------ the table
@@ -170,10 +164,12 @@ def _dot_partials(*args: float) -> tuple[float, ...]:
 # The same rules run on Values for second order, so a branch reads its operand's number
 # and a log is Value.log there; kinked rules (relu, abs) only ever see floats.
 
+_ADD_PARTIALS = (1.0, 1.0)  # shared by every + node (Value.__add__ writes the rule out)
+
 OPS: dict[str, Op] = {
     op.name: op
     for op in [
-        Op("add", "+", operator.add, lambda a, b, out: (1.0, 1.0)),
+        Op("add", "+", operator.add, lambda a, b, out: _ADD_PARTIALS),
         Op("mul", "*", operator.mul, lambda a, b, out: (b, a)),
         Op("pow", "**{}", _real_pow, _pow_partials),  # exponent is a number
         Op("powv", "**", _powv_forward, _powv_partials),  # exponent is a Value
@@ -293,17 +289,20 @@ class Value:
 
     # -- arithmetic: add, mul and pow are primitives; the rest is composed ------------
 
+    # NOTE: + and * are most of the nodes a loss line makes, so they apply the table's
+    # rule written out (float + and * cannot raise; _node catches an overflow).
     def __add__(self, other: Value | float) -> Value:
         other = _as_value(other)
         if other is NotImplemented:
             return NotImplemented
-        return _apply(_ADD, (self, other))
+        return _node(_ADD, (self, other), (), self.data + other.data, _ADD_PARTIALS)
 
     def __mul__(self, other: Value | float) -> Value:
         other = _as_value(other)
         if other is NotImplemented:
             return NotImplemented
-        return _apply(_MUL, (self, other))
+        a, b = self.data, other.data
+        return _node(_MUL, (self, other), (), a * b, (b, a))
 
     def __pow__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
@@ -540,11 +539,12 @@ def _operands(parents: tuple[Value, ...], params: tuple[float, ...]) -> list[flo
 
 
 def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: float,
-          partials: tuple[float, ...]) -> Value:
-    """The new node for `op`'s result, stamped with its creation order."""
+          partials: tuple[float, ...], module: str = "") -> Value:
+    """The new node for `op`'s result, stamped with its creation order (and the dotted name
+    of the nn module that made it, if any)."""
     # NOTE: float + and * overflow to inf (or inf - inf = nan) silently where math.exp
     # raises; x - x != 0 only for inf and nan. Non-finite inputs may give them freely.
-    if out - out != 0.0:
+    if out - out != 0.0 and op is not None:  # a leaf may hold inf or nan
         operands = _operands(parents, params)
         if all(map(math.isfinite, operands)):
             raise OpOverflowError(op.name, operands, "result too large for a float")
@@ -557,7 +557,7 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
     node.partials = partials
     node.params = params
     node._id = next(_ids)
-    node._module = ""
+    node._module = module
     node._origin = None
     if _on_create is not None:
         _on_create(node)
@@ -576,7 +576,7 @@ def _as_value(x: object) -> Value:
         return x
     if not is_number(x):
         return NotImplemented
-    return Value(x)
+    return _node(None, (), (), _leaf_data(x), ())  # Value(x), without its label checks
 
 
 def _as_values(items: tuple) -> tuple[Value, ...]:
@@ -696,17 +696,37 @@ def dot(weights: Sequence[Value], inputs: Sequence[Value | float],
     weights = _as_values(tuple(weights))
     inputs = _as_values(tuple(inputs))
     bias = None if bias is None else _leaf_if_number(bias)
-    return fused_dot(weights, inputs, bias, [x.data for x in inputs])
+    return fused_neuron(weights, inputs, bias, [x.data for x in inputs])
 
 
-def fused_dot(weights: Sequence[Value], inputs: Sequence[Value], bias: Value | None,
-              input_data: list[float]) -> Value:
-    """dot() on Values whose inputs' data the caller has read (a Layer reads it once for
-    all its neurons); calls the table's rule on lists instead of ~2n+1 arguments."""
+def fused_neuron(weights: Sequence[Value], inputs: Sequence[Value], bias: Value | None,
+                 input_data: list[float], activation: Op | None = None,
+                 module: str = "") -> Value:
+    """activation(w . x + b): dot()'s node and, given `activation` (an Op without params,
+    e.g. relu), that op's node on it, both tagged `module`. Nothing is checked: a Layer has
+    made its inputs Values and read their data once for all its neurons, and calls this
+    per neuron (a training step's hot path, so the dot rule is written out here)."""
     w = [p.data for p in weights]
-    out = _dot_value(w, input_data, None if bias is None else bias.data)
-    parents = (*weights, *inputs) if bias is None else (*weights, *inputs, bias)
-    return _node(_DOT, parents, (), out, _dot_local(w, input_data, bias is not None))
+    if bias is None:
+        node = _node(_DOT, (*weights, *inputs), (), sum(map(operator.mul, w, input_data)),
+                     (*input_data, *w), module)
+    else:
+        node = _node(_DOT, (*weights, *inputs, bias), (),
+                     sum(map(operator.mul, w, input_data)) + bias.data,
+                     (*input_data, *w, 1.0), module)
+    if activation is None:
+        return node
+    out = node.data
+    if activation is _RELU:  # NOTE: the table's relu rule written out: two calls fewer
+        if out <= 0.0:
+            return _node(_RELU, (node,), (), 0.0, _RELU_OFF, module)
+        return _node(_RELU, (node,), (), out, _RELU_ON, module)
+    try:  # the table's rule itself, as _apply runs it on one input
+        act = activation.forward(out)
+        partials = activation.partials(out, act)
+    except (ArithmeticError, ValueError) as exc:
+        raise _op_error(activation, (out,), exc) from None
+    return _node(activation, (node,), (), act, partials, module)
 
 
 # ------------------------------------------------------------------------ backward
@@ -719,6 +739,13 @@ def topological_order(root: Value) -> list[Value]:
     node's inputs always exist before it, so sorting the reachable nodes by id is a
     topological order.
     """
+    nodes = _reachable(root)
+    nodes.sort(key=_by_id)
+    return nodes
+
+
+def _reachable(root: Value) -> list[Value]:
+    """root and every node it depends on, breadth first (not yet in topological order)."""
     nodes = [root]
     seen = {root}
     for node in nodes:  # the list grows while we walk it: a breadth-first search
@@ -729,7 +756,6 @@ def topological_order(root: Value) -> list[Value]:
             if parent not in seen:
                 seen.add(parent)
                 nodes.append(parent)
-    nodes.sort(key=_by_id)
     return nodes
 
 
@@ -767,8 +793,9 @@ def _propagate(nodes: Iterable[Value], skip_zeros: bool = False) -> None:
         partials = node.partials
         if upstream == 0.0 and skip_zeros:
             # NOTE: the sum is finite only if every partial is, and 0 * inf or 0 * nan is
-            # nan, which must still reach the inputs.
-            total = sum(partials)
+            # nan, which must still reach the inputs. A dot's partials are its operands,
+            # all finite when its value is (inf * x and nan * x are never finite).
+            total = node.data if node.op is _DOT else sum(partials)
             if total - total == 0.0:
                 continue
         for parent, local in zip(parents, partials):
@@ -801,12 +828,13 @@ def _backward_order(root: Value, grad: float) -> tuple[list[Value], bool]:
     """
     nodes = []
     skip_zeros = True
-    for node in reversed(topological_order(root)):
+    for node in _reachable(root):
         if node.parents:
             node.grad = 0.0  # intermediates restart; leaves accumulate
             nodes.append(node)
         elif node.grad == 0.0 and math.copysign(1.0, node.grad) < 0.0:
             skip_zeros = False
+    nodes.sort(key=_by_id, reverse=True)  # outputs first
     root.grad += grad
     return nodes, skip_zeros
 

@@ -17,7 +17,7 @@ import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import checkpoint
-from .engine import Value, check_int, fused_dot, is_number
+from .engine import OPS, Op, Value, check_int, fused_neuron, is_number
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
@@ -26,6 +26,10 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "leaky_relu": Value.leaky_relu,
     "linear": None,
 }
+# The activations a Layer's fused neurons build inside engine.fused_neuron: table ops
+# without params (leaky_relu's slope is one, so it goes through Value.leaky_relu).
+_ONE_CALL: dict[str, Op | None] = {"relu": OPS["relu"], "tanh": OPS["tanh"],
+                                   "sigmoid": OPS["sigmoid"], "linear": None}
 
 
 def _check_activation(name: str) -> str:
@@ -51,11 +55,16 @@ def _check_inputs(who: str, expected: int, x: Sequence[float | Value]) -> None:
         raise ValueError(f"{who} expects {expected} inputs, got {n}")
 
 
+_ONLY_VALUES = {Value}
+
+
 def _as_inputs(x: Sequence[float | Value]) -> list[Value]:
     """Inputs as Values, converting plain numbers once for a whole layer.
 
     A non-number is a TypeError naming its position (a wrong type, as for Value() itself).
     """
+    if set(map(type, x)) == _ONLY_VALUES:  # a hidden layer's inputs: one C-level check
+        return list(x)
     values = []
     for i, v in enumerate(x):
         if not isinstance(v, Value):
@@ -186,9 +195,8 @@ class Neuron(Module):
         """The neuron on inputs already checked and made Values, and their data read (a
         Layer does both once for all its neurons)."""
         fn = ACTIVATIONS[self.activation]
-        if self.fused:
-            act = fused_dot(self.w, x, self.b, x_data)
-            act._module = self.name
+        if self.fused:  # (a Layer builds the activation inside fused_neuron where it can)
+            act = fused_neuron(self.w, x, self.b, x_data, module=self.name)
             if fn is None:
                 return act
             out = fn(act)
@@ -245,7 +253,12 @@ class Layer(Module):
         _check_inputs(self.name or "layer", self.neurons[0].nin, x)
         x = _as_inputs(x)  # once for the whole layer, not once per neuron
         x_data = [v.data for v in x]
-        return [n._forward(x, x_data) for n in self.neurons]
+        outs = []
+        for n in self.neurons:  # the hot path: one call per fused neuron, its activation too
+            op = _ONE_CALL.get(n.activation, False) if n.fused else False
+            outs.append(n._forward(x, x_data) if op is False else
+                        fused_neuron(n.w, x, n.b, x_data, op, n.name))
+        return outs
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for neuron in self.neurons:
@@ -360,7 +373,7 @@ def tutorial_neuron(labels: bool = True, fused: bool = True) -> TutorialNeuron:
     x, w = leaves("x", TUTORIAL_INPUTS), leaves("w", TUTORIAL_WEIGHTS)
     b = Value(TUTORIAL_BIAS, label="b" if labels else "")
     if fused:
-        n = fused_dot(w, x, b, [v.data for v in x])
+        n = fused_neuron(w, x, b, [v.data for v in x])
     else:
         products = [wi * xi for wi, xi in zip(w, x)]
         n = products[0] + products[1] + products[2] + b

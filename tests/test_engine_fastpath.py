@@ -1,8 +1,10 @@
-"""The engine's hot paths against the table they specialise: dot() against OPS["dot"],
-the one- and two-input branches of Value._apply against each op's own rule, backward()'s
-loop (which skips zero-gradient nodes) bit for bit against a plain reference loop and
-_backward_walk, is_number's shortcut against the ABC check, and Module.parameters()
-without names against named_parameters()."""
+"""The engine's hot paths against the table they specialise: dot() and a Layer's fused
+neurons (dot + activation in one call) against OPS["dot"] and the activation's entry,
++ and * written out against their entries, the one- and two-input branches of
+Value._apply against each op's own rule, backward()'s loop (which skips zero-gradient
+nodes, a dot by its value) bit for bit against a plain reference loop and _backward_walk,
+is_number's shortcut against the ABC check, and Module.parameters() without names against
+named_parameters()."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from op_cases import CASES
 
 from micrograd_ann import MLP, OPS, OpOverflowError, Value, dot, engine, topological_order
-from micrograd_ann.nn import Layer, Module, Neuron
+from micrograd_ann.nn import Layer, Module, Neuron, _as_inputs
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 
@@ -62,6 +64,95 @@ def test_dot_and_unary_nodes_reach_the_creation_hook(monkeypatch):
     d = dot([a], [a], a)
     r = d.relu()
     assert seen == [a, d, r]
+
+
+# Non-finite operands too: every fast path must give the table's bits, NaN included.
+ANY_FLOAT = st.one_of(finite, st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan,
+                                               1e300, -1e300, 5e-324]))
+
+
+def _same_node(fast: Value, data: float, partials: tuple, op: str, parents: tuple) -> None:
+    assert _bits(fast.data) == _bits(data), (fast.data, data)
+    assert list(map(_bits, fast.partials)) == list(map(_bits, partials))
+    assert fast.op is OPS[op] and fast.params == () and fast.parents == parents
+
+
+def _table(op: str, *args: float) -> tuple[float, tuple]:
+    """(value, partials) by the table's own rule, or the error class it raises."""
+    out = OPS[op].forward(*args)
+    return out, OPS[op].partials(*args, out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    st.lists(ANY_FLOAT, min_size=n, max_size=n), st.lists(ANY_FLOAT, min_size=n, max_size=n),
+    st.one_of(st.none(), ANY_FLOAT))),
+    st.sampled_from([None, "relu", "tanh", "sigmoid"]))
+def test_a_fused_neuron_is_the_table_dot_then_the_tables_activation(wxb, activation):
+    w, x, b = wxb
+    ws, xs = [Value(v) for v in w], [Value(v) for v in x]
+    bias = None if b is None else Value(b)
+    args = [*w, *x] if b is None else [*w, *x, b]
+    z, dz = _table("dot", *args)
+    if all(map(math.isfinite, args)) and not math.isfinite(z):  # finite operands overflowed
+        with pytest.raises(OpOverflowError, match="dot"):
+            engine.fused_neuron(ws, xs, bias, x, None if activation is None else OPS[activation])
+        return
+    out = engine.fused_neuron(ws, xs, bias, x, None if activation is None else OPS[activation],
+                              module="layers.0.neurons.3")
+    node = out if activation is None else out.parents[0]
+    _same_node(node, z, dz, "dot", (*ws, *xs) if b is None else (*ws, *xs, bias))
+    assert node._module == out._module == "layers.0.neurons.3"
+    if activation is not None:
+        _same_node(out, *_table(activation, z), activation, (node,))
+        assert out._id == node._id + 1  # made in order, as dot() then .relu() makes them
+
+
+@pytest.mark.parametrize("x", [0.0, -0.0, 2.5, -2.5, math.inf, -math.inf, math.nan], ids=repr)
+def test_a_fused_relu_matches_value_relu_at_the_kink_and_beyond(x):
+    w = [Value(1.0)]
+    fast = engine.fused_neuron(w, [Value(x)], None, [x], OPS["relu"])
+    slow = dot(w, [Value(x)]).relu()
+    assert _bits(fast.data) == _bits(slow.data) and fast.partials == slow.partials
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_FLOAT, ANY_FLOAT, st.sampled_from(["add", "mul"]))
+def test_add_and_mul_written_out_give_the_tables_bits(a, b, op):
+    va, vb = Value(a), Value(b)
+    out, partials = _table(op, a, b)
+    if not math.isfinite(out) and math.isfinite(a) and math.isfinite(b):
+        with pytest.raises(OpOverflowError, match=op):
+            va + vb if op == "add" else va * vb
+        return
+    _same_node(va + vb if op == "add" else va * vb, out, partials, op, (va, vb))
+
+
+@pytest.mark.parametrize("x", [2, -0.0, 1.5, math.inf, math.nan, True and 3, Fraction(1, 4)],
+                         ids=repr)
+def test_a_number_in_an_operator_becomes_the_leaf_value_would_make(x):
+    v = Value(1.0)
+    leaf = (v + x).parents[1]
+    made = Value(x)
+    for slot in ("grad", "label", "op", "parents", "partials", "params", "_module", "_origin"):
+        assert getattr(leaf, slot) == getattr(made, slot), slot
+    assert _bits(leaf.data) == _bits(made.data) and leaf._id < made._id
+
+
+def test_a_dot_with_a_finite_value_has_finite_partials():
+    # backward's skip reads a dot's value instead of summing its partials, so a finite
+    # value must mean every partial (inputs, weights, the bias's 1) is finite. The other
+    # way round need not hold (an infinite bias has partial 1): that node is not skipped.
+    specials = [0.0, -0.0, 1.0, -3.0, 1e300, math.inf, -math.inf, math.nan]
+    for w in specials:
+        for x in specials:
+            for b in [None, 0.0, math.inf, math.nan]:
+                try:
+                    node = dot([Value(w)], [Value(x)], None if b is None else Value(b))
+                except OpOverflowError:
+                    continue  # finite operands whose value overflowed: no node to skip
+                if math.isfinite(node.data):
+                    assert all(map(math.isfinite, node.partials)), (w, x, b)
 
 
 # One- and two-input ops without params take Value._apply's short branches: each must
@@ -138,9 +229,11 @@ def test_backward_and_backward_walk_step_the_same_nodes(monkeypatch):
 
 # ------------------------------------------------------ backward's zero-gradient skip
 # backward() skips a many-input node whose grad is 0 when every partial is finite (each
-# edge would add a zero). The fuzz builds graphs straight from engine._node with partials
-# it chooses -- zeros, -0.0, inf and nan among them -- and stale grads everywhere, and
-# compares every grad bit for bit (the sign of a zero and NaNs included) with the plain loop.
+# edge would add a zero; a dot's partials are known finite from its value). The fuzz
+# builds graphs straight from engine._node with partials it chooses -- zeros, -0.0, inf
+# and nan among them -- or from dots, relus, + and * on leaves that hold such numbers,
+# with stale grads everywhere, and compares every grad bit for bit (the sign of a zero
+# and NaNs included) with the plain loop.
 
 
 def _bits(x: float) -> bytes:
@@ -168,6 +261,35 @@ def graphs(draw) -> list[Value]:
     return nodes
 
 
+@st.composite
+def networks(draw) -> list[Value]:
+    """Leaves (finite, infinite, nan, signed zeros) feeding dots, relus, + and *, the
+    nodes a training step is made of, and stale grads on every node."""
+    nodes = [Value(draw(ANY_FLOAT)) for _ in range(draw(st.integers(2, 6)))]
+    for _ in range(draw(st.integers(1, 12))):
+        pick = st.sampled_from(nodes)
+        kind = draw(st.sampled_from(["dot", "dot", "relu", "add", "mul"]))
+        try:
+            if kind == "dot":
+                n = draw(st.integers(1, 3))
+                ws, xs = draw(st.lists(pick, min_size=n, max_size=n)), \
+                    draw(st.lists(pick, min_size=n, max_size=n))
+                node = dot(ws, xs, draw(st.one_of(st.none(), pick)))
+                if draw(st.booleans()):
+                    node = node.relu()
+            elif kind == "relu":
+                node = draw(pick).relu()
+            else:
+                a, b = draw(pick), draw(pick)
+                node = a + b if kind == "add" else a * b
+        except OpOverflowError:
+            continue
+        nodes.append(node)
+    for node in nodes:
+        node.grad = draw(GRADS)
+    return nodes
+
+
 def _grads_after(nodes: list[Value], run) -> list[bytes]:
     """Every node's grad, as bits, after `run` twice (leaves add up, inner grads reset),
     starting from the grads the nodes hold now, which are put back afterwards."""
@@ -180,8 +302,8 @@ def _grads_after(nodes: list[Value], run) -> list[bytes]:
     return after
 
 
-@settings(max_examples=400, deadline=None)
-@given(graphs(), SEEDS)
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(graphs(), networks()), SEEDS)
 def test_backward_with_skips_equals_the_plain_loop_bit_for_bit(nodes, seed):
     root = nodes[-1]
     reference = _grads_after(nodes, lambda: _reference_backward(root, seed))
@@ -256,3 +378,42 @@ def test_parameters_are_named_parameters_without_the_names(module):
     assert module.parameters() == expected  # Values compare by identity
     assert Module.parameters(module) == expected
     assert len(set(map(id, expected))) == len(expected)
+
+
+# -------------------------------------------------------------------- a Layer's call
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear", "leaky_relu"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_layer_makes_what_its_neurons_make_one_by_one(activation, fused):
+    layer = Layer(3, 4, activation, seed=5, fused=fused, name="layers.1")
+    layer.neurons[2].activation = "tanh"  # a neuron changed after the layer was built
+    x = [Value(0.7), Value(-1.2), Value(0.0)]
+    fast = layer.outputs(x)
+    slow = [n._forward(x, [v.data for v in x]) for n in layer.neurons]
+    for a, b in zip(fast, slow):
+        mine, theirs = topological_order(a), topological_order(b)
+        assert len(mine) == len(theirs)
+        for u, v in zip(mine, theirs):
+            if not u.parents:
+                assert u is v  # the same leaves: weights, bias, inputs
+                continue
+            assert (u.op, u.params, u._module, u.label) == (v.op, v.params, v._module, v.label)
+            assert _bits(u.data) == _bits(v.data) and u.partials == v.partials
+
+
+@pytest.mark.parametrize("x", [(Value(1.0), Value(2.0)), [Value(1.0), 2, 3.5], [1.0, 2.0]],
+                         ids=["tuple of Values", "mixed", "numbers"])
+def test_inputs_that_are_all_values_are_taken_as_they_are(x):
+    got = _as_inputs(x)
+    assert isinstance(got, list) and len(got) == len(x)
+    for given_, value in zip(x, got):
+        if isinstance(given_, Value):
+            assert value is given_
+        else:
+            assert value.data == given_ and not value.parents
+
+
+def test_a_wrong_input_still_names_its_position():
+    with pytest.raises(TypeError, match="input x1 must be a number or a Value"):
+        _as_inputs([Value(1.0), "2"])
