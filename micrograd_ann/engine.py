@@ -261,8 +261,9 @@ class Value:
     to use; micrograd's `Value(data, _children=(), _op='')` is accepted for leaves.
     """
 
-    # NOTE: _grad_value is set only by backward(create_graph=True), so making a node costs
-    # nothing more; the grad_value property reads it.
+    # NOTE: _grad_value is set only by backward(create_graph=True) and _origin only inside
+    # trace.detect_anomaly(), so making a node costs nothing more for them; unset, they
+    # read as None through the grad_value property and trace.origin_of.
     __slots__ = ("data", "grad", "label", "op", "parents", "partials", "params",
                  "_id", "_module", "_origin", "_grad_value")
 
@@ -283,7 +284,6 @@ class Value:
         self.params: tuple[float, ...] = ()
         self._id = next(_ids)
         self._module = ""
-        self._origin = None
         if _on_create is not None:
             _on_create(self)
 
@@ -558,7 +558,6 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
     node.params = params
     node._id = next(_ids)
     node._module = module
-    node._origin = None
     if _on_create is not None:
         _on_create(node)
     return node

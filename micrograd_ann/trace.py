@@ -193,10 +193,15 @@ class AnomalyError(ArithmeticError):
     def __init__(self, message: str, node: Value):
         super().__init__(message)
         self.node = node
-        self.origin: Origin | None = node._origin
+        self.origin: Origin | None = origin_of(node)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def origin_of(node: Value) -> Origin | None:
+    """Where user code created `node`, if it was made inside detect_anomaly(); else None."""
+    return getattr(node, "_origin", None)  # an engine slot set only by _check_created
 
 
 def _user_origin() -> Origin | None:
@@ -219,7 +224,7 @@ def _call(node: Value) -> str:
 def _where(node: Value) -> str:
     """'node 'h' (created at file:line in f: `source`)', for error messages."""
     label = repr(node.label) if node.label else "(unlabelled)"
-    origin = node._origin
+    origin = origin_of(node)
     if origin is None:
         return f"node {label}, created outside detect_anomaly() so its line is unknown"
     return f"node {label}, created at {origin}: {origin.source()}"

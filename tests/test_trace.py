@@ -319,12 +319,13 @@ def test_anomaly_origin_skips_library_frames():
         out = neuron([1.0, 2.0, 3.0])
     for node in topological_order(out):
         expected = line if node in neuron.parameters() else line + 1
-        assert (node._origin.filename, node._origin.lineno) == (__file__, expected)
+        origin = trace.origin_of(node)
+        assert (origin.filename, origin.lineno) == (__file__, expected)
 
 
 def test_anomaly_mode_is_off_by_default_and_hooks_are_restored():
     assert engine._on_create is None and engine._on_step is None
-    assert (Value(1.0) * 2.0)._origin is None
+    assert trace.origin_of(Value(1.0) * 2.0) is None
     with detect_anomaly():
         outer = (engine._on_create, engine._on_step)
         assert None not in outer
