@@ -185,8 +185,7 @@ def check_module(model, loss_fn: Callable[..., Value], data: object, *, eps: flo
                         f"got {type(model).__name__}")
     named = list(named_parameters())
     if max_params is not None:
-        if isinstance(max_params, bool) or not isinstance(max_params, int) or max_params < 1:
-            raise ValueError(f"max_params must be a positive int or None, got {max_params!r}")
+        max_params = check_int("max_params", max_params, 1)  # a wrong type: TypeError
         if len(named) > max_params:
             picked = sorted(random.Random(seed).sample(range(len(named)), max_params))
             named = [named[i] for i in picked]

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 from .engine import OPS, Value, check_int, is_number, topological_order
 from .files import write_atomic
 from .nn import MLP
+from .trace import format_number
 
 # Sizes are CSS px at the natural size. Layers of up to 32 neurons fit in HEIGHT, which a
 # 1366x768 browser window shows whole (its page area is about 1366x625).
@@ -286,7 +287,7 @@ class _Drawing:
         self.values = values
 
     def _num(self, v: float) -> str:
-        return f"{v:.{self.p}g}"
+        return format_number(v, self.p)  # never "-0"
 
     def _number(self, x: float) -> tuple[str, str]:
         return self._num(x), "value" if math.isfinite(x) else "bad"

@@ -325,8 +325,10 @@ def test_check_module_catches_a_wrong_loss_gradient():
 def test_check_module_arguments():
     with pytest.raises(TypeError, match="model must be a Module"):
         check_module([Value(1.0)], lambda m, d: m[0], None)
-    with pytest.raises(ValueError, match="max_params must be a positive int or None, got 0"):
+    with pytest.raises(ValueError, match="max_params must be at least 1, got 0"):
         check_module(MLP(1, [1]), lambda m, d: m([1.0]), None, max_params=0)
+    with pytest.raises(TypeError, match="max_params must be an int, got float 2.0"):
+        check_module(MLP(1, [1]), lambda m, d: m([1.0]), None, max_params=2.0)
 
 
 def test_a_wrong_gradient_on_a_large_function_value_still_fails():

@@ -144,6 +144,13 @@ def test_without_x_each_neuron_shows_its_bias():
                      "layers.0.neurons.2": "b 1", "layers.1.neurons.0": "b 0.25"}
 
 
+def test_a_negative_zero_is_shown_as_0():
+    model = _hand_model()
+    model.layers[0].neurons[0].b.data = -0.0  # a bias trained down to -0.0 still reads "0"
+    texts = _box_texts(_tree(draw_network(model)), "mg-neuron")
+    assert texts["layers.0.neurons.0"] == "b 0"
+
+
 def test_dead_relus_are_marked_and_only_they():
     root = _tree(draw_network(_hand_model(), HAND_X))
     neurons = _groups(root, "mg-neuron")
