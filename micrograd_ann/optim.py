@@ -11,17 +11,17 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from .engine import Value, is_number
+from .engine import Value, check_number
 
 
-def _check_number(name: str, value: object, low: float = 0.0, high: float = math.inf) -> float:
-    """`value` as a float in [low, high); NaN, bools and non-numbers are rejected."""
-    if not is_number(value):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not low <= value < high:
-        bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
+def _check_number(name: str, value: object, below: float = math.inf) -> float:
+    """`value` as a float in [0, below): the engine's rule for a finite number (a wrong type
+    is a TypeError, NaN or inf a ValueError), then the range."""
+    x = check_number(name, value, finite=True)
+    if not 0.0 <= x < below:
+        bounds = ">= 0" if below == math.inf else f"in [0, {below:g})"
         raise ValueError(f"{name} must be {bounds}, got {value!r}")
-    return float(value)
+    return x
 
 
 class Optimizer:
@@ -113,8 +113,8 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if isinstance(betas, (str, bytes)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_number("betas[0]", betas[0], high=1.0),
-                      _check_number("betas[1]", betas[1], high=1.0))
+        self.betas = (_check_number("betas[0]", betas[0], below=1.0),
+                      _check_number("betas[1]", betas[1], below=1.0))
         self.eps = _check_number("eps", eps)
         if self.eps == 0.0:  # a parameter with zero gradient would divide 0 by 0
             raise ValueError("eps must be > 0, got 0")

@@ -625,6 +625,34 @@ def test_ctrl_c_at_any_moment_is_one_line_exit_130_and_no_partial_files(tmp_path
             assert checkpoint.read(path).architecture["nin"] == 2
 
 
+LATE_CTRL_C = """
+import os, signal, sys, time
+import micrograd_ann.__main__ as entry
+import micrograd_ann.cli as cli
+
+cli.main = lambda argv=None: print("done") or 0  # a command that has finished
+
+
+class Late:
+    def __del__(self):  # runs while the interpreter tears its modules down
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+
+
+late = Late()
+sys.exit(entry.run())
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT")
+def test_a_ctrl_c_after_the_command_finished_keeps_its_exit_code():
+    # Python puts the default Ctrl-C action back while it shuts down: without run()
+    # ignoring it, the finished demo died of the signal (exit -2, no message)
+    done = subprocess.run([sys.executable, "-c", LATE_CTRL_C], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "done\n"), done.stderr
+
+
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT")
 def test_ctrl_c_while_importing_scikit_learn(tmp_path):
     require_module("sklearn")

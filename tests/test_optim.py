@@ -125,7 +125,9 @@ def test_params_may_be_any_iterable():
 
 @pytest.mark.parametrize("make, error, words", [
     (lambda p: SGD(p, lr=-0.1), ValueError, "lr must be >= 0, got -0.1"),
-    (lambda p: SGD(p, lr=float("nan")), ValueError, "lr must be >= 0, got nan"),
+    (lambda p: SGD(p, lr=float("nan")), ValueError, "lr must be a finite number, got nan"),
+    (lambda p: SGD(p, lr=float("inf")), ValueError, "lr must be a finite number, got inf"),
+    (lambda p: SGD(p, lr=True), TypeError, "lr must be a number, got bool"),
     (lambda p: SGD(p, lr="0.1"), TypeError, "lr must be a number, got str"),
     (lambda p: SGD(p, lr=0.1, momentum=-0.5), ValueError, "momentum must be >= 0, got -0.5"),
     (lambda p: SGD(p, lr=0.1, weight_decay=-1), ValueError, "weight_decay must be >= 0, got -1"),
