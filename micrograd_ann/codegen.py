@@ -445,7 +445,7 @@ class CompiledStep:
         if not all(v in in_graph for v in outputs):
             raise CompileError("every output must be part of the loss's graph")
         params = [p for p in self.params if p in in_graph]
-        self._param_index = [i for i, p in enumerate(self.params) if p in in_graph]
+        self._used = params  # the parameters the step reads and adds gradients into
         init, backward = program.backward_lines(set(params))
         unpack = [f"{names[p]} = params_[{i}]" for i, p in enumerate(params)]
         unpack += [f"{names[x]} = inputs_[{i}]" for i, x in enumerate(inputs) if x in in_graph]
@@ -465,10 +465,10 @@ class CompiledStep:
         self.calls += 1
         if self.check_every and self.calls % self.check_every == 1 % self.check_every:
             self._check(args)
-        data = [self.params[i].data for i in self._param_index]
-        loss, grads, outputs = self._run(data, flat)
-        for i, g in zip(self._param_index, grads):
-            self.params[i].grad += g
+        used = self._used
+        loss, grads, outputs = self._run([p.data for p in used], flat)
+        for p, g in zip(used, grads):
+            p.grad += g
         if not self.has_outputs:
             return loss
         return loss, _unflatten(iter(outputs), self.output_shape)
@@ -533,7 +533,10 @@ def _flatten(x: object, shape: object, out: list[float], where: str) -> None:
     if not isinstance(x, (list, tuple)) or len(x) != len(shape):
         raise ValueError(f"{where} must have the traced shape ({len(shape)} items)")
     for i, (item, sub) in enumerate(zip(x, shape)):
-        _flatten(item, sub, out, f"{where}[{i}]")
+        if sub is None and type(item) is float:  # most items: no call, no name to format
+            out.append(item)
+        else:
+            _flatten(item, sub, out, f"{where}[{i}]")
 
 
 def _as_values(x: object, made: list[Value]) -> object:
