@@ -279,8 +279,14 @@ def test_compile_checks_its_arguments():
         step([1.0])
     with pytest.raises(TypeError, match="takes 1 arguments"):
         step([1.0, 2.0], 3.0)
-    with pytest.raises(TypeError, match="must be a number"):
+    with pytest.raises(TypeError, match=r"argument 0\[0\] must be a number, got str"):
         step(["a", 2.0])
+    with pytest.raises(TypeError, match=r"argument 0\[1\] must be a number, got list"):
+        step([1.0, [2.0]])
+    with pytest.raises(TypeError, match=r"argument 0\[1\] must be a number, got bool"):
+        step([1.0, True])
+    w.grad = 0.0
+    assert step((3, 4)) == 7.0 and w.grad == 3.0  # ints and tuples are numbers and lists
 
 
 def test_a_step_can_return_outputs_of_its_graph_in_their_nesting():
