@@ -5,9 +5,11 @@ its local partial derivatives (floats in, one float per input out) sit side by s
 A node stores its Op and those partials as numbers when it is created, so `backward()`
 is only "upstream gradient x local partial, added into each input" -- no closures, no
 reference cycles. The same rules also run on Values (`gradient_graph`,
-`backward(create_graph=True)`), so a gradient can itself be differentiated. This module
-imports nothing else of the package: drawing, stepping and checking (viz, trace,
-gradcheck, higher) read the graph it builds.
+`backward(create_graph=True)`), so a gradient can itself be differentiated. A Layer's
+neuron (a dot and its relu, tanh or sigmoid) is made as one folded object and becomes its
+two nodes when anyone reads the graph (`parents`, `partials`, `topological_order`), so
+backward() alone ever sees it folded. This module imports nothing else of the package:
+drawing, stepping and checking (viz, trace, gradcheck, higher) read the graph it builds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import numbers
 import operator
 import re
+import threading
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 
@@ -249,7 +252,10 @@ def check_str(what: str, x: object) -> str:
 _on_create: Callable[[Value], None] | None = None
 _on_step: Callable[[Value], None] | None = None
 
-_ids = itertools.count()  # creation order: a node's inputs always have smaller ids
+# Creation order: a node's inputs always have smaller ids. Every node takes an even id, so
+# a folded neuron's dot, made only when the graph is read, can take the odd one just below
+# its output's.
+_ids = itertools.count(0, 2)
 
 
 class Value:
@@ -261,11 +267,13 @@ class Value:
     to use; micrograd's `Value(data, _children=(), _op='')` is accepted for leaves.
     """
 
-    # NOTE: _grad_value is set only by backward(create_graph=True) and _origin only inside
-    # trace.detect_anomaly(), so making a node costs nothing more for them; unset, they
-    # read as None through the grad_value property and trace.origin_of.
-    __slots__ = ("data", "grad", "label", "op", "parents", "partials", "params",
-                 "_id", "_module", "_origin", "_grad_value")
+    # NOTE: _grad_value is set only by backward(create_graph=True), _origin only inside
+    # trace.detect_anomaly() and _z, _zgrad, _gain only on a _Folded node, so making a
+    # node costs nothing more for them; unset, they read as None through the grad_value
+    # property and trace.origin_of. The engine reads _parents and _partials; the public
+    # parents and partials are properties that first unfold a folded neuron.
+    __slots__ = ("data", "grad", "label", "op", "_parents", "_partials", "params",
+                 "_id", "_module", "_origin", "_grad_value", "_z", "_zgrad", "_gain")
 
     def __init__(self, data: float, _children: tuple | str = (), _op: str = "",
                  label: str = ""):
@@ -279,8 +287,8 @@ class Value:
         self.grad = 0.0
         self.label = check_str("label", label)
         self.op = None
-        self.parents: tuple[Value, ...] = ()
-        self.partials: tuple[float, ...] = ()
+        self._parents: tuple[Value, ...] = ()
+        self._partials: tuple[float, ...] = ()
         self.params: tuple[float, ...] = ()
         self._id = next(_ids)
         self._module = ""
@@ -423,6 +431,22 @@ class Value:
         """
         return getattr(self, "_grad_value", None)
 
+    # -- the graph's edges -----------------------------------------------------------
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs in operand order (a*a has two); () for a leaf."""
+        if type(self) is _Folded:
+            _unfold(self)
+        return self._parents
+
+    @property
+    def partials(self) -> tuple[float, ...]:
+        """d(self)/d(input) for each of `parents`, computed when the node was made."""
+        if type(self) is _Folded:
+            _unfold(self)
+        return self._partials
+
     # -- micrograd compatibility, copying and display -------------------------------
 
     @property
@@ -438,6 +462,7 @@ class Value:
     @property
     def _backward(self) -> Callable[[], None]:
         """micrograd's per-node step: add this node's contribution into its inputs."""
+        self.parents  # NOTE: unfolds a folded neuron, so the step reaches its dot only
         return lambda: _propagate((self,))
 
     @_backward.setter
@@ -462,6 +487,37 @@ class Value:
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+
+class _Folded(Value):
+    """A neuron's activation(w . x + b) held as one object until someone reads the graph.
+
+    A Layer makes it instead of two nodes (the dot, then relu, tanh or sigmoid on it):
+    half the objects, so half the garbage collector's work in a training step. It is the
+    activation's node (data, grad, op, label, module); `_parents` and `_partials` are the
+    dot's, `_z` the dot's value, `_zgrad` its grad and `_gain` the activation's partial.
+    backward() runs both nodes' edges in one go. Reading `parents` or `partials` (every
+    tool does, through topological_order) unfolds it into the two nodes, so graphs,
+    steppers, gradcheck and pickles never see a folded one.
+    """
+
+    __slots__ = ()  # Value's layout, so unfolding can turn it into a plain Value
+
+
+_unfold_lock = threading.Lock()
+
+
+def _unfold(node: _Folded) -> None:
+    """Make a folded neuron two nodes: a new dot (the id just below node's, holding the
+    grad backward gave it) and node itself, now the activation's node on that dot."""
+    with _unfold_lock:  # two threads reading one node's parents make one dot
+        if type(node) is not _Folded:
+            return
+        dot = _node(_DOT, node._parents, (), node._z, node._partials, node._module)
+        dot._id, dot.grad = node._id - 1, node._zgrad
+        node._parents, node._partials = (dot,), (node._gain,)
+        del node._z, node._zgrad, node._gain
+        node.__class__ = Value
 
 
 def _leaf_data(data: object) -> float:
@@ -539,7 +595,7 @@ def _operands(parents: tuple[Value, ...], params: tuple[float, ...]) -> list[flo
 
 
 def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: float,
-          partials: tuple[float, ...], module: str = "") -> Value:
+          partials: tuple[float, ...], module: str = "", cls: type = Value) -> Value:
     """The new node for `op`'s result, stamped with its creation order (and the dotted name
     of the nn module that made it, if any)."""
     # NOTE: float + and * overflow to inf (or inf - inf = nan) silently where math.exp
@@ -548,13 +604,13 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
         operands = _operands(parents, params)
         if all(map(math.isfinite, operands)):
             raise OpOverflowError(op.name, operands, "result too large for a float")
-    node = _new_value(Value)
+    node = _new_value(cls)
     node.data = out
     node.grad = 0.0
     node.label = ""
     node.op = op
-    node.parents = parents
-    node.partials = partials
+    node._parents = parents
+    node._partials = partials
     node.params = params
     node._id = next(_ids)
     node._module = module
@@ -578,9 +634,18 @@ def _as_value(x: object) -> Value:
     return _node(None, (), (), _leaf_data(x), ())  # Value(x), without its label checks
 
 
+_VALUE_TYPES = frozenset({Value, _Folded})
+
+
+def are_values(items: Iterable[object]) -> bool:
+    """True if every item is a Value made by the engine (no subclass): one C-level check,
+    for the common case of a hidden layer's inputs."""
+    return set(map(type, items)) <= _VALUE_TYPES
+
+
 def _as_values(items: tuple) -> tuple[Value, ...]:
     """`items` with plain numbers made leaves; the common all-Values case is one C-level check."""
-    if set(map(type, items)) == {Value}:
+    if are_values(items):
         return items
     return tuple(map(_leaf_if_number, items))
 
@@ -704,27 +769,41 @@ def fused_neuron(weights: Sequence[Value], inputs: Sequence[Value], bias: Value 
     """activation(w . x + b): dot()'s node and, given `activation` (an Op without params,
     e.g. relu), that op's node on it, both tagged `module`. Nothing is checked: a Layer has
     made its inputs Values and read their data once for all its neurons, and calls this
-    per neuron (a training step's hot path, so the dot rule is written out here)."""
+    per neuron (a training step's hot path, so the dot rule is written out here).
+
+    With relu, tanh or sigmoid and a finite w . x + b, the two nodes are one _Folded
+    object until the graph is read (outside anomaly mode, whose hooks see every node).
+    """
     w = [p.data for p in weights]
+    z = sum(map(operator.mul, w, input_data))
     if bias is None:
-        node = _node(_DOT, (*weights, *inputs), (), sum(map(operator.mul, w, input_data)),
-                     (*input_data, *w), module)
+        parents, partials = (*weights, *inputs), (*input_data, *w)
     else:
-        node = _node(_DOT, (*weights, *inputs, bias), (),
-                     sum(map(operator.mul, w, input_data)) + bias.data,
-                     (*input_data, *w, 1.0), module)
+        z += bias.data
+        parents, partials = (*weights, *inputs, bias), (*input_data, *w, 1.0)
+    # NOTE: these three give a finite value and partial for a finite z, so a folded node
+    # never needs the overflow checks and its dot's partials (its operands) are finite.
+    if ((activation is _RELU or activation is _TANH or activation is _SIGMOID)
+            and z - z == 0.0 and _on_create is None):
+        if activation is _RELU:  # NOTE: the table's relu rule written out: two calls fewer
+            on = z > 0.0
+            node = _node(_RELU, parents, (), z if on else 0.0, partials, module, _Folded)
+            node._gain = 1.0 if on else 0.0
+        else:
+            out = activation.forward(z)
+            node = _node(activation, parents, (), out, partials, module, _Folded)
+            node._gain = activation.partials(z, out)[0]
+        node._z = z
+        node._zgrad = 0.0
+        return node
+    node = _node(_DOT, parents, (), z, partials, module)
     if activation is None:
         return node
-    out = node.data
-    if activation is _RELU:  # NOTE: the table's relu rule written out: two calls fewer
-        if out <= 0.0:
-            return _node(_RELU, (node,), (), 0.0, _RELU_OFF, module)
-        return _node(_RELU, (node,), (), out, _RELU_ON, module)
     try:  # the table's rule itself, as _apply runs it on one input
-        act = activation.forward(out)
-        partials = activation.partials(out, act)
+        act = activation.forward(z)
+        partials = activation.partials(z, act)
     except (ArithmeticError, ValueError) as exc:
-        raise _op_error(activation, (out,), exc) from None
+        raise _op_error(activation, (z,), exc) from None
     return _node(activation, (node,), (), act, partials, module)
 
 
@@ -739,6 +818,10 @@ def topological_order(root: Value) -> list[Value]:
     topological order.
     """
     nodes = _reachable(root)
+    folded = [node for node in nodes if type(node) is _Folded]
+    for node in folded:
+        _unfold(node)
+        nodes.append(node._parents[0])  # its dot, now a node of its own
     nodes.sort(key=_by_id)
     return nodes
 
@@ -748,7 +831,7 @@ def _reachable(root: Value) -> list[Value]:
     nodes = [root]
     seen = {root}
     for node in nodes:  # the list grows while we walk it: a breadth-first search
-        parents = node.parents
+        parents = node._parents
         if seen.issuperset(parents):  # most inputs are shared, found already: one C call
             continue
         for parent in parents:
@@ -785,12 +868,16 @@ def _propagate(nodes: Iterable[Value], skip_zeros: bool = False) -> None:
     """
     for node in nodes:
         upstream = node.grad
-        parents = node.parents
+        parents = node._parents
         if len(parents) == 1:  # relu, tanh, ...: skip the zip
-            parents[0].grad += upstream * node.partials[0]
+            parents[0].grad += upstream * node._partials[0]
             continue
-        partials = node.partials
-        if upstream == 0.0 and skip_zeros:
+        partials = node._partials
+        if type(node) is _Folded:  # the activation's edge into its dot (grad reset to 0)
+            upstream = node._zgrad = 0.0 + upstream * node._gain
+            if upstream == 0.0 and skip_zeros:
+                continue  # NOTE: a folded dot's value, so each of its partials, is finite
+        elif upstream == 0.0 and skip_zeros:
             # NOTE: the sum is finite only if every partial is, and 0 * inf or 0 * nan is
             # nan, which must still reach the inputs. A dot's partials are its operands,
             # all finite when its value is (inf * x and nan * x are never finite).
@@ -809,9 +896,10 @@ def _backward_walk(root: Value, grad: float) -> Iterator[tuple[Value, list[float
     into a Step. The anomaly hook `_on_step`, when set, sees each node before it is
     yielded. backward() without the hook runs the same two parts in one plain loop.
     """
+    topological_order(root)  # NOTE: unfolds every folded neuron, so each node is a step
     nodes, skip_zeros = _backward_order(root, grad)
     for node in nodes:
-        before = [parent.grad for parent in node.parents]
+        before = [parent.grad for parent in node._parents]
         _propagate((node,), skip_zeros)
         if _on_step is not None:
             _on_step(node)
@@ -828,7 +916,7 @@ def _backward_order(root: Value, grad: float) -> tuple[list[Value], bool]:
     nodes = []
     skip_zeros = True
     for node in _reachable(root):
-        if node.parents:
+        if node._parents:
             node.grad = 0.0  # intermediates restart; leaves accumulate
             nodes.append(node)
         elif node.grad == 0.0 and math.copysign(1.0, node.grad) < 0.0:

@@ -1,7 +1,8 @@
 """Neurons, layers and MLPs built from Values, with micrograd's API and PyTorch's names.
 
 Inside a Layer or MLP a neuron's pre-activation w . x + b is one fused 'dot' node
-(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes; a Neuron on its own (or
+(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes (made, with its activation,
+as one folded object until the graph is read: see engine._Folded); a Neuron on its own (or
 `fused=False`) builds micrograd's chain b + w0*x0 + w1*x1 + ..., which gives the same
 values and gradients up to rounding and draws as micrograd's graph. Every node a neuron
 makes is tagged with the neuron's dotted name (`node._module`), so graphs can be collapsed
@@ -17,7 +18,7 @@ import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import checkpoint
-from .engine import OPS, Op, Value, check_int, fused_neuron, is_number
+from .engine import OPS, Op, Value, are_values, check_int, fused_neuron, is_number
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
@@ -55,15 +56,12 @@ def _check_inputs(who: str, expected: int, x: Sequence[float | Value]) -> None:
         raise ValueError(f"{who} expects {expected} inputs, got {n}")
 
 
-_ONLY_VALUES = {Value}
-
-
 def _as_inputs(x: Sequence[float | Value]) -> list[Value]:
     """Inputs as Values, converting plain numbers once for a whole layer.
 
     A non-number is a TypeError naming its position (a wrong type, as for Value() itself).
     """
-    if set(map(type, x)) == _ONLY_VALUES:  # a hidden layer's inputs: one C-level check
+    if are_values(x):  # a hidden layer's inputs: one C-level check
         return list(x)
     values = []
     for i, v in enumerate(x):

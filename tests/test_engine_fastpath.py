@@ -108,12 +108,17 @@ def test_a_fused_neuron_is_the_table_dot_then_the_tables_activation(wxb, activat
         return
     out = engine.fused_neuron(ws, xs, bias, x, None if activation is None else OPS[activation],
                               module="layers.0.neurons.3")
-    node = out if activation is None else out.parents[0]
+    folded = type(out) is engine._Folded
+    assert folded == (activation is not None and math.isfinite(z))
+    node = out if activation is None else out.parents[0]  # a folded one unfolds here
+    assert type(out) is type(node) is Value
     _same_node(node, z, dz, "dot", (*ws, *xs) if b is None else (*ws, *xs, bias))
     assert node._module == out._module == "layers.0.neurons.3"
     if activation is not None:
         _same_node(out, *_table(activation, z), activation, (node,))
-        assert out._id == node._id + 1  # made in order, as dot() then .relu() makes them
+        # next to each other, as dot() then .relu() makes them (every node takes an even
+        # id; a folded neuron's dot, made later, the odd one below its output's)
+        assert out._id == node._id + (1 if folded else 2)
 
 
 @pytest.mark.parametrize("x", [0.0, -0.0, 2.5, -2.5, math.inf, -math.inf, math.nan], ids=repr)
@@ -266,53 +271,93 @@ def graphs(draw) -> list[Value]:
 
 
 @st.composite
-def networks(draw) -> list[Value]:
-    """Leaves (finite, infinite, nan, signed zeros) feeding dots, relus, + and *, the
-    nodes a training step is made of, and stale grads on every node."""
-    nodes = [Value(draw(ANY_FLOAT)) for _ in range(draw(st.integers(2, 6)))]
+def networks(draw):
+    """A recipe for leaves (finite, infinite, nan, signed zeros) feeding dots, relus, +,
+    * and a Layer's neurons (folded: one object until the graph is read), the nodes a
+    training step is made of, with stale grads on every node; each call of the returned
+    function builds the graph afresh (unfolding cannot be undone, so each run needs its own)."""
+    leaves = [draw(ANY_FLOAT) for _ in range(draw(st.integers(2, 6)))]
+    steps, size = [], len(leaves)
     for _ in range(draw(st.integers(1, 12))):
-        pick = st.sampled_from(nodes)
-        kind = draw(st.sampled_from(["dot", "dot", "relu", "add", "mul"]))
-        try:
-            if kind == "dot":
-                n = draw(st.integers(1, 3))
-                ws, xs = draw(st.lists(pick, min_size=n, max_size=n)), \
-                    draw(st.lists(pick, min_size=n, max_size=n))
-                node = dot(ws, xs, draw(st.one_of(st.none(), pick)))
-                if draw(st.booleans()):
-                    node = node.relu()
-            elif kind == "relu":
-                node = draw(pick).relu()
-            else:
-                a, b = draw(pick), draw(pick)
-                node = a + b if kind == "add" else a * b
-        except OpOverflowError:
-            continue
-        nodes.append(node)
-    for node in nodes:
-        node.grad = draw(GRADS)
-    return nodes
+        pick = st.integers(0, size - 1)
+        kind = draw(st.sampled_from(["dot", "neuron", "neuron", "relu", "add", "mul"]))
+        if kind in ("dot", "neuron"):
+            n = draw(st.integers(1, 3))
+            args = (draw(st.lists(pick, min_size=n, max_size=n)),
+                    draw(st.lists(pick, min_size=n, max_size=n)), draw(st.one_of(st.none(), pick)),
+                    draw(st.booleans() if kind == "dot" else
+                         st.sampled_from(["relu", "relu", "tanh", "sigmoid"])))
+        else:
+            args = (draw(pick), draw(pick))
+        steps.append((kind, args))
+        size += 1
+    grads = draw(st.lists(GRADS, min_size=size, max_size=size))
+
+    def build() -> list[Value]:
+        nodes = [Value(v) for v in leaves]
+        for kind, (a, b, *rest) in steps:
+            try:
+                if kind in ("dot", "neuron"):
+                    ws, xs = [nodes[i] for i in a], [nodes[i] for i in b]
+                    bias = None if rest[0] is None else nodes[rest[0]]
+                    if kind == "dot":
+                        node = dot(ws, xs, bias)
+                        node = node.relu() if rest[1] else node
+                    else:
+                        node = engine.fused_neuron(ws, xs, bias, [x.data for x in xs],
+                                                   OPS[rest[1]])
+                elif kind == "relu":
+                    node = nodes[a].relu()
+                else:
+                    node = nodes[a] + nodes[b] if kind == "add" else nodes[a] * nodes[b]
+            except OpOverflowError:
+                node = Value(0.0)  # keeps the recipe's indices; as made, every build alike
+            nodes.append(node)
+        for node, grad in zip(nodes, grads):
+            node.grad = grad
+        return nodes
+
+    return build
 
 
-def _grads_after(nodes: list[Value], run) -> list[bytes]:
-    """Every node's grad, as bits, after `run` twice (leaves add up, inner grads reset),
-    starting from the grads the nodes hold now, which are put back afterwards."""
+def _every_node(nodes: list[Value]) -> list[Value]:
+    """nodes and everything they depend on, folded neurons unfolded, in creation order."""
+    return sorted({n: None for node in nodes for n in topological_order(node)},
+                  key=lambda n: n._id)
+
+
+def _all_grads(nodes: list[Value]) -> list[bytes]:
+    """The grad of every node in the graphs of `nodes`, as bits, in creation order."""
+    return [_bits(node.grad) for node in _every_node(nodes)]
+
+
+def _hand_made(nodes: list[Value]):
+    """One graph for every run (it has no folded node); each run starts from its grads."""
     start = [node.grad for node in nodes]
-    run()
-    run()
-    after = [_bits(node.grad) for node in nodes]
-    for node, grad in zip(nodes, start):
-        node.grad = grad
-    return after
+
+    def build() -> list[Value]:
+        for node, grad in zip(nodes, start):
+            node.grad = grad
+        return nodes
+
+    return build
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.one_of(graphs(), networks()), SEEDS)
-def test_backward_with_skips_equals_the_plain_loop_bit_for_bit(nodes, seed):
-    root = nodes[-1]
-    reference = _grads_after(nodes, lambda: _reference_backward(root, seed))
-    assert _grads_after(nodes, lambda: root.backward(seed)) == reference
-    walked = _grads_after(nodes, lambda: list(engine._backward_walk(root, seed)))
+@given(st.one_of(graphs().map(_hand_made), networks()), SEEDS)
+def test_backward_with_skips_equals_the_plain_loop_bit_for_bit(build, seed):
+    def grads(run, stays_folded=False):
+        nodes = build()
+        folded = [node for node in nodes if type(node) is engine._Folded]
+        run(nodes[-1])
+        if stays_folded:  # backward() runs a folded neuron's two nodes without making them
+            assert all(type(node) is engine._Folded for node in folded)
+        run(nodes[-1])  # twice: leaves add up, inner grads reset
+        return _all_grads(nodes)
+
+    reference = grads(lambda root: _reference_backward(root, seed))  # unfolds first
+    assert grads(lambda root: root.backward(seed), stays_folded=True) == reference
+    walked = grads(lambda root: list(engine._backward_walk(root, seed)))
     assert walked == reference  # the stepper's path: trace.backward_steps, anomaly mode
 
 
@@ -349,19 +394,26 @@ def test_a_leaf_grad_of_minus_zero_turns_the_skip_off():
     assert _bits(a.grad) == _bits(0.0) and _bits(b.grad) == _bits(0.0)  # as the plain loop
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_a_network_with_dead_units_and_infinities_matches_the_plain_loop(seed):
+def _dead_and_infinite_network(seed: int) -> Value:
+    """The mean hinge loss of an MLP on inputs some of which are infinite."""
     rng = random.Random(seed)
     model = MLP(3, [6, 6, 1], seed=seed)
     inputs = [[rng.uniform(-2, 2), rng.choice([rng.uniform(-2, 2), math.inf, -math.inf]),
                rng.uniform(-2, 2)] for _ in range(8)]
     losses = [(1 + -rng.choice([-1.0, 1.0]) * model(x)).relu() for x in inputs]
-    root = sum(losses) * (1.0 / len(losses))
-    nodes = topological_order(root)
+    return sum(losses) * (1.0 / len(losses))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_network_with_dead_units_and_infinities_matches_the_plain_loop(seed):
+    plain, fast = _dead_and_infinite_network(seed), _dead_and_infinite_network(seed)
+    nodes = topological_order(plain)
     assert any(not math.isfinite(n.data) for n in nodes) and \
         any(n.grad == 0.0 for n in nodes)  # the graph has both kinds of edge
-    reference = _grads_after(nodes, lambda: _reference_backward(root))
-    assert _grads_after(nodes, root.backward) == reference
+    for _ in range(2):
+        _reference_backward(plain)
+        fast.backward()  # its neurons with a finite pre-activation are folded
+    assert _all_grads([fast]) == _all_grads([plain])
 
 
 # -------------------------------------------------------- is_number and parameters()
@@ -421,3 +473,129 @@ def test_inputs_that_are_all_values_are_taken_as_they_are(x):
 def test_a_wrong_input_still_names_its_position():
     with pytest.raises(TypeError, match="input x1 must be a number or a Value"):
         _as_inputs([Value(1.0), "2"])
+
+
+# ------------------------------------------------------------------ folded neurons
+# A Layer's neuron with relu, tanh or sigmoid is one _Folded object until the graph is
+# read: reading parents or partials (topological_order, every tool) makes its dot. Each
+# test compares it with dot(...).relu(), the two nodes it stands for.
+
+
+def _twins(activation: str, w=(0.5, -1.5), x=(2.0, 0.25), b=0.125, fold=True):
+    """The same neuron twice on shared leaves: folded (or not, with fold=False), then as
+    dot() and the activation."""
+    ws, xs, bias = [Value(v) for v in w], [Value(v) for v in x], Value(b)
+    if fold:
+        first = engine.fused_neuron(ws, xs, bias, list(x), OPS[activation], "neurons.0")
+        assert type(first) is engine._Folded
+    else:
+        first = getattr(dot(ws, xs, bias), activation)()
+    plain = getattr(dot(ws, xs, bias), activation)()
+    return [*ws, *xs, bias], first, plain
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("when", ["before", "between", "after"])
+@pytest.mark.parametrize("b", [0.125, -5.0], ids=["on", "off"])
+def test_a_folded_neuron_has_the_grads_its_two_nodes_would_have(activation, when, b):
+    leaves, folded, plain = _twins(activation, b=b)
+    root = folded * 3.0 + plain * -2.0  # each leaf gets both neurons' contributions
+    if when == "before":
+        assert _bits(folded.parents[0].grad) == _bits(0.0)  # as dot() makes it
+    root.backward()
+    if when == "between":
+        folded.parents  # noqa: B018 (unfolds)
+    root.backward()
+    assert (type(folded) is engine._Folded) == (when == "after")  # backward keeps it so
+    dot_f, dot_p = folded.parents[0], plain.parents[0]
+    assert type(folded) is type(dot_f) is Value  # read: unfolded
+    assert [_bits(v.grad) for v in (folded, dot_f)] == \
+        [_bits(3.0), _bits(3.0 * plain.partials[0])]
+    assert _bits(plain.grad) == _bits(-2.0) and dot_f.partials == dot_p.partials
+    assert dot_f.data == dot_p.data and dot_f._module == folded._module == "neurons.0"
+    # every leaf's grad: the folded neuron's part and the plain one's, exactly as two
+    # plain neurons would add them (the folded one's edges come first: it was made first)
+    again, first, second = _twins(activation, b=b, fold=False)
+    root2 = first * 3.0 + second * -2.0
+    _reference_backward(root2)
+    _reference_backward(root2)
+    assert [_bits(v.grad) for v in leaves] == [_bits(v.grad) for v in again]
+
+
+def test_a_folded_neuron_reads_as_its_two_nodes_everywhere():
+    leaves, folded, plain = _twins("relu")
+    assert folded._prev == {folded.parents[0]}  # micrograd's name unfolds too
+    dot_f = folded.parents[0]
+    assert dot_f._id == folded._id - 1 and dot_f._id % 2 == 1  # just below its output
+    assert [n.op.name for n in topological_order(folded) if n.op] == ["dot", "relu"]
+    assert [n._id for n in topological_order(folded)] == \
+        sorted(n._id for n in topological_order(folded))
+
+
+def test_micrograds_backward_step_on_a_folded_neuron_reaches_its_dot_only():
+    leaves, folded, _ = _twins("relu")
+    folded.grad = 2.0
+    folded._backward()
+    assert folded.parents[0].grad == 2.0 and all(v.grad == 0.0 for v in leaves)
+
+
+def test_a_folded_graph_pickles_as_its_unfolded_graph():
+    import pickle
+
+    _, folded, plain = _twins("tanh")
+    copy = pickle.loads(pickle.dumps(folded))
+    assert [(n.op and n.op.name, n.data) for n in topological_order(copy)] == \
+        [(n.op and n.op.name, n.data) for n in topological_order(plain)]
+
+
+def test_anomaly_mode_sees_every_node_so_nothing_is_folded(monkeypatch):
+    seen = []
+    monkeypatch.setattr(engine, "_on_create", seen.append)
+    w, x = Value(1.5), Value(2.0)
+    out = engine.fused_neuron([w], [x], None, [2.0], OPS["relu"])
+    assert type(out) is Value and seen == [w, x, out.parents[0], out]
+
+
+def test_a_non_finite_pre_activation_is_not_folded():
+    # the overflow checks and the NaN rules then run as they do for two plain nodes
+    for x in [math.inf, -math.inf, math.nan]:
+        out = engine.fused_neuron([Value(1.0)], [Value(x)], None, [x], OPS["relu"])
+        assert type(out) is Value and out.parents[0].op is OPS["dot"]
+
+
+def test_threads_unfolding_one_neuron_make_one_dot(monkeypatch):
+    import threading
+    import time
+
+    _, folded, _ = _twins("sigmoid")
+    make = engine._node
+
+    def slow_node(*args, **kwargs):  # widens the window in which another thread could
+        time.sleep(0.01)             # find the neuron still folded and make a second dot
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_node", slow_node)
+    start, dots = threading.Barrier(8), []
+
+    def read():
+        start.wait()
+        dots.append(folded.parents[0])
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(dots) == 8 and len(set(map(id, dots))) == 1 and dots[0].op is OPS["dot"]
+
+
+def test_a_layers_folded_outputs_feed_the_next_layer_as_they_are():
+    model = MLP(2, [3, 3, 1], seed=0)
+    hidden = model.layers[0].outputs([0.5, -1.0])
+    assert all(type(h) is engine._Folded for h in hidden)
+    assert _as_inputs(hidden) == hidden  # the one-check path, no copies
+    out = model.layers[1].outputs(hidden)
+    assert all(type(h) is engine._Folded for h in hidden)  # reading data keeps them folded
+    # unfolded: out and its dot, 3 w and b, per hidden unit its 2 nodes, 2 w and b, 2 inputs
+    assert len(topological_order(out[0])) == 2 + 4 + 3 * (2 + 3) + 2
+    assert not any(type(n) is engine._Folded for n in topological_order(out[0]))
