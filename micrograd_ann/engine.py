@@ -268,12 +268,12 @@ class Value:
     """
 
     # NOTE: _grad_value is set only by backward(create_graph=True), _origin only inside
-    # trace.detect_anomaly() and _z, _zgrad, _gain only on a _Folded node, so making a
-    # node costs nothing more for them; unset, they read as None through the grad_value
+    # trace.detect_anomaly() and _z, _zgrad only on a folded neuron, so making a node
+    # costs nothing more for them; unset, they read as None through the grad_value
     # property and trace.origin_of. The engine reads _parents and _partials; the public
     # parents and partials are properties that first unfold a folded neuron.
     __slots__ = ("data", "grad", "label", "op", "_parents", "_partials", "params",
-                 "_id", "_module", "_origin", "_grad_value", "_z", "_zgrad", "_gain")
+                 "_id", "_module", "_origin", "_grad_value", "_z", "_zgrad")
 
     def __init__(self, data: float, _children: tuple | str = (), _op: str = "",
                  label: str = ""):
@@ -436,14 +436,14 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The inputs in operand order (a*a has two); () for a leaf."""
-        if type(self) is _Folded:
+        if len(self._partials) != len(self._parents):  # a folded neuron
             _unfold(self)
         return self._parents
 
     @property
     def partials(self) -> tuple[float, ...]:
         """d(self)/d(input) for each of `parents`, computed when the node was made."""
-        if type(self) is _Folded:
+        if len(self._partials) != len(self._parents):  # a folded neuron
             _unfold(self)
         return self._partials
 
@@ -489,35 +489,35 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
 
-class _Folded(Value):
-    """A neuron's activation(w . x + b) held as one object until someone reads the graph.
+# A folded neuron: a Layer's neuron, activation(w . x + b) with relu, tanh or sigmoid,
+# made as one Value until someone reads the graph. It is the activation's node (data,
+# grad, op, label, module), but its _parents are the dot's, its _partials the dot's with
+# the activation's partial appended (one more than it has parents: what marks it), _z the
+# dot's value and _zgrad its grad. That is half the objects a training step allocates, so
+# half the garbage collector's work; backward() runs both nodes' edges in one go. Reading
+# `parents` or `partials` (every tool does, through topological_order) unfolds it into
+# the two nodes, so graphs, steppers, gradcheck and pickles never see a folded one.
 
-    A Layer makes it instead of two nodes (the dot, then relu, tanh or sigmoid on it):
-    half the objects, so half the garbage collector's work in a training step. It is the
-    activation's node (data, grad, op, label, module); `_parents` and `_partials` are the
-    dot's, `_z` the dot's value, `_zgrad` its grad and `_gain` the activation's partial.
-    backward() runs both nodes' edges in one go. Reading `parents` or `partials` (every
-    tool does, through topological_order) unfolds it into the two nodes, so graphs,
-    steppers, gradcheck and pickles never see a folded one.
-    """
 
-    __slots__ = ()  # Value's layout, so unfolding can turn it into a plain Value
+def _is_folded(node: Value) -> bool:
+    """Whether node is a folded neuron (its dot not yet made)."""
+    return len(node._partials) != len(node._parents)
 
 
 _unfold_lock = threading.Lock()
 
 
-def _unfold(node: _Folded) -> None:
+def _unfold(node: Value) -> None:
     """Make a folded neuron two nodes: a new dot (the id just below node's, holding the
     grad backward gave it) and node itself, now the activation's node on that dot."""
     with _unfold_lock:  # two threads reading one node's parents make one dot
-        if type(node) is not _Folded:
+        if not _is_folded(node):
             return
-        dot = _node(_DOT, node._parents, (), node._z, node._partials, node._module)
+        *partials, gain = node._partials
+        dot = _node(_DOT, node._parents, (), node._z, tuple(partials), node._module)
         dot._id, dot.grad = node._id - 1, node._zgrad
-        node._parents, node._partials = (dot,), (node._gain,)
-        del node._z, node._zgrad, node._gain
-        node.__class__ = Value
+        node._parents, node._partials = (dot,), (gain,)
+        del node._z, node._zgrad
 
 
 def _leaf_data(data: object) -> float:
@@ -595,7 +595,7 @@ def _operands(parents: tuple[Value, ...], params: tuple[float, ...]) -> list[flo
 
 
 def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: float,
-          partials: tuple[float, ...], module: str = "", cls: type = Value) -> Value:
+          partials: tuple[float, ...], module: str = "") -> Value:
     """The new node for `op`'s result, stamped with its creation order (and the dotted name
     of the nn module that made it, if any)."""
     # NOTE: float + and * overflow to inf (or inf - inf = nan) silently where math.exp
@@ -604,7 +604,7 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
         operands = _operands(parents, params)
         if all(map(math.isfinite, operands)):
             raise OpOverflowError(op.name, operands, "result too large for a float")
-    node = _new_value(cls)
+    node = _new_value(Value)
     node.data = out
     node.grad = 0.0
     node.label = ""
@@ -634,13 +634,13 @@ def _as_value(x: object) -> Value:
     return _node(None, (), (), _leaf_data(x), ())  # Value(x), without its label checks
 
 
-_VALUE_TYPES = frozenset({Value, _Folded})
+_ONLY_VALUES = frozenset({Value})
 
 
 def are_values(items: Iterable[object]) -> bool:
-    """True if every item is a Value made by the engine (no subclass): one C-level check,
-    for the common case of a hidden layer's inputs."""
-    return set(map(type, items)) <= _VALUE_TYPES
+    """True if every item is a Value (not a subclass): one C-level check, for the common
+    case of a hidden layer's inputs."""
+    return set(map(type, items)) <= _ONLY_VALUES
 
 
 def _as_values(items: tuple) -> tuple[Value, ...]:
@@ -771,31 +771,31 @@ def fused_neuron(weights: Sequence[Value], inputs: Sequence[Value], bias: Value 
     made its inputs Values and read their data once for all its neurons, and calls this
     per neuron (a training step's hot path, so the dot rule is written out here).
 
-    With relu, tanh or sigmoid and a finite w . x + b, the two nodes are one _Folded
-    object until the graph is read (outside anomaly mode, whose hooks see every node).
+    With relu, tanh or sigmoid and a finite w . x + b, the two nodes are one folded neuron
+    until the graph is read (outside anomaly mode, whose hooks see every node).
     """
     w = [p.data for p in weights]
     z = sum(map(operator.mul, w, input_data))
     if bias is None:
-        parents, partials = (*weights, *inputs), (*input_data, *w)
+        parents = (*weights, *inputs)
     else:
         z += bias.data
-        parents, partials = (*weights, *inputs, bias), (*input_data, *w, 1.0)
-    # NOTE: these three give a finite value and partial for a finite z, so a folded node
+        parents = (*weights, *inputs, bias)
+    # NOTE: these three give a finite value and partial for a finite z, so a folded neuron
     # never needs the overflow checks and its dot's partials (its operands) are finite.
     if ((activation is _RELU or activation is _TANH or activation is _SIGMOID)
             and z - z == 0.0 and _on_create is None):
         if activation is _RELU:  # NOTE: the table's relu rule written out: two calls fewer
-            on = z > 0.0
-            node = _node(_RELU, parents, (), z if on else 0.0, partials, module, _Folded)
-            node._gain = 1.0 if on else 0.0
+            out, gain = (z, 1.0) if z > 0.0 else (0.0, 0.0)
         else:
             out = activation.forward(z)
-            node = _node(activation, parents, (), out, partials, module, _Folded)
-            node._gain = activation.partials(z, out)[0]
+            gain = activation.partials(z, out)[0]
+        dot = (*input_data, *w, gain) if bias is None else (*input_data, *w, 1.0, gain)
+        node = _node(activation, parents, (), out, dot, module)
         node._z = z
         node._zgrad = 0.0
         return node
+    partials = (*input_data, *w) if bias is None else (*input_data, *w, 1.0)
     node = _node(_DOT, parents, (), z, partials, module)
     if activation is None:
         return node
@@ -818,7 +818,7 @@ def topological_order(root: Value) -> list[Value]:
     topological order.
     """
     nodes = _reachable(root)
-    folded = [node for node in nodes if type(node) is _Folded]
+    folded = [node for node in nodes if _is_folded(node)]
     for node in folded:
         _unfold(node)
         nodes.append(node._parents[0])  # its dot, now a node of its own
@@ -873,8 +873,8 @@ def _propagate(nodes: Iterable[Value], skip_zeros: bool = False) -> None:
             parents[0].grad += upstream * node._partials[0]
             continue
         partials = node._partials
-        if type(node) is _Folded:  # the activation's edge into its dot (grad reset to 0)
-            upstream = node._zgrad = 0.0 + upstream * node._gain
+        if len(partials) != len(parents):  # a folded neuron: first the activation's edge
+            upstream = node._zgrad = 0.0 + upstream * partials[-1]  # into its (reset) dot
             if upstream == 0.0 and skip_zeros:
                 continue  # NOTE: a folded dot's value, so each of its partials, is finite
         elif upstream == 0.0 and skip_zeros:
@@ -884,7 +884,7 @@ def _propagate(nodes: Iterable[Value], skip_zeros: bool = False) -> None:
             total = node.data if node.op is _DOT else sum(partials)
             if total - total == 0.0:
                 continue
-        for parent, local in zip(parents, partials):
+        for parent, local in zip(parents, partials):  # (zip stops before a folded gain)
             parent.grad += upstream * local
 
 

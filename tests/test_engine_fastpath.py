@@ -108,10 +108,10 @@ def test_a_fused_neuron_is_the_table_dot_then_the_tables_activation(wxb, activat
         return
     out = engine.fused_neuron(ws, xs, bias, x, None if activation is None else OPS[activation],
                               module="layers.0.neurons.3")
-    folded = type(out) is engine._Folded
+    folded = engine._is_folded(out)
     assert folded == (activation is not None and math.isfinite(z))
     node = out if activation is None else out.parents[0]  # a folded one unfolds here
-    assert type(out) is type(node) is Value
+    assert not engine._is_folded(out) and not engine._is_folded(node)
     _same_node(node, z, dz, "dot", (*ws, *xs) if b is None else (*ws, *xs, bias))
     assert node._module == out._module == "layers.0.neurons.3"
     if activation is not None:
@@ -348,10 +348,10 @@ def _hand_made(nodes: list[Value]):
 def test_backward_with_skips_equals_the_plain_loop_bit_for_bit(build, seed):
     def grads(run, stays_folded=False):
         nodes = build()
-        folded = [node for node in nodes if type(node) is engine._Folded]
+        folded = [node for node in nodes if engine._is_folded(node)]
         run(nodes[-1])
         if stays_folded:  # backward() runs a folded neuron's two nodes without making them
-            assert all(type(node) is engine._Folded for node in folded)
+            assert all(engine._is_folded(node) for node in folded)
         run(nodes[-1])  # twice: leaves add up, inner grads reset
         return _all_grads(nodes)
 
@@ -476,7 +476,7 @@ def test_a_wrong_input_still_names_its_position():
 
 
 # ------------------------------------------------------------------ folded neurons
-# A Layer's neuron with relu, tanh or sigmoid is one _Folded object until the graph is
+# A Layer's neuron with relu, tanh or sigmoid is one folded Value until the graph is
 # read: reading parents or partials (topological_order, every tool) makes its dot. Each
 # test compares it with dot(...).relu(), the two nodes it stands for.
 
@@ -487,7 +487,7 @@ def _twins(activation: str, w=(0.5, -1.5), x=(2.0, 0.25), b=0.125, fold=True):
     ws, xs, bias = [Value(v) for v in w], [Value(v) for v in x], Value(b)
     if fold:
         first = engine.fused_neuron(ws, xs, bias, list(x), OPS[activation], "neurons.0")
-        assert type(first) is engine._Folded
+        assert engine._is_folded(first)
     else:
         first = getattr(dot(ws, xs, bias), activation)()
     plain = getattr(dot(ws, xs, bias), activation)()
@@ -506,9 +506,9 @@ def test_a_folded_neuron_has_the_grads_its_two_nodes_would_have(activation, when
     if when == "between":
         folded.parents  # noqa: B018 (unfolds)
     root.backward()
-    assert (type(folded) is engine._Folded) == (when == "after")  # backward keeps it so
+    assert (engine._is_folded(folded)) == (when == "after")  # backward keeps it so
     dot_f, dot_p = folded.parents[0], plain.parents[0]
-    assert type(folded) is type(dot_f) is Value  # read: unfolded
+    assert not engine._is_folded(folded) and not engine._is_folded(dot_f)  # read: unfolded
     assert [_bits(v.grad) for v in (folded, dot_f)] == \
         [_bits(3.0), _bits(3.0 * plain.partials[0])]
     assert _bits(plain.grad) == _bits(-2.0) and dot_f.partials == dot_p.partials
@@ -553,14 +553,14 @@ def test_anomaly_mode_sees_every_node_so_nothing_is_folded(monkeypatch):
     monkeypatch.setattr(engine, "_on_create", seen.append)
     w, x = Value(1.5), Value(2.0)
     out = engine.fused_neuron([w], [x], None, [2.0], OPS["relu"])
-    assert type(out) is Value and seen == [w, x, out.parents[0], out]
+    assert not engine._is_folded(out) and seen == [w, x, out.parents[0], out]
 
 
 def test_a_non_finite_pre_activation_is_not_folded():
     # the overflow checks and the NaN rules then run as they do for two plain nodes
     for x in [math.inf, -math.inf, math.nan]:
         out = engine.fused_neuron([Value(1.0)], [Value(x)], None, [x], OPS["relu"])
-        assert type(out) is Value and out.parents[0].op is OPS["dot"]
+        assert not engine._is_folded(out) and out.parents[0].op is OPS["dot"]
 
 
 def test_threads_unfolding_one_neuron_make_one_dot(monkeypatch):
@@ -592,10 +592,10 @@ def test_threads_unfolding_one_neuron_make_one_dot(monkeypatch):
 def test_a_layers_folded_outputs_feed_the_next_layer_as_they_are():
     model = MLP(2, [3, 3, 1], seed=0)
     hidden = model.layers[0].outputs([0.5, -1.0])
-    assert all(type(h) is engine._Folded for h in hidden)
+    assert all(engine._is_folded(h) for h in hidden)
     assert _as_inputs(hidden) == hidden  # the one-check path, no copies
     out = model.layers[1].outputs(hidden)
-    assert all(type(h) is engine._Folded for h in hidden)  # reading data keeps them folded
+    assert all(engine._is_folded(h) for h in hidden)  # reading data keeps them folded
     # unfolded: out and its dot, 3 w and b, per hidden unit its 2 nodes, 2 w and b, 2 inputs
     assert len(topological_order(out[0])) == 2 + 4 + 3 * (2 + 3) + 2
-    assert not any(type(n) is engine._Folded for n in topological_order(out[0]))
+    assert not any(engine._is_folded(n) for n in topological_order(out[0]))
