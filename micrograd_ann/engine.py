@@ -436,14 +436,14 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The inputs in operand order (a*a has two); () for a leaf."""
-        if len(self._partials) != len(self._parents):  # a folded neuron
+        if _is_folded(self):
             _unfold(self)
         return self._parents
 
     @property
     def partials(self) -> tuple[float, ...]:
         """d(self)/d(input) for each of `parents`, computed when the node was made."""
-        if len(self._partials) != len(self._parents):  # a folded neuron
+        if _is_folded(self):
             _unfold(self)
         return self._partials
 
@@ -790,8 +790,8 @@ def fused_neuron(weights: Sequence[Value], inputs: Sequence[Value], bias: Value 
         else:
             out = activation.forward(z)
             gain = activation.partials(z, out)[0]
-        dot = (*input_data, *w, gain) if bias is None else (*input_data, *w, 1.0, gain)
-        node = _node(activation, parents, (), out, dot, module)
+        partials = (*input_data, *w, gain) if bias is None else (*input_data, *w, 1.0, gain)
+        node = _node(activation, parents, (), out, partials, module)
         node._z = z
         node._zgrad = 0.0
         return node
@@ -873,7 +873,7 @@ def _propagate(nodes: Iterable[Value], skip_zeros: bool = False) -> None:
             parents[0].grad += upstream * node._partials[0]
             continue
         partials = node._partials
-        if len(partials) != len(parents):  # a folded neuron: first the activation's edge
+        if len(partials) != len(parents):  # _is_folded: first the activation's edge
             upstream = node._zgrad = 0.0 + upstream * partials[-1]  # into its (reset) dot
             if upstream == 0.0 and skip_zeros:
                 continue  # NOTE: a folded dot's value, so each of its partials, is finite
