@@ -1,8 +1,8 @@
 """Neurons, layers and MLPs built from Values, with micrograd's API and PyTorch's names.
 
 Inside a Layer or MLP a neuron's pre-activation w . x + b is one fused 'dot' node
-(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes (made, with its activation,
-as one folded neuron until the graph is read: see engine._is_folded); a Neuron on its own (or
+(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes, made with its activation as
+one folded neuron until the graph is read (see engine._is_folded); a Neuron on its own (or
 `fused=False`) builds micrograd's chain b + w0*x0 + w1*x1 + ..., which gives the same
 values and gradients up to rounding and draws as micrograd's graph. Every node a neuron
 makes is tagged with the neuron's dotted name (`node._module`), so graphs can be collapsed

@@ -275,7 +275,7 @@ def networks(draw):
     """A recipe for leaves (finite, infinite, nan, signed zeros) feeding dots, relus, +,
     * and a Layer's neurons (folded: one object until the graph is read), the nodes a
     training step is made of, with stale grads on every node; each call of the returned
-    function builds the graph afresh (unfolding cannot be undone, so each run needs its own)."""
+    function builds the graph afresh (unfolding cannot be undone: each run needs its own)."""
     leaves = [draw(ANY_FLOAT) for _ in range(draw(st.integers(2, 6)))]
     steps, size = [], len(leaves)
     for _ in range(draw(st.integers(1, 12))):
@@ -284,7 +284,8 @@ def networks(draw):
         if kind in ("dot", "neuron"):
             n = draw(st.integers(1, 3))
             args = (draw(st.lists(pick, min_size=n, max_size=n)),
-                    draw(st.lists(pick, min_size=n, max_size=n)), draw(st.one_of(st.none(), pick)),
+                    draw(st.lists(pick, min_size=n, max_size=n)),
+                    draw(st.one_of(st.none(), pick)),
                     draw(st.booleans() if kind == "dot" else
                          st.sampled_from(["relu", "relu", "tanh", "sigmoid"])))
         else:
