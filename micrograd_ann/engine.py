@@ -273,7 +273,7 @@ class Value:
     # property and trace.origin_of. The engine reads _parents and _partials; the public
     # parents and partials are properties that first unfold a folded neuron.
     __slots__ = ("data", "grad", "label", "op", "_parents", "_partials", "params",
-                 "_id", "_module", "_origin", "_grad_value", "_z", "_zgrad")
+                 "id", "module", "_origin", "_grad_value", "_z", "_zgrad")
 
     def __init__(self, data: float, _children: tuple | str = (), _op: str = "",
                  label: str = ""):
@@ -290,8 +290,8 @@ class Value:
         self._parents: tuple[Value, ...] = ()
         self._partials: tuple[float, ...] = ()
         self.params: tuple[float, ...] = ()
-        self._id = next(_ids)
-        self._module = ""
+        self.id = next(_ids)
+        self.module = ""
         if _on_create is not None:
             _on_create(self)
 
@@ -475,12 +475,12 @@ class Value:
         """Pickle and copy the graph flat: leaves as themselves, the nodes above them as
         records rebuilt in order, so depth costs no recursion and ids are fresh."""
         if not self.parents:
-            return _leaf, (self.data, self.grad, self.label, self._module)
+            return _leaf, (self.data, self.grad, self.label, self.module)
         nodes = topological_order(self)
         index = {node: i for i, node in enumerate(nodes)}
         records = [node if not node.parents else
                    (_op_ref(node.op), tuple(index[p] for p in node.parents), node.data,
-                    node.grad, node.label, node.partials, node.params, node._module)
+                    node.grad, node.label, node.partials, node.params, node.module)
                    for node in nodes]
         return _rebuild, (records,)
 
@@ -514,8 +514,8 @@ def _unfold(node: Value) -> None:
         if not _is_folded(node):
             return
         *partials, gain = node._partials
-        dot = _node(_DOT, node._parents, (), node._z, tuple(partials), node._module)
-        dot._id, dot.grad = node._id - 1, node._zgrad
+        dot = _node(_DOT, node._parents, (), node._z, tuple(partials), node.module)
+        dot.id, dot.grad = node.id - 1, node._zgrad
         node._parents, node._partials = (dot,), (gain,)
         del node._z, node._zgrad
 
@@ -534,7 +534,7 @@ def _leaf(data: float, grad: float, label: str, module: str) -> Value:
     """A pickled leaf, made again."""
     leaf = Value(data, label=label)
     leaf.grad = grad
-    leaf._module = module
+    leaf.module = module
     return leaf
 
 
@@ -553,7 +553,7 @@ def _rebuild(records: list) -> Value:
         op, parents, data, grad, label, partials, params, module = record
         node = _node(OPS[op] if isinstance(op, str) else op,
                      tuple(nodes[i] for i in parents), params, data, partials)
-        node.grad, node.label, node._module = grad, label, module
+        node.grad, node.label, node.module = grad, label, module
         nodes.append(node)
     return nodes[-1]
 
@@ -612,8 +612,8 @@ def _node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...], out: fl
     node._parents = parents
     node._partials = partials
     node.params = params
-    node._id = next(_ids)
-    node._module = module
+    node.id = next(_ids)
+    node.module = module
     if _on_create is not None:
         _on_create(node)
     return node
@@ -841,7 +841,7 @@ def _reachable(root: Value) -> list[Value]:
     return nodes
 
 
-_by_id = operator.attrgetter("_id")
+_by_id = operator.attrgetter("id")
 
 
 @contextlib.contextmanager

@@ -389,7 +389,7 @@ def _walk_down(model: MLP, output: Output) -> list[list[Value]] | None:
 def _inputs(neuron, outs: list[Value]) -> list[Value] | None:
     """The inputs of the fused dot node behind `outs[0]`, if neuron made it."""
     node = outs[0]
-    if node._module != neuron.name:
+    if node.module != neuron.name:
         return None
     if neuron.activation != "linear":
         node = node.parents[0] if node.parents else node

@@ -69,7 +69,7 @@ class _Pass(NamedTuple):
 def forward_passes(model: MLP, roots: Sequence[Value]) -> list[_Pass]:
     """Every complete forward pass of `model` in the graph of `roots`, in creation order.
 
-    A neuron's nodes carry its name (`_module`); its output is the one of them that no
+    A neuron's nodes carry its name (`module`); its output is the one of them that no
     other of them uses, and its inputs are the operands of those nodes that are neither
     tagged nor parameters, in creation order (x0..x(n-1) for a fused dot node and for
     micrograd's chain of products alike).
@@ -77,15 +77,15 @@ def forward_passes(model: MLP, roots: Sequence[Value]) -> list[_Pass]:
     nodes = {node: None for root in roots for node in topological_order(root)}
     neurons = {n.name: n for layer in model.layers for n in layer.neurons}
     params = set(model.parameters())
-    tagged = [v for v in sorted(nodes, key=_by_id) if v._module in neurons]
-    used_inside = {p for v in tagged for p in v.parents if p._module == v._module}
+    tagged = [v for v in sorted(nodes, key=_by_id) if v.module in neurons]
+    used_inside = {p for v in tagged for p in v.parents if p.module == v.module}
     # For each neuron, {ids of its inputs: (inputs, output)}: one entry per application.
     applied: dict[str, dict[tuple[int, ...], tuple[list[Value], Value]]] = {}
     for out in (v for v in tagged if v not in used_inside):
         inputs = [p for v in _own_nodes(out) for p in v.parents
-                  if p._module != out._module and p not in params]
-        if len(inputs) == neurons[out._module].nin:
-            applied.setdefault(out._module, {}).setdefault(_key(inputs), (inputs, out))
+                  if p.module != out.module and p not in params]
+        if len(inputs) == neurons[out.module].nin:
+            applied.setdefault(out.module, {}).setdefault(_key(inputs), (inputs, out))
     passes = []
     for inputs, _ in applied.get(model.layers[0].neurons[0].name, {}).values():
         layers, key = [], _key(inputs)
@@ -101,11 +101,11 @@ def forward_passes(model: MLP, roots: Sequence[Value]) -> list[_Pass]:
 
 
 def _by_id(v: Value) -> int:
-    return v._id
+    return v.id
 
 
 def _key(values: Sequence[Value]) -> tuple[int, ...]:
-    return tuple(v._id for v in values)
+    return tuple(v.id for v in values)
 
 
 def _own_nodes(out: Value) -> list[Value]:
@@ -113,7 +113,7 @@ def _own_nodes(out: Value) -> list[Value]:
     own, todo = {out}, [out]
     while todo:
         for p in todo.pop().parents:
-            if p._module == out._module and p not in own:
+            if p.module == out.module and p not in own:
                 own.add(p)
                 todo.append(p)
     return sorted(own, key=_by_id)

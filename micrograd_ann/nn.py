@@ -5,7 +5,7 @@ Inside a Layer or MLP a neuron's pre-activation w . x + b is one fused 'dot' nod
 one folded neuron until the graph is read (see engine._is_folded); a Neuron on its own (or
 `fused=False`) builds micrograd's chain b + w0*x0 + w1*x1 + ..., which gives the same
 values and gradients up to rounding and draws as micrograd's graph. Every node a neuron
-makes is tagged with the neuron's dotted name (`node._module`), so graphs can be collapsed
+makes is tagged with the neuron's dotted name (`node.module`), so graphs can be collapsed
 per neuron or layer. Without seed= or rng=, weights come from Python's global `random`,
 drawn as micrograd draws them, so `random.seed(n)` first reproduces micrograd's models.
 """
@@ -198,7 +198,7 @@ class Neuron(Module):
             if fn is None:
                 return act
             out = fn(act)
-            out._module = self.name
+            out.module = self.name
             return out
         made = [wi * xi for wi, xi in zip(self.w, x)]  # micrograd's chain: b + w0*x0 + ...
         act = self.b
@@ -208,7 +208,7 @@ class Neuron(Module):
         out = act if fn is None else fn(act)
         made.append(out)
         for node in made:
-            node._module = self.name
+            node.module = self.name
         return out
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:

@@ -119,7 +119,7 @@ def _level(root: Value, view: str, collapse: object, focus: object) -> str:
         return _LEVEL_OF[collapse]
     if view != "auto":
         return view
-    return "layer" if focus is None and any(v._module for v in topological_order(root)) \
+    return "layer" if focus is None and any(v.module for v in topological_order(root)) \
         else "ops"
 
 
@@ -139,18 +139,18 @@ def _names(root: Value) -> dict[Value, str]:
     outputs = {root}
     inner: dict[tuple[str, str], int] = {}
     for v in plain:
-        if v._module:
-            owner.update((p, v._module) for p in viz.parameters_of(v))
-            key = (v._module, v.op.name)
+        if v.module:
+            owner.update((p, v.module) for p in viz.parameters_of(v))
+            key = (v.module, v.op.name)
             inner[key] = inner.get(key, 0) + 1
-        outputs.update(p for p in v.parents if p._module and p._module != v._module)
+        outputs.update(p for p in v.parents if p.module and p.module != v.module)
     names = {}
     for v, name in plain.items():
         if v in owner and not v.label:
             name = f"{owner[v]}.{name}"
-        elif v._module and not v.label:
-            unique = inner[(v._module, v.op.name)] == 1
-            name = v._module if v in outputs else f"{v._module}.{v.op.name if unique else name}"
+        elif v.module and not v.label:
+            unique = inner[(v.module, v.op.name)] == 1
+            name = v.module if v in outputs else f"{v.module}.{v.op.name if unique else name}"
         names[v] = name
     return names
 
@@ -209,7 +209,7 @@ def _views(root: Value, names: dict[Value, str], level: str,
         by_neuron = _by_neuron(box.members)
         # A box of one neuron opens it; a layer's box opens the neuron of each row.
         for row in (rows[name][:viz.MAX_ROWS] if len(by_neuron) > 1 else [None]):
-            module = next(iter(by_neuron)) if row is None else row._module
+            module = next(iter(by_neuron)) if row is None else row.module
             child = neuron_view(module, by_neuron.get(module, []))
             if child is not None:
                 links[0].append(_Link(name, row, child))
@@ -218,10 +218,10 @@ def _views(root: Value, names: dict[Value, str], level: str,
 
 def _by_neuron(members: list[Value]) -> dict[str, list[Value]]:
     """A box's Values grouped by the neuron that made them (parameters go with theirs)."""
-    owner = {p: v._module for v in members if v._module for p in viz.parameters_of(v)}
+    owner = {p: v.module for v in members if v.module for p in viz.parameters_of(v)}
     groups: dict[str, list[Value]] = {}
     for v in members:
-        module = v._module or owner.get(v)
+        module = v.module or owner.get(v)
         if module:
             groups.setdefault(module, []).append(v)
     return groups
@@ -249,17 +249,17 @@ def _neuron_plan(members: list[Value], names: dict[Value, str],
         return None
     inside = set(members)
     outside = list(dict.fromkeys(p for v in members for p in v.parents if p not in inside))
-    order = sorted([*outside, *members], key=lambda v: v._id)  # inputs are made first
+    order = sorted([*outside, *members], key=lambda v: v.id)  # inputs are made first
     groups: dict[Value, tuple[str, str]] = {}
     weights = _weights(members)
     if len(weights) > viz.GROUP_ABOVE:
         groups.update((w, ("weights", "weights")) for w in weights)
     if len(outside) > viz.GROUP_ABOVE:
         for p in outside:
-            layer = viz.layer_of(p._module)
+            layer = viz.layer_of(p.module)
             groups[p] = (layer, "outputs") if layer else ("inputs", "inputs")
     titles = {v: names[v] for v in members if v.parents}  # as the side panel names them
-    shown = viz.grouped_plan(max(members, key=lambda v: v._id), order, groups, opts, titles)
+    shown = viz.grouped_plan(max(members, key=lambda v: v.id), order, groups, opts, titles)
     return shown if shown.size <= opts.max_nodes else None
 
 
@@ -441,7 +441,7 @@ def _forward_data(shown: viz.Plan, names: dict[Value, str]) -> dict:
     for value in shown.order:
         first.setdefault(shown.names[value], value)
     units = list(first)
-    order = sorted(range(len(units)), key=lambda u: first[units[u]]._id)
+    order = sorted(range(len(units)), key=lambda u: first[units[u]].id)
     fwd = [0] * len(units)
     forward = []
     for f, u in enumerate(order):

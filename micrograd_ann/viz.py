@@ -190,8 +190,8 @@ def _module_groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, 
     shown = set(order)
     groups: dict[Value, tuple[str, str]] = {}
     for v in order:
-        if v._module:
-            box = (_box_key(v._module, collapse), "module")
+        if v.module:
+            box = (_box_key(v.module, collapse), "module")
             groups[v] = box
             groups.update((p, box) for p in parameters_of(v) if p in shown)
     inputs = _outside_operands(order, groups)
@@ -221,7 +221,7 @@ def _unchecked_plan(root: Value, opts: DrawOptions) -> tuple[Plan, str | None]:
         order = _neighbourhood(order, opts.focus, opts.depth)
     collapse = opts.collapse
     if collapse == "auto":
-        nn_nodes = opts.focus is None and any(v._module for v in order)
+        nn_nodes = opts.focus is None and any(v.module for v in order)
         collapse = "layer" if nn_nodes else None
     groups = _module_groups(order, collapse) if collapse else {}
     return grouped_plan(root, order, groups, opts), collapse
@@ -297,7 +297,7 @@ def box_rows(shown: Plan) -> dict[str, list[Value]]:
 def row_name(v: Value, box: Box) -> str:
     """How a box names one of its rows: the Value's label ('x12', 'score'), else its dotted
     name inside the box ('neurons.3')."""
-    name = v.label or v._module
+    name = v.label or v.module
     return name[len(box.title) + 1:] if name.startswith(box.title + ".") else name
 
 

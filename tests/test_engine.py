@@ -591,7 +591,7 @@ def test_deep_graphs_copy_without_recursion(how):
         y = y + 1.0
     twin = _copied(how, y)
     twin.backward()
-    assert twin.data == 6_001.0 and min(topological_order(twin), key=lambda v: v._id).grad == 1.0
+    assert twin.data == 6_001.0 and min(topological_order(twin), key=lambda v: v.id).grad == 1.0
 
 
 def test_a_pickled_model_keeps_its_parameters():

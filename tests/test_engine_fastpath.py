@@ -113,12 +113,12 @@ def test_a_fused_neuron_is_the_table_dot_then_the_tables_activation(wxb, activat
     node = out if activation is None else out.parents[0]  # a folded one unfolds here
     assert not engine._is_folded(out) and not engine._is_folded(node)
     _same_node(node, z, dz, "dot", (*ws, *xs) if b is None else (*ws, *xs, bias))
-    assert node._module == out._module == "layers.0.neurons.3"
+    assert node.module == out.module == "layers.0.neurons.3"
     if activation is not None:
         _same_node(out, *_table(activation, z), activation, (node,))
         # next to each other, as dot() then .relu() makes them (every node takes an even
         # id; a folded neuron's dot, made later, the odd one below its output's)
-        assert out._id == node._id + (1 if folded else 2)
+        assert out.id == node.id + (1 if folded else 2)
 
 
 @pytest.mark.parametrize("x", [0.0, -0.0, 2.5, -2.5, math.inf, -math.inf, math.nan], ids=repr)
@@ -147,9 +147,9 @@ def test_a_number_in_an_operator_becomes_the_leaf_value_would_make(x):
     v = Value(1.0)
     leaf = (v + x).parents[1]
     made = Value(x)
-    for slot in ("grad", "label", "op", "parents", "partials", "params", "_module"):
+    for slot in ("grad", "label", "op", "parents", "partials", "params", "module"):
         assert getattr(leaf, slot) == getattr(made, slot), slot
-    assert _bits(leaf.data) == _bits(made.data) and leaf._id < made._id
+    assert _bits(leaf.data) == _bits(made.data) and leaf.id < made.id
 
 
 def test_a_dot_with_a_finite_value_has_finite_partials():
@@ -324,7 +324,7 @@ def networks(draw):
 def _every_node(nodes: list[Value]) -> list[Value]:
     """nodes and everything they depend on, folded neurons unfolded, in creation order."""
     return sorted({n: None for node in nodes for n in topological_order(node)},
-                  key=lambda n: n._id)
+                  key=lambda n: n.id)
 
 
 def _all_grads(nodes: list[Value]) -> list[bytes]:
@@ -455,7 +455,7 @@ def test_a_layer_makes_what_its_neurons_make_one_by_one(activation, fused):
             if not u.parents:
                 assert u is v  # the same leaves: weights, bias, inputs
                 continue
-            assert (u.op, u.params, u._module, u.label) == (v.op, v.params, v._module, v.label)
+            assert (u.op, u.params, u.module, u.label) == (v.op, v.params, v.module, v.label)
             assert _bits(u.data) == _bits(v.data) and u.partials == v.partials
 
 
@@ -513,7 +513,7 @@ def test_a_folded_neuron_has_the_grads_its_two_nodes_would_have(activation, when
     assert [_bits(v.grad) for v in (folded, dot_f)] == \
         [_bits(3.0), _bits(3.0 * plain.partials[0])]
     assert _bits(plain.grad) == _bits(-2.0) and dot_f.partials == dot_p.partials
-    assert dot_f.data == dot_p.data and dot_f._module == folded._module == "neurons.0"
+    assert dot_f.data == dot_p.data and dot_f.module == folded.module == "neurons.0"
     # every leaf's grad: the folded neuron's part and the plain one's, exactly as two
     # plain neurons would add them (the folded one's edges come first: it was made first)
     again, first, second = _twins(activation, b=b, fold=False)
@@ -527,10 +527,10 @@ def test_a_folded_neuron_reads_as_its_two_nodes_everywhere():
     leaves, folded, plain = _twins("relu")
     assert folded._prev == {folded.parents[0]}  # micrograd's name unfolds too
     dot_f = folded.parents[0]
-    assert dot_f._id == folded._id - 1 and dot_f._id % 2 == 1  # just below its output
+    assert dot_f.id == folded.id - 1 and dot_f.id % 2 == 1  # just below its output
     assert [n.op.name for n in topological_order(folded) if n.op] == ["dot", "relu"]
-    assert [n._id for n in topological_order(folded)] == \
-        sorted(n._id for n in topological_order(folded))
+    assert [n.id for n in topological_order(folded)] == \
+        sorted(n.id for n in topological_order(folded))
 
 
 def test_micrograds_backward_step_on_a_folded_neuron_reaches_its_dot_only():

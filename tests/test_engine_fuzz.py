@@ -126,7 +126,7 @@ def _build(recipe: Recipe, leaf_data: Sequence[float]) -> tuple[list[Value], lis
 def _graph(outputs: list[Value]) -> list[Value]:
     """Every node the outputs depend on, in creation order (so the leaves come first)."""
     nodes = {node: None for out in outputs for node in topological_order(out)}
-    return sorted(nodes, key=lambda node: node._id)
+    return sorted(nodes, key=lambda node: node.id)
 
 
 def _sides(nodes: list[Value]) -> list[int]:

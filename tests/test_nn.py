@@ -65,11 +65,11 @@ def test_a_lone_neuron_builds_micrograds_chain_and_layers_fuse():
 def test_neuron_nodes_are_tagged_with_the_neuron_name():
     model = MLP(2, [3, 1], seed=0)
     out = model([0.5, -0.5])
-    assert (out.op.name, out._module) == ("dot", "layers.1.neurons.0")  # linear output
+    assert (out.op.name, out.module) == ("dot", "layers.1.neurons.0")  # linear output
     hidden = out.parents[3]  # after the 3 weights come the inputs: layer 0's outputs
-    assert (hidden.op.name, hidden._module) == ("relu", "layers.0.neurons.0")
-    assert hidden.parents[0]._module == "layers.0.neurons.0"
-    assert out.parents[0]._module == ""  # a weight: a leaf, not made by the neuron
+    assert (hidden.op.name, hidden.module) == ("relu", "layers.0.neurons.0")
+    assert hidden.parents[0].module == "layers.0.neurons.0"
+    assert out.parents[0].module == ""  # a weight: a leaf, not made by the neuron
 
 
 def test_named_parameters_are_stable():

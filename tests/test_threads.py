@@ -72,7 +72,7 @@ def test_node_ids_stay_unique_across_threads(frequent_switches):
         ids = []
         for _ in range(10):
             turns[me].acquire()
-            ids.extend(Value(1.0)._id for _ in range(2_000))
+            ids.extend(Value(1.0).id for _ in range(2_000))
             turns[1 - me].release()
         return ids
 
