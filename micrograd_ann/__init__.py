@@ -1,20 +1,8 @@
 """micrograd_ann: a scalar autograd engine where every gradient step is visible."""
 
-from .engine import (
-    OPS,
-    Op,
-    OpDomainError,
-    OpError,
-    OpOverflowError,
-    OpZeroDivisionError,
-    Value,
-    apply,
-    check_int,
-    check_number,
-    dot,
-    sum_values,
-    topological_order,
-)
+from .checks import (OpDomainError, OpError, OpOverflowError, OpZeroDivisionError, check_int,
+                     check_number)
+from .engine import OPS, Op, Value, apply, dot, sum_values, topological_order
 from . import datasets, losses, optim
 from .nn import MLP, Layer, Module, Neuron
 from .optim import SGD, Adam

@@ -21,7 +21,7 @@ import os
 import stat
 from typing import Any, Mapping, NamedTuple
 
-from .engine import check_number
+from .checks import check_number
 from .files import write_atomic
 
 FORMAT = "micrograd_ann.checkpoint"

@@ -17,7 +17,8 @@ import sys
 from typing import Callable, NamedTuple, Sequence
 
 from . import codegen, expr, outputs, training
-from .engine import OPS, OpError, Value, topological_order
+from .checks import OpError
+from .engine import OPS, Value, topological_order
 from .extras import MissingExtraError
 from .gradcheck import gradcheck
 from .nn import (ACTIVATIONS, TUTORIAL_ACTIVATION, TUTORIAL_BIAS, TUTORIAL_INPUTS,

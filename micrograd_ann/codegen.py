@@ -27,7 +27,8 @@ import re
 import threading
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .engine import OPS, Op, Value, check_int, is_number, topological_order
+from .checks import check_int, is_number
+from .engine import OPS, Op, Value, topological_order
 
 # ------------------------------------------------------------- rules on symbols
 

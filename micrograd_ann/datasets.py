@@ -12,7 +12,7 @@ import math
 import random
 from typing import Callable
 
-from .engine import check_int, check_number
+from .checks import check_int, check_number
 from .extras import require
 
 Sample = tuple[list[float], int]

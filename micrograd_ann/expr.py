@@ -20,7 +20,8 @@ import unicodedata
 import warnings
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from .engine import OpError, Value, check_number, check_str, is_number
+from .checks import OpError, check_number, check_str, is_number
+from .engine import Value
 
 
 class Function(NamedTuple):

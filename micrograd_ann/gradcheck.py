@@ -28,7 +28,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence, TypeVar
 
-from .engine import OpError, Value, check_int, preserved_grads, topological_order
+from .checks import OpError, check_int
+from .engine import Value, preserved_grads, topological_order
 from .higher import hessian
 
 Function = Callable[[list[Value]], Value]  # f(inputs) -> a scalar Value

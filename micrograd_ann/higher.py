@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
 
-from .engine import (Value, check_int, check_number, gradient_graph, sum_values,
-                     topological_order)
+from .checks import check_int, check_number
+from .engine import Value, gradient_graph, sum_values, topological_order
 from .trace import display_names, format_number, formula
 
 Function = Callable[[list[Value]], Value]  # f(inputs) -> a scalar Value, as in gradcheck

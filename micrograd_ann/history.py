@@ -23,7 +23,8 @@ import os
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 from . import network, replay
-from .engine import OPS, Value, check_int
+from .checks import check_int
+from .engine import OPS, Value
 from .files import write_atomic
 from .nn import MLP
 

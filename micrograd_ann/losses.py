@@ -15,7 +15,8 @@ from __future__ import annotations
 import numbers
 from typing import Iterable, Sequence, Union
 
-from .engine import Value, is_number, sum_values
+from .checks import is_number
+from .engine import Value, sum_values
 
 Scalar = Union[Value, float]
 

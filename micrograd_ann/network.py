@@ -12,7 +12,8 @@ import os
 from typing import NamedTuple, Sequence
 from xml.sax.saxutils import escape
 
-from .engine import OPS, Value, check_int, is_number, topological_order
+from .checks import check_int, is_number
+from .engine import OPS, Value, topological_order
 from .files import write_atomic
 from .nn import MLP
 from .trace import format_number

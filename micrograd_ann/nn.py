@@ -18,7 +18,8 @@ import random
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import checkpoint
-from .engine import OPS, Op, Value, are_values, check_int, fused_neuron, is_number
+from .checks import check_int, is_number
+from .engine import OPS, Op, Value, are_values, fused_neuron
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,

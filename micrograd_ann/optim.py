@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from .engine import Value, check_number
+from .checks import check_number
+from .engine import Value
 
 
 def _check_number(name: str, value: object, below: float = math.inf) -> float:

@@ -25,8 +25,8 @@ from string import Template
 from typing import NamedTuple
 
 from . import trace, viz
-from .engine import (OPS, Value, check_number, check_str, preserved_grads,
-                     topological_order)
+from .checks import check_number, check_str
+from .engine import OPS, Value, preserved_grads, topological_order
 from .files import write_atomic
 from .trace import format_number, formula
 

@@ -14,7 +14,8 @@ import time
 from typing import Iterator, Sequence, TextIO
 
 from . import codegen, datasets, losses, outputs
-from .engine import OpError, Value, topological_order
+from .checks import OpError
+from .engine import Value, topological_order
 from .history import History
 from .nn import MLP
 from .optim import SGD, Adam

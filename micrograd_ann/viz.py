@@ -24,7 +24,8 @@ from typing import Iterator, NamedTuple
 
 import graphviz
 
-from .engine import OPS, Value, check_int, op_symbol, topological_order
+from .checks import check_int
+from .engine import OPS, Value, op_symbol, topological_order
 from .files import write_atomic
 from .trace import format_number
 from .network import NetworkView, draw_network  # noqa: F401 - the network view, here too

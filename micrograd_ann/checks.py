@@ -1,0 +1,98 @@
+"""Bad input and float errors: the checks every argument goes through, and the errors ops raise.
+
+A leaf module: it imports nothing of the package, so the engine and every tool can use it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+# ---------------------------------------------------------------- errors of ops
+
+
+class OpError(Exception):
+    """A float error inside an op, naming the op and its operand values."""
+
+    def __init__(self, op: str, operands: Sequence[float], reason: str):
+        self.op = op
+        self.operands = tuple(operands)
+        self.reason = reason
+        shown = ", ".join(repr(x) for x in self.operands[:6])
+        if len(self.operands) > 6:  # a sum or dot can have thousands
+            shown += f", ... ({len(self.operands)} operands)"
+        super().__init__(f"{op}({shown}): {reason}")
+
+
+class OpDomainError(OpError, ValueError):
+    """An op was asked for a value outside its domain, e.g. log(-1)."""
+
+
+class OpZeroDivisionError(OpError, ZeroDivisionError):
+    """An op divided by zero, e.g. x / 0 (computed as x * 0 ** -1)."""
+
+
+class OpOverflowError(OpError, OverflowError):
+    """An op's result is too large for a float, e.g. exp(1000)."""
+
+
+def op_error(name: str, operands: Sequence[float], exc: Exception) -> OpError:
+    """The OpError for a float exception `exc` raised by op `name` on `operands`."""
+    if isinstance(exc, ZeroDivisionError):
+        return OpZeroDivisionError(name, operands, f"division by zero ({exc})")
+    if isinstance(exc, OverflowError):
+        return OpOverflowError(name, operands, f"result too large for a float ({exc})")
+    return OpDomainError(name, operands, f"outside the op's domain ({exc})")
+
+
+# ------------------------------------------------------------------ bad input
+# One rule for every argument the package checks: a wrong type is a TypeError, the right
+# type with a wrong value a ValueError, and the message names the argument.
+
+
+def is_number(x: object) -> bool:
+    """A real number that is not a bool: what Value() and the operators accept."""
+    if type(x) is float or type(x) is int:  # 1 + v, -y * s: no slow ABC isinstance check
+        return True
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def check_number(what: str, x: object, low: float = -math.inf, high: float = math.inf,
+                 *, finite: bool = False) -> float:
+    """`x` as a float in [low, high] (finite if asked); names `what` when it is not."""
+    if not is_number(x):
+        raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
+    x = _as_float(what, x)
+    if not low <= x <= high or (finite and not math.isfinite(x)):
+        kind = "a finite number" if finite else "a number"
+        bounds = [f">= {low:g}"] * (low > -math.inf) + [f"<= {high:g}"] * (high < math.inf)
+        raise ValueError(f"{what} must be {kind}{' ' if bounds else ''}"
+                         f"{' and '.join(bounds)}, got {x!r}")
+    return x
+
+
+def _as_float(what: str, x: numbers.Real) -> float:
+    """float(x); an int too large for a float is a wrong value (ValueError), not a crash."""
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(f"{what} is too large for a float ({len(str(abs(int(x))))} "
+                         "digits)") from None
+
+
+def check_int(what: str, x: object, minimum: int = 0, maximum: int | None = None) -> int:
+    """`x` as an int in [minimum, maximum]; bools and floats are a TypeError."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{what} must be an int, got {type(x).__name__} {x!r}")
+    if x < minimum or (maximum is not None and x > maximum):
+        upto = "" if maximum is None else f" and at most {maximum:,}"
+        raise ValueError(f"{what} must be at least {minimum}{upto}, got {x!r}")
+    return int(x)
+
+
+def check_str(what: str, x: object) -> str:
+    """`x` itself if it is a str, else a TypeError naming `what`."""
+    if not isinstance(x, str):
+        raise TypeError(f"{what} must be a str, got {type(x).__name__}")
+    return x
