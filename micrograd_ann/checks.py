@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Sequence
 
 # ---------------------------------------------------------------- errors of ops
@@ -30,7 +31,7 @@ class OpDomainError(OpError, ValueError):
 
 
 class OpZeroDivisionError(OpError, ZeroDivisionError):
-    """An op divided by zero, e.g. x / 0 (computed as x * 0 ** -1)."""
+    """An op divided by zero, e.g. x / 0."""
 
 
 class OpOverflowError(OpError, OverflowError):
@@ -63,7 +64,7 @@ def check_number(what: str, x: object, low: float = -math.inf, high: float = mat
     """`x` as a float in [low, high] (finite if asked); names `what` when it is not."""
     if not is_number(x):
         raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
-    x = _as_float(what, x)
+    x = as_float(what, x)
     if not low <= x <= high or (finite and not math.isfinite(x)):
         kind = "a finite number" if finite else "a number"
         bounds = [f">= {low:g}"] * (low > -math.inf) + [f"<= {high:g}"] * (high < math.inf)
@@ -72,7 +73,7 @@ def check_number(what: str, x: object, low: float = -math.inf, high: float = mat
     return x
 
 
-def _as_float(what: str, x: numbers.Real) -> float:
+def as_float(what: str, x: numbers.Real) -> float:
     """float(x); an int too large for a float is a wrong value (ValueError), not a crash."""
     try:
         return float(x)
@@ -96,3 +97,48 @@ def check_str(what: str, x: object) -> str:
     if not isinstance(x, str):
         raise TypeError(f"{what} must be a str, got {type(x).__name__}")
     return x
+
+
+# ------------------------------------------------------------------ your own ops
+# engine.apply() runs these on an Op of yours (the built-ins are checked by the test suite).
+
+_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def check_op(op: object) -> None:
+    """An Op's name is an identifier, its symbol a plain str (it is drawn and named), its
+    forward and partials functions, its kinks numbers."""
+    name, symbol = op.name, op.symbol
+    if not isinstance(name, str) or not _NAME_OK.match(name):
+        raise ValueError(f"an Op's name must be an identifier such as 'softplus', got "
+                         f"{name!r}")
+    if not isinstance(symbol, str):
+        raise TypeError(f"{name}: symbol must be a str, got {type(symbol).__name__}")
+    try:
+        symbol.format("")
+    except (IndexError, KeyError, ValueError) as exc:
+        raise ValueError(f"{name}: symbol {symbol!r} may hold only '{{}}' (where the "
+                         f"params go), not other braces ({exc})") from None
+    if not (callable(op.forward) and callable(op.partials)):
+        raise TypeError(f"{name}: forward and partials must be functions")
+    if not all(map(is_number, op.kinks)):
+        raise TypeError(f"{name}: kinks must be numbers, got {op.kinks!r}")
+
+
+def check_op_result(name: str, args: list[float], out: object, partials: object,
+                    n: int) -> tuple[float, tuple[float, ...]]:
+    """Your Op's forward result as a float (finite when its inputs are) and its partials as
+    a tuple of one real number per input."""
+    if not is_number(out):
+        raise TypeError(f"{name}'s forward returned {type(out).__name__} {out!r}; it "
+                        f"must return a float (of plain numbers, not Values)")
+    out = float(out)
+    if math.isnan(out) and all(map(math.isfinite, args)):
+        raise ValueError(f"{name}'s forward returned nan for finite inputs {args!r}")
+    if not isinstance(partials, (tuple, list)):
+        raise TypeError(f"{name}'s partials returned {type(partials).__name__} "
+                        f"{partials!r}; return a tuple with one local derivative per input")
+    if len(partials) != n:
+        raise ValueError(f"{name}'s partials gave {len(partials)} values for {n} inputs; "
+                         f"return one local derivative per input")
+    return out, tuple(check_number(f"{name} partial", d) for d in partials)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence, TypeVar
 
 from .checks import OpError, check_int
-from .engine import Value, preserved_grads, topological_order
+from .engine import Value, topological_order
+from .trace import preserved_grads
 from .higher import hessian
 
 Function = Callable[[list[Value]], Value]  # f(inputs) -> a scalar Value

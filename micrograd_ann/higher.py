@@ -1,8 +1,9 @@
 """Second-order gradients and forward mode, both read from the engine's one op table.
 
-Reverse over reverse: `gradients` and `grad(f)` give gradients as Values
-(engine.gradient_graph runs each op's rule on Values instead of reading its stored
-floats), so they can be differentiated again: grad(grad(f)). Forward mode: `jvp` pushes
+Reverse over reverse: `gradient_graph` runs backward()'s chain rule with each op's rule run
+on Values instead of read from the stored floats, so the gradient is a graph of its own
+that can be differentiated again: `gradients`, `grad(f)` (grad(grad(f)) works) and
+`backward(create_graph=True)`, which this module registers with the engine. Forward mode: `jvp` pushes
 tangents from the inputs to the output through the partials every node already stores --
 one directional derivative per pass. The two combine: `hvp` and `hessian` run forward
 mode over the gradient's graph. `explain_jvp` and `forward_vs_reverse` show forward mode
@@ -14,10 +15,12 @@ as for gradcheck; `grad(f)` follows jax.grad instead: f takes its arguments one 
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator, Sequence
 
+from . import engine
 from .checks import check_int, check_number
-from .engine import Value, gradient_graph, sum_values, topological_order
+from .engine import OPS, Value, sum_values, topological_order
 from .trace import display_names, format_number, formula
 
 Function = Callable[[list[Value]], Value]  # f(inputs) -> a scalar Value, as in gradcheck
@@ -56,6 +59,126 @@ def grad(f: Callable[..., Value], argnum: int = 0) -> Callable[..., Value]:
 
     derivative.__name__ = derivative.__qualname__ = f"grad({getattr(f, '__name__', 'f')})"
     return derivative
+
+
+# --------------------------------------------------------- gradients as Values
+# One table, two readings: the rules below run each Op's partials on Values (its inputs,
+# then the node itself as `out`). Most rules are arithmetic and work on Values as they
+# are; the few that branch on numbers get a Value rule here, next to each other.
+
+
+def _pow_rule(a: Value, n: float, out: Value) -> tuple:
+    """d(a^n)/da = n * a^(n-1) as a Value; the float rule's constants at its limits."""
+    if n == 0.0 or (a.data == 0.0 and n < 1.0):
+        return OPS["pow"].partials(a.data, n, out.data)
+    try:
+        return (n * a ** (n - 1.0),)
+    except OverflowError:  # the slope overflows: the float rule's signed inf
+        return OPS["pow"].partials(a.data, n, out.data)
+
+
+def _powv_rule(a: Value, b: Value, out: Value) -> tuple:
+    """d/da = b * a^(b-1), d/db = a^b * ln a, as Values; at a == 0 the float rule's limits."""
+    limits = OPS["powv"].partials(a.data, b.data, out.data)
+    if a.data == 0.0:
+        return (limits[0] if b.data < 1.0 else b * a ** (b - 1.0), limits[1])
+    try:
+        return (b * a ** (b - 1.0), out * a.log())
+    except OverflowError:
+        return (limits[0], out * a.log())
+
+
+def _sqrt_rule(a: Value, out: Value) -> tuple:
+    """d sqrt(a)/da = 1 / (2 sqrt(a)), from the output; inf at 0 (a vertical tangent)."""
+    return (math.inf,) if out.data == 0.0 else (0.5 / out,)
+
+
+VALUE_RULES = {"pow": _pow_rule, "powv": _powv_rule, "sqrt": _sqrt_rule}
+
+
+def gradient_graph(root: Value, grad: float = 1.0) -> dict[Value, Value]:
+    """d(root)/d(node) * grad for every node in root's graph, as Values that can be
+    differentiated again; no node's .grad changes.
+
+    A gradient that is a constant (root's own, or one reached only through +, sum and
+    kinked ops) is a new leaf holding that number. Its data is what backward() adds up,
+    bit for bit: the same products, added in the same order, from +0.0.
+    """
+    seed = check_number("gradient_graph's grad", grad)
+    incoming: dict[Value, list[float | Value]] = {root: [seed]}
+    grads: dict[Value, Value] = {}
+    for node in reversed(topological_order(root)):
+        upstream = _total(incoming.pop(node))  # every node here feeds root: one arrived
+        grads[node] = upstream if isinstance(upstream, Value) else Value(upstream)
+        if node.parents:
+            for parent, local in zip(node.parents, _value_partials(node)):
+                incoming.setdefault(parent, []).append(_times(upstream, local))
+    return grads
+
+
+def _value_partials(node: Value) -> tuple[float | Value, ...]:
+    """node's local derivatives from its Op's rule run on Values (its inputs, then node
+    itself as `out`), so they carry a graph; for a kinked op, its stored constants."""
+    op = node.op
+    if op.kinks:  # piecewise linear: a constant between kinks, derivative 0 (PyTorch's)
+        return node.partials
+    rule = VALUE_RULES.get(op.name) if OPS.get(op.name) is op else None
+    try:
+        partials = (rule or op.partials)(*node.parents, *node.params, node)
+    except TypeError as exc:
+        raise NotImplementedError(
+            f"{op.name}'s partials rule cannot run on Values ({exc}), so its gradient "
+            f"cannot be differentiated again; write the rule with arithmetic that works on "
+            f"floats and Values alike (as the built-in ops' rules are)") from None
+    if len(partials) != len(node.parents):
+        raise ValueError(f"{op.name}'s partials gave {len(partials)} values on Values for "
+                         f"{len(node.parents)} inputs")
+    return partials
+
+
+def _data(x: float | Value) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
+def _times(upstream: float | Value, local: float | Value) -> float | Value:
+    """upstream * local, making no node for a constant factor 1 (the seed, +, sum) or 0 (a
+    dead relu: the product is the constant 0 * x, nan if x is inf, as backward() makes
+    it), so nothing is built behind a unit that passes no gradient."""
+    if not isinstance(upstream, Value):
+        if upstream == 1.0:
+            return local
+        if upstream == 0.0:
+            return upstream * _data(local)
+    if not isinstance(local, Value):
+        if local == 1.0:
+            return upstream
+        if local == 0.0:
+            return _data(upstream) * local
+    return upstream * local
+
+
+def _total(parts: list[float | Value]) -> float | Value:
+    """The contributions to one gradient, added as backward() adds them: from +0.0, in
+    arrival order (a constant 0 among Values changes no such sum, so it gets no leaf)."""
+    if not any(isinstance(part, Value) for part in parts):
+        total = 0.0
+        for part in parts:
+            total += part
+        return total
+    values = [part for part in parts if isinstance(part, Value) or part != 0.0]
+    if len(values) > 1:
+        return sum_values(values)
+    only = values[0]  # NOTE: backward's 0.0 + -0.0 is +0.0, so a lone -0.0 gets that add
+    return only + 0.0 if only.data == 0.0 and math.copysign(1.0, only.data) < 0 else only
+
+
+def _backward_with_graph(root: Value, grad: float) -> None:
+    """backward(create_graph=True)'s first part: every node's grad_value, as a Value."""
+    for node, value in gradient_graph(root, grad).items():
+        node.grad_value = value
+
+
+engine.set_hook("create_graph", _backward_with_graph)
 
 
 # ----------------------------------------------------------------------- forward mode

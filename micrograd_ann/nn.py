@@ -19,8 +19,9 @@ from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import checkpoint
 from .checks import check_int, is_number
-from .engine import OPS, Op, Value, are_values, fused_neuron
+from .engine import OPS, Value, dot, make_node
 
+_DOT = OPS["dot"]
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
     "tanh": Value.tanh,
@@ -28,10 +29,6 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "leaky_relu": Value.leaky_relu,
     "linear": None,
 }
-# The activations a Layer's fused neurons build inside engine.fused_neuron: table ops
-# without params (leaky_relu's slope is one, so it goes through Value.leaky_relu).
-_ONE_CALL: dict[str, Op | None] = {"relu": OPS["relu"], "tanh": OPS["tanh"],
-                                   "sigmoid": OPS["sigmoid"], "linear": None}
 
 
 def _check_activation(name: str) -> str:
@@ -62,7 +59,7 @@ def _as_inputs(x: Sequence[float | Value]) -> list[Value]:
 
     A non-number is a TypeError naming its position (a wrong type, as for Value() itself).
     """
-    if are_values(x):  # a hidden layer's inputs: one C-level check
+    if all(type(v) is Value for v in x):  # a hidden layer's inputs
         return list(x)
     values = []
     for i, v in enumerate(x):
@@ -187,19 +184,16 @@ class Neuron(Module):
 
     def __call__(self, x: Sequence[float | Value]) -> Value:
         _check_inputs(self.name or "neuron", len(self.w), x)
-        x = _as_inputs(x)
-        return self._forward(x, [v.data for v in x])
+        return self._forward(_as_inputs(x))
 
-    def _forward(self, x: list[Value], x_data: list[float]) -> Value:
-        """The neuron on inputs already checked and made Values, and their data read (a
-        Layer does both once for all its neurons)."""
+    def _forward(self, x: list[Value]) -> Value:
+        """The neuron on inputs already checked and made Values (a Layer does that once for
+        all its neurons)."""
         fn = ACTIVATIONS[self.activation]
-        if self.fused:  # (a Layer builds the activation inside fused_neuron where it can)
-            act = fused_neuron(self.w, x, self.b, x_data, module=self.name)
-            if fn is None:
-                return act
-            out = fn(act)
-            out.module = self.name
+        if self.fused:  # (x: Values, checked once per layer; w and b: Values we made)
+            z = make_node(_DOT, (*self.w, *x, self.b))
+            out = z if fn is None else fn(z)
+            z.module = out.module = self.name
             return out
         made = [wi * xi for wi, xi in zip(self.w, x)]  # micrograd's chain: b + w0*x0 + ...
         act = self.b
@@ -251,13 +245,7 @@ class Layer(Module):
         """The neurons' outputs as a list, whatever nout is (an MLP chains layers so)."""
         _check_inputs(self.name or "layer", self.neurons[0].nin, x)
         x = _as_inputs(x)  # once for the whole layer, not once per neuron
-        x_data = [v.data for v in x]
-        outs = []
-        for n in self.neurons:  # the hot path: one call per fused neuron, its activation too
-            op = _ONE_CALL.get(n.activation, False) if n.fused else False
-            outs.append(n._forward(x, x_data) if op is False else
-                        fused_neuron(n.w, x, n.b, x_data, op, n.name))
-        return outs
+        return [n._forward(x) for n in self.neurons]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for neuron in self.neurons:
@@ -372,7 +360,7 @@ def tutorial_neuron(labels: bool = True, fused: bool = True) -> TutorialNeuron:
     x, w = leaves("x", TUTORIAL_INPUTS), leaves("w", TUTORIAL_WEIGHTS)
     b = Value(TUTORIAL_BIAS, label="b" if labels else "")
     if fused:
-        n = fused_neuron(w, x, b, [v.data for v in x])
+        n = dot(w, x, b)
     else:
         products = [wi * xi for wi, xi in zip(w, x)]
         n = products[0] + products[1] + products[2] + b

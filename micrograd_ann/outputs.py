@@ -15,7 +15,8 @@ import tempfile
 from typing import Callable, NamedTuple, Sequence
 
 from . import checkpoint, files, network, player, plots, viz
-from .engine import Value, preserved_grads, topological_order
+from .engine import Value, topological_order
+from .trace import preserved_grads
 from .nn import MLP
 
 DOT_TIMEOUT = 60  # seconds: a drawing within viz.MAX_NODES that takes longer is given up

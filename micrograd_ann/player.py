@@ -26,9 +26,9 @@ from typing import NamedTuple
 
 from . import trace, viz
 from .checks import check_number, check_str
-from .engine import OPS, Value, preserved_grads, topological_order
+from .engine import OPS, Value, topological_order
 from .files import write_atomic
-from .trace import format_number, formula
+from .trace import format_number, formula, preserved_grads
 
 VIEWS = ("auto", "network", "layer", "neuron", "ops")
 _COLLAPSE = {"network": "layer", "layer": "layer", "neuron": "neuron", "ops": None}

@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Sequence
 
-from .engine import Value, preserved_grads
+from .engine import Value
+from .trace import preserved_grads
 from .extras import require
 from .losses import binary_cross_entropy, cross_entropy, hinge, mse
 from .nn import MLP

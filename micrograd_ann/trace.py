@@ -1,7 +1,8 @@
 """Step through backprop: the backward pass one node at a time, as data and as text.
 
 `backward_steps(root)` does exactly what `root.backward()` does -- both run
-`engine._backward_walk`'s steps -- but pauses after each node to yield a `Step`: the
+`engine.backward_order` and then `engine.chain_rule` on each node -- but pauses after
+each node to yield a `Step`: the
 node, its upstream gradient and, for each input, the local derivative, the contribution
 added and the input's gradient right after that addition. `explain(root)` writes the
 whole pass as a table, `backward(root, break_if=...)` opens the debugger on chosen steps,
@@ -18,7 +19,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from . import engine
 from .engine import Value, op_symbol, topological_order
@@ -121,15 +122,30 @@ def backward_steps(root: Value, grad: float = 1.0) -> Iterator[Step]:
 def _steps(root: Value, grad: float, names: dict[Value, str]) -> Iterator[Step]:
     """backward_steps() with the node names already chosen (explain() reuses them)."""
     total = sum(1 for node in names if node.parents)
-    for index, (node, before) in enumerate(engine._backward_walk(root, grad), start=1):
+    for index, node in enumerate(engine.backward_order(root, grad), start=1):
+        before = [parent.grad for parent in node.parents]
+        engine.chain_rule((node,))
         upstream = node.grad
         running = dict(zip(node.parents, before))  # a*a: both entries start from a.grad
         inputs = []
         for parent, local in zip(node.parents, node.partials):
             running[parent] += upstream * local  # the same sums, in the same order, as
-            inputs.append(InputUpdate(parent, names[parent], local,  # engine._propagate
+            inputs.append(InputUpdate(parent, names[parent], local,  # engine.chain_rule
                                       upstream * local, running[parent]))
         yield Step(index, total, node, names[node], node.op.name, upstream, tuple(inputs))
+
+
+@contextlib.contextmanager
+def preserved_grads(root: Value, extra: Iterable[Value] = ()) -> Iterator[list[Value]]:
+    """Run a block that may change gradients (a trial backward), then put back the grad of
+    every node in root's graph and of `extra`; the block gets those nodes."""
+    saved = {node: node.grad for node in topological_order(root)}
+    saved.update((x, x.grad) for x in extra if x not in saved)
+    try:
+        yield list(saved)
+    finally:
+        for node, grad in saved.items():
+            node.grad = grad
 
 
 def backward(root: Value, grad: float = 1.0,
@@ -201,7 +217,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 def origin_of(node: Value) -> Origin | None:
     """Where user code created `node`, if it was made inside detect_anomaly(); else None."""
-    return getattr(node, "_origin", None)  # an engine slot set only by _check_created
+    return getattr(node, "created_at", None)  # set only by _check_created
 
 
 def _user_origin() -> Origin | None:
@@ -231,14 +247,14 @@ def _where(node: Value) -> str:
 
 
 def _check_created(node: Value) -> None:
-    """engine._on_create while anomaly mode is on: remember the user's line, check data."""
-    node._origin = _user_origin()
+    """Each new node while anomaly mode is on: remember the user's line, check its data."""
+    node.created_at = _user_origin()
     if node.parents and not math.isfinite(node.data):
         raise AnomalyError(f"forward pass: {_call(node)} = {node.data!r}; {_where(node)}", node)
 
 
 def _check_step(node: Value) -> None:
-    """engine._on_step while anomaly mode is on: every input's gradient must be finite."""
+    """After each chain-rule step while anomaly mode is on: every input's grad is finite."""
     for i, (parent, local) in enumerate(zip(node.parents, node.partials)):
         if not math.isfinite(parent.grad):
             name = repr(parent.label) if parent.label else f"input {i}"
@@ -257,7 +273,7 @@ _anomaly_depth = 0  # how many detect_anomaly() blocks are open, in any thread
 def detect_anomaly() -> Iterator[None]:
     """Inside this block, raise AnomalyError at the first NaN/inf value or gradient.
 
-    Each new Value records the line of user code that made it (node._origin), which the
+    Each new Value records the line of user code that made it (node.created_at), which the
     error names. The switch is process-global (engine hooks), not per thread: it is on
     while any block is open in any thread, so blocks that overlap in two threads (or
     nest) switch it off only when the last one exits. Off, it costs nothing.
@@ -265,11 +281,13 @@ def detect_anomaly() -> Iterator[None]:
     global _anomaly_depth
     with _anomaly_lock:
         _anomaly_depth += 1
-        engine._on_create, engine._on_step = _check_created, _check_step
+        engine.set_hook("on_create", _check_created)
+        engine.set_hook("on_step", _check_step)
     try:
         yield
     finally:
         with _anomaly_lock:
             _anomaly_depth -= 1
             if _anomaly_depth == 0:
-                engine._on_create = engine._on_step = None
+                engine.set_hook("on_create", None)
+                engine.set_hook("on_step", None)

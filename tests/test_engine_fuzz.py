@@ -1,7 +1,7 @@
 """Fuzzing the op table: random expression graphs built from every op in engine.OPS.
 
 Each case is a recipe: some leaves, then up to 30 steps, each either a table op applied
-through `Value._apply` (so an op added to OPS is fuzzed with no change here) or one of
+through `engine.make_node` (so an op added to OPS is fuzzed with no change here) or one of
 Python's operators (+ - * / ** and unary -) mixing Values and plain numbers, which also
 exercises the composed and reflected operators. Graphs have up to ~70 nodes (~20 on
 average); every node no step used is an output. Numbers include zeros, negative bases
@@ -70,7 +70,7 @@ KINDS = [("op", name) for name in OPS] + [("py", name) for name in PYTHON_OPS]
 
 
 class Step(NamedTuple):
-    kind: str  # "op": OPS[name] via Value._apply; "py": PYTHON_OPS[name]
+    kind: str  # "op": OPS[name] via engine.make_node; "py": PYTHON_OPS[name]
     name: str
     operands: tuple  # an int is the index of an earlier node, a float a plain number
     params: tuple[float, ...]
@@ -117,7 +117,7 @@ def _build(recipe: Recipe, leaf_data: Sequence[float]) -> tuple[list[Value], lis
         args = [nodes[ref] if isinstance(ref, int) else ref for ref in step.operands]
         if step.kind == "op":
             parents = tuple(a if isinstance(a, Value) else Value(a) for a in args)
-            nodes.append(engine._apply(OPS[step.name], parents, step.params))
+            nodes.append(engine.make_node(OPS[step.name], parents, step.params))
         else:
             nodes.append(PYTHON_OPS[step.name](*args))
     return leaves, [nodes[i] for i in recipe.sinks()]

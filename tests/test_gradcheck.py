@@ -68,7 +68,7 @@ def test_numerical_grad_matches_closed_form():
 def test_wrong_derivative_is_caught_and_named():
     a, b = Value(1.5, "a"), Value(2.0, "b")
     with pytest.raises(GradcheckError) as info:
-        gradcheck(lambda v: engine._apply(BROKEN_SQUARE, (v[0],)) * v[1], [a, b])
+        gradcheck(lambda v: engine.make_node(BROKEN_SQUARE, (v[0],)) * v[1], [a, b])
     report = info.value.report
     assert not report.passed
     assert [row.label for row in report.failures] == ["a"]
@@ -83,7 +83,7 @@ def test_wrong_derivative_is_caught_and_named():
 
 
 def test_report_without_raising():
-    report = gradcheck(lambda v: engine._apply(BROKEN_SQUARE, (v[0],)), [Value(-2.0)],
+    report = gradcheck(lambda v: engine.make_node(BROKEN_SQUARE, (v[0],)), [Value(-2.0)],
                        raise_exception=False)
     (row,) = report.rows
     assert (row.label, row.status, row.analytic) == ("inputs[0]", FAIL, -2.0)
@@ -97,7 +97,7 @@ def test_assert_gradients_close_fails_with_the_table():
     x = Value(3.0, "x")
     assert_gradients_close(lambda v: v[0] ** 2, [x])  # the correct rule passes
     with pytest.raises(AssertionError) as info:
-        assert_gradients_close(lambda v: engine._apply(BROKEN_SQUARE, (v[0],)), [x])
+        assert_gradients_close(lambda v: engine.make_node(BROKEN_SQUARE, (v[0],)), [x])
     cols = _marked_line(str(info.value), "x")
     assert (float(cols[3]), round(float(cols[4]), 6)) == (3.0, 6.0)
 
@@ -107,7 +107,7 @@ def test_tolerances_decide():
     off = Op("off_by_1pct", "off", lambda a: 2 * a, lambda a, out: (2.02,))
 
     def f(v):
-        return engine._apply(off, (v[0],))
+        return engine.make_node(off, (v[0],))
 
     assert gradcheck(f, [Value(1.0)], rtol=0.02).passed
     assert not gradcheck(f, [Value(1.0)], raise_exception=False).passed
@@ -179,7 +179,7 @@ def test_kink_too_small_for_the_slopes_is_found_from_the_table():
 def test_unlisted_kink_found_by_one_sided_slopes():
     # A test-local abs whose table entry declares no kinks: the slopes -1 and 1 differ.
     hidden = Op("hidden_abs", "habs", abs, lambda a, out: (1.0 if a > 0 else -1.0,))
-    report = gradcheck(lambda v: engine._apply(hidden, (v[0],)), [Value(0.0)])
+    report = gradcheck(lambda v: engine.make_node(hidden, (v[0],)), [Value(0.0)])
     assert report.rows[0].status == NONDIFFERENTIABLE
 
 
@@ -315,7 +315,7 @@ def test_check_module_catches_a_wrong_loss_gradient():
     model = MLP(3, [4, 1], activation="tanh", seed=3)
 
     def broken(m, xs):
-        return sum(engine._apply(BROKEN_SQUARE, (m(x),)) for x in xs)
+        return sum(engine.make_node(BROKEN_SQUARE, (m(x),)) for x in xs)
 
     with pytest.raises(GradcheckError) as info:
         check_module(model, broken, XS)
@@ -334,7 +334,7 @@ def test_check_module_arguments():
 def test_a_wrong_gradient_on_a_large_function_value_still_fails():
     # Rounding in f ~ 3e7 makes the one-sided slopes differ by ~10; that is no kink.
     bad_sin = Op("bad_sin", "bad_sin", math.sin, lambda a, out: (2 * math.cos(a),))
-    report = gradcheck(lambda v: engine._apply(bad_sin, (v[0],)) + 3e7, [Value(0.3, "x")],
+    report = gradcheck(lambda v: engine.make_node(bad_sin, (v[0],)) + 3e7, [Value(0.3, "x")],
                        raise_exception=False)
     assert [row.status for row in report.rows] == [FAIL]
     assert report.rows[0].analytic == pytest.approx(2 * math.cos(0.3))
@@ -344,7 +344,7 @@ def test_a_wrong_gradient_on_a_large_function_value_still_fails():
 def test_an_unlisted_kink_with_a_wrong_subgradient_fails():
     # abs without its kink in the table, and a "subgradient" 5 outside [-1, 1].
     bad_abs = Op("bad_abs", "bad_abs", abs, lambda a, out: (5.0,))
-    report = gradcheck(lambda v: engine._apply(bad_abs, (v[0],)), [Value(0.0, "x")],
+    report = gradcheck(lambda v: engine.make_node(bad_abs, (v[0],)), [Value(0.0, "x")],
                        raise_exception=False)
     assert [row.status for row in report.rows] == [FAIL]
 

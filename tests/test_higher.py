@@ -1,4 +1,4 @@
-"""Second order and forward mode (micrograd_ann.higher, engine.gradient_graph,
+"""Second order and forward mode (micrograd_ann.higher and its gradient_graph,
 backward(create_graph=True), gradcheck.gradgradcheck): every table op's second
 derivatives against closed forms and finite differences, MLP Hessians, jvp against
 backward on random graphs, and graphs 100,000 deep."""
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from op_cases import CASES, COMPOSED
 
 from micrograd_ann import MLP, Op, Value, apply, dot, sum_values
-from micrograd_ann.engine import gradient_graph
+from micrograd_ann.higher import gradient_graph
 from micrograd_ann.gradcheck import GradcheckError, check_module, gradgradcheck, numerical_grad
 from micrograd_ann.higher import (explain_jvp, forward_vs_reverse, grad, gradients, hessian,
                                   hvp, jvp)

@@ -14,7 +14,7 @@ PACKAGE = Path(micrograd_ann.__file__).parent
 LAYERS = {
     "checks": -1,
     "engine": 0, "files": 0, "extras": 0,
-    "nn": 1, "losses": 1, "optim": 1, "datasets": 1, "checkpoint": 1,
+    "nn": 1, "losses": 1, "optim": 1, "datasets": 1, "checkpoint": 1, "pickling": 1,
     "trace": 2, "gradcheck": 2, "viz": 2, "player": 2, "plots": 2, "expr": 2,
     "network": 2, "outputs": 2, "codegen": 2, "torch_bridge": 2, "higher": 2, "history": 2,
     "replay": 2,
