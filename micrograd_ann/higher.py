@@ -19,7 +19,7 @@ import math
 from typing import Callable, Iterator, Sequence
 
 from . import engine
-from .checks import check_int, check_number
+from .checks import OpOverflowError, check_int, check_number
 from .engine import OPS, Value, sum_values, topological_order
 from .trace import display_names, format_number, formula
 
@@ -102,7 +102,9 @@ def gradient_graph(root: Value, grad: float = 1.0) -> dict[Value, Value]:
 
     A gradient that is a constant (root's own, or one reached only through +, sum and
     kinked ops) is a new leaf holding that number. Its data is what backward() adds up,
-    bit for bit: the same products, added in the same order, from +0.0.
+    bit for bit: the same products, added in the same order, from +0.0. Where a product
+    overflows (backward's floats give inf silently, a Value op would raise), the gradient
+    is a constant leaf holding that inf, as backward() has it.
     """
     seed = check_number("gradient_graph's grad", grad)
     incoming: dict[Value, list[float | Value]] = {root: [seed]}
@@ -125,6 +127,8 @@ def _value_partials(node: Value) -> tuple[float | Value, ...]:
     rule = VALUE_RULES.get(op.name) if OPS.get(op.name) is op else None
     try:
         partials = (rule or op.partials)(*node.parents, *node.params, node)
+    except OpOverflowError:  # the float rule gave inf there: keep those partials, constants
+        return node.partials
     except TypeError as exc:
         raise NotImplementedError(
             f"{op.name}'s partials rule cannot run on Values ({exc}), so its gradient "
@@ -154,7 +158,10 @@ def _times(upstream: float | Value, local: float | Value) -> float | Value:
             return upstream
         if local == 0.0:
             return _data(upstream) * local
-    return upstream * local
+    try:
+        return upstream * local
+    except OpOverflowError:  # backward's float product is inf: the same inf, as a constant
+        return Value(_data(upstream) * _data(local))
 
 
 def _total(parts: list[float | Value]) -> float | Value:
@@ -167,7 +174,10 @@ def _total(parts: list[float | Value]) -> float | Value:
         return total
     values = [part for part in parts if isinstance(part, Value) or part != 0.0]
     if len(values) > 1:
-        return sum_values(values)
+        try:
+            return sum_values(values)
+        except OpOverflowError:  # as in _times: backward's inf, as a constant
+            return Value(_total([_data(part) for part in values]))
     only = values[0]  # NOTE: backward's 0.0 + -0.0 is +0.0, so a lone -0.0 gets that add
     return only + 0.0 if only.data == 0.0 and math.copysign(1.0, only.data) < 0 else only
 

@@ -4,8 +4,14 @@ checks."""
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
 import operator
+import os
+import pickle
+import sys
+import types
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +33,8 @@ from micrograd_ann import (
     sum_values,
     topological_order,
 )
-from micrograd_ann import trace
+import micrograd_ann
+from micrograd_ann import engine, trace
 from micrograd_ann.gradcheck import numerical_grad
 
 ALL_CASES = CASES + COMPOSED
@@ -607,3 +614,122 @@ def test_an_int_too_large_for_a_float_is_a_value_error():
         Value(10**400)
     with pytest.raises(ValueError, match="slope is too large"):
         Value(1.0).leaky_relu(10**400)
+
+
+# ------------------------------------------------------ the reference interpreter
+
+
+def _lines_run_inside_backward(root: Value) -> set[tuple[str, int]]:
+    """(file, line) of every package line that runs inside root.backward(), as a debugger
+    stepping in would visit them."""
+    package = os.path.dirname(micrograd_ann.__file__)
+    seen: set[tuple[str, int]] = set()
+
+    def tracer(frame, event, arg):
+        if event == "line" and frame.f_code.co_filename.startswith(package):
+            seen.add((os.path.basename(frame.f_code.co_filename), frame.f_lineno))
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        root.backward()
+    finally:
+        sys.settrace(None)
+    return seen
+
+
+def _small_mlp_loss() -> Value:
+    model = MLP(2, [4, 4, 1], seed=0)
+    return sum((model(x) - y) ** 2 for x, y in [([1.0, -2.0], 1.0), ([0.5, 0.3], -1.0)])
+
+
+@pytest.mark.parametrize("build", [_small_mlp_loss,
+                                   lambda: (Value(2.0) * Value(-3.0) + Value(2.0)).tanh()],
+                         ids=["mlp_loss", "tanh_of_ab_plus_a"])
+def test_stepping_into_backward_shows_the_chain_rule_within_30_lines(build):
+    lines = _lines_run_inside_backward(build())
+    assert len(lines) <= 30, sorted(lines)
+    source = inspect.getsource(engine)
+    rule = source.splitlines().index("            parent.grad += upstream * local") + 1
+    assert ("engine.py", rule) in lines
+    assert {name for name, _ in lines} == {"engine.py"}
+
+
+def test_parents_and_partials_are_plain_attributes():
+    for name in ("data", "grad", "label", "op", "parents", "partials", "params", "id",
+                 "module"):
+        assert isinstance(vars(Value)[name], types.MemberDescriptorType), name
+    a = Value(2.0)
+    out = a * a
+    out.parents = (a, a)  # settable, and reading them builds nothing
+    assert out.parents == (a, a) and out.partials == (2.0, 2.0)
+
+
+def test_a_layer_neuron_is_a_dot_node_and_its_activation_node():
+    model = MLP(2, [3, 1], seed=1)
+    out = model([1.0, 2.0])
+    assert out.op.name == "dot" and len(out.parents) == 3 * 2 + 1
+    hidden = out.parents[3]
+    assert hidden.op.name == "relu" and hidden.module == "layers.0.neurons.0"
+    (z,) = hidden.parents
+    assert z.op.name == "dot" and z.module == "layers.0.neurons.0" and len(z.parents) == 5
+    assert z.parents[:2] == tuple(model.layers[0].neurons[0].w)
+
+
+def test_programs_can_keep_their_own_attributes_on_values():
+    p = Value(1.0)
+    p.m, p.v = 0.0, 0.5  # an AdamW keeping its moments on the parameter, as with micrograd
+    node = p * 2.0
+    node._vis_color = "red"
+    assert (p.m, p.v, node._vis_color) == (0.0, 0.5, "red")
+    twin = copy.deepcopy(node)
+    assert twin._vis_color == "red" and twin.parents[0].m == 0.0
+    assert pickle.loads(pickle.dumps(p)).v == 0.5
+    with pytest.raises(AttributeError):
+        Value(1.0).not_set_anywhere
+
+
+def test_division_is_one_node_with_partials_that_stay_finite():
+    a, b = Value(1e-100), Value(1e-160)
+    out = a / b
+    assert out.op.name == "div" and out.parents == (a, b) and out._op == "/"
+    out.backward()
+    assert out.data == 1e-100 / 1e-160
+    assert b.grad == -(1e-100 / 1e-160) / 1e-160 == pytest.approx(-1e220, rel=1e-12)
+    assert a.grad == 1 / 1e-160  # a * b**-1 made this -inf and 0.0 before
+    c, d = Value(1e300), Value(1e300)
+    (c / d).backward()
+    assert d.grad == pytest.approx(-1e-300, rel=1e-12) and c.grad == 1e-300
+    e = Value(3.0)
+    (2.0 / e).backward()
+    assert e.grad == -(2.0 / 3.0) / 3.0
+
+
+def test_zero_to_a_nan_power_keeps_the_nan_in_the_exponent_gradient():
+    a, b = Value(0.0), Value(math.nan)
+    (a**b).backward()
+    assert math.isnan(b.grad)  # PyTorch: nan too
+    a, b = Value(0.0), Value(2.0)
+    (a**b).backward()
+    assert b.grad == 0.0 and a.grad == 0.0  # the limit of a^b ln a as a -> 0+
+
+
+def test_log_of_a_subnormal_stores_an_infinite_partial():
+    # NOTE: 1/5e-324 is beyond the float range, so the stored partial is inf and a zero
+    # upstream gradient (a relu that is off) makes it nan; PyTorch divides the upstream
+    # gradient by x instead and gets 0. Documented in docs/engine.md.
+    x = Value(5e-324)
+    y = x.log()
+    assert y.partials == (math.inf,)
+    y.relu().backward()
+    assert math.isnan(x.grad)
+
+
+def test_a_second_backward_adds_each_contribution_again():
+    a = Value(1.0)
+    out = a * 1.1 + a * 4.7  # two edges into a; backward adds 4.7 first (the later node)
+    out.backward()
+    assert a.grad == (0.0 + 4.7) + 1.1 == 5.800000000000001
+    out.backward()
+    assert a.grad == (5.800000000000001 + 4.7) + 1.1 == 11.6  # while 2 * 5.800000000000001
+    assert 2 * 5.800000000000001 == 11.600000000000001  # is one ulp more

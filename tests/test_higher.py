@@ -7,19 +7,42 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 import sys
 
 import pytest
+import test_engine_fuzz as fuzz
 from helpers import TUTORIAL_SLOPE, assert_all_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_cases import CASES, COMPOSED
 
-from micrograd_ann import MLP, Op, Value, apply, dot, sum_values
-from micrograd_ann.higher import gradient_graph
-from micrograd_ann.gradcheck import GradcheckError, check_module, gradgradcheck, numerical_grad
-from micrograd_ann.higher import (explain_jvp, forward_vs_reverse, grad, gradients, hessian,
-                                  hvp, jvp)
+from micrograd_ann import (
+    MLP,
+    Op,
+    OpError,
+    Value,
+    apply,
+    dot,
+    sum_values,
+    topological_order,
+)
+from micrograd_ann.gradcheck import (
+    GradcheckError,
+    check_module,
+    gradgradcheck,
+    numerical_grad,
+)
+from micrograd_ann.higher import (
+    explain_jvp,
+    forward_vs_reverse,
+    grad,
+    gradient_graph,
+    gradients,
+    hessian,
+    hvp,
+    jvp,
+)
 from micrograd_ann.losses import mse
 from micrograd_ann.nn import tutorial_neuron
 
@@ -469,3 +492,42 @@ def test_second_order_through_a_deep_chain_of_tanh():
         d1, d2 = slope * d1, slope * d2 - 2 * y * slope * d1 * d1
     assert grad(grad(chain))(0.9).data == pytest.approx(d2, rel=1e-9)
     assert hessian(lambda v: chain(v[0]), [0.9]) == [[pytest.approx(d2, rel=1e-9)]]
+
+
+# ------------------------------------------------- grad and grad_value, bit for bit
+
+
+def _same_bits(x: float, y: float) -> bool:
+    """Equal as floats down to the sign of zero; any NaN equals any NaN."""
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return struct.pack("<d", x) == struct.pack("<d", y)
+
+
+def _assert_grad_values_match(root: Value) -> None:
+    root.backward(create_graph=True)
+    for node in topological_order(root):
+        assert _same_bits(node.grad_value.data, node.grad), (node, node.grad_value)
+
+
+@pytest.mark.parametrize("build", [
+    lambda y: (Value(-0.0) * y).abs(),
+    lambda y: Value(-0.0).tanh() * y,
+    lambda y: y * -0.0,
+    lambda y: (y * 1e-300).log() * 1e300,  # upstream 1e300 * local 1/3e-300 overflows
+    lambda y: (y * 1e-300).sqrt() * 1e300,
+], ids=["abs_neg_zero", "tanh_neg_zero", "times_neg_zero", "log_overflow", "sqrt_overflow"])
+def test_grad_value_has_the_bits_of_grad_at_signed_zeros_and_overflows(build):
+    _assert_grad_values_match(build(Value(3.0, "y")))
+
+
+@settings(max_examples=400, deadline=None)
+@given(recipe=fuzz.recipes(), data=st.data())
+def test_grad_value_has_the_bits_of_grad_on_random_graphs(recipe, data):
+    leaf_data = [data.draw(fuzz.NUMBERS) for _ in recipe.leaves]
+    try:
+        _, outputs = fuzz._build(recipe, leaf_data)
+        root = outputs[0] if len(outputs) == 1 else sum_values(outputs)
+        _assert_grad_values_match(root)
+    except OpError:
+        pass  # the documented float errors, here or in the gradient's graph

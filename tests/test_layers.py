@@ -72,3 +72,44 @@ def test_the_checker_sees_lazy_imports(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from .viz import draw_dot\n    from . import trace\n")
     assert package_imports(module) == {"viz", "trace"}
+
+
+# Names that are the engine's own: its private functions and hooks, and the private node
+# fields nodes once had. Other modules use the public seams instead (node.parents,
+# .partials, .id, .module; make_node, backward_order, chain_rule, set_hook).
+OLD_NODE_FIELDS = {"_parents", "_partials", "_id", "_module", "_origin", "_grad_value", "_z",
+                   "_zgrad"}
+
+
+def engine_private_names() -> set[str]:
+    import micrograd_ann.engine as engine
+
+    names = {name for name in vars(engine) if name.startswith("_") and not
+             name.startswith("__")}
+    return names | OLD_NODE_FIELDS
+
+
+def private_reads(source: str, private: set[str]) -> list[str]:
+    """Where `source` reads one of the `private` names as an attribute or imports it."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in private:
+            found.append(f"{node.lineno}: .{node.attr}")
+        elif (isinstance(node, ast.ImportFrom) and (node.module or "").endswith("engine")
+              and any(alias.name in private for alias in node.names)):
+            found.append(f"{node.lineno}: imports a private engine name")
+    return found
+
+
+def test_no_module_but_the_engine_reads_its_private_names():
+    private = engine_private_names()
+    assert {"_on_step", "_create_graph", "_ids"} <= private
+    found = {path.name: private_reads(path.read_text(encoding="utf-8"), private)
+             for path in PACKAGE.glob("*.py") if path.stem != "engine"}
+    assert not {name: f for name, f in found.items() if f}, found
+
+
+def test_the_checker_sees_private_reads():
+    source = "from .engine import _ids\nx = engine._on_step\ny = node._parents\nz = v.data\n"
+    assert private_reads(source, engine_private_names()) == [
+        "1: imports a private engine name", "2: ._on_step", "3: ._parents"]

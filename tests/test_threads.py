@@ -3,7 +3,8 @@
 A graph (and a model) belongs to one thread; two threads each building and training
 their own model get exactly what the same work gives single-threaded. The only shared
 state is the creation counter (itertools.count, atomic under the GIL) and the anomaly
-hooks, which are global by design.
+hooks, which are global by design. Reading one graph from many threads is safe: a read
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import threading
 
 import pytest
 
-from micrograd_ann import MLP, Value, sum_values
+from micrograd_ann import MLP, Value, sum_values, topological_order
+from micrograd_ann.higher import gradient_graph
+from micrograd_ann.trace import display_names
 
 POINTS = [([0.5, -1.0], 1.0), ([-0.3, 0.8], -1.0), ([1.2, 0.1], 1.0), ([-1.5, -0.4], -1.0),
           ([0.0, 0.9], 1.0), ([0.7, 0.7], -1.0)]
@@ -82,3 +85,24 @@ def test_node_ids_stay_unique_across_threads(frequent_switches):
     for made in results.values():
         assert made == sorted(made)  # each thread's nodes are in creation order
     assert min(results[1]) < max(results[0]) and min(results[0]) < max(results[1])
+
+
+def test_threads_reading_one_fresh_graph_see_the_same_graph(frequent_switches):
+    # Reading a graph changes nothing in it, so any number of readers agree with one.
+    model = MLP(2, [8, 8, 1], seed=3)
+    for _ in range(20):
+        loss = sum_values([(model(x) - y) ** 2 for x, y in POINTS])
+        work = {k: (lambda: _read(loss)) for k in range(4)}
+        results = _run_in_threads(work)
+        assert all(result == results[0] for result in results.values())
+        assert results[0] == _read(loss)
+
+
+def _read(root: Value) -> tuple:
+    """What a tool reads of a graph: every node's op and inputs, its names, its gradient."""
+    nodes = topological_order(root)
+    index = {node: i for i, node in enumerate(nodes)}
+    shape = [(node.op and node.op.name, tuple(index[p] for p in node.parents)) for node in nodes]
+    names = list(display_names(root).values())
+    grads = gradient_graph(root)
+    return shape, names, [grads[node].data for node in nodes]
