@@ -271,9 +271,10 @@ class Value:
         """Set this Value's gradient to 0."""
         self.grad = 0.0
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # micrograd's, whose zero grad is the int 0; then any label
+        grad = 0 if str(self.grad) == "0.0" else self.grad
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        return f"Value(data={self.data!r}, grad={grad!r}{label})"
 
     # -- micrograd's names -----------------------------------------------------------
 

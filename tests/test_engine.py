@@ -381,8 +381,12 @@ def test_micrograd_attribute_names():
 
 
 def test_repr_shows_data_grad_and_label():
-    assert repr(Value(2, "w")) == "Value(data=2.0, grad=0.0, label='w')"
-    assert repr(Value(-1.5)) == "Value(data=-1.5, grad=0.0)"
+    assert repr(Value(2, "w")) == "Value(data=2.0, grad=0, label='w')"  # micrograd's zero
+    v = Value(-1.5)
+    v.grad = -0.0
+    assert repr(v) == "Value(data=-1.5, grad=-0.0)"
+    v.grad = 0.25
+    assert repr(v) == "Value(data=-1.5, grad=0.25)"
 
 
 def test_the_tutorials_neuron():

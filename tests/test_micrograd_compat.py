@@ -2,9 +2,9 @@
 micrograd's numbers: seeded construction bit for bit, its demo's training trajectory,
 its trace_graph notebook's graph.
 
-Every reference number below was printed once by the same program run under real
-micrograd 0.1.0 (`pip install micrograd==0.1.0` in a scratch virtualenv); micrograd is
-not a test dependency.
+The reference numbers in the first tests were printed once by the same program run under
+real micrograd 0.1.0; the last tests run micrograd 0.1.0 itself (the dev extra installs it)
+beside micrograd_ann.micrograd, the mirror of its modules.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import random
 import re
 
 import pytest
+from conftest import require_module
 
 from micrograd_ann import Value
+from micrograd_ann.micrograd import engine as mirror_engine
+from micrograd_ann.micrograd import nn as mirror_nn
 from micrograd_ann.datasets import make_moons
 from micrograd_ann.nn import MLP, Layer, Neuron
 from micrograd_ann.viz import to_dot
@@ -138,3 +141,98 @@ def test_trace_graph_notebook_neuron_draws_micrograds_graph():
     ]
     drawn = re.findall(r"label=<([^<>]*)> shape=ellipse", to_dot(y))  # the op nodes
     assert sorted(drawn) == ["*", "*", "+", "+", "ReLU"]
+
+
+# ------------------------------------------- against micrograd 0.1.0 itself (dev extra)
+
+
+@pytest.fixture
+def micrograd():
+    """micrograd 0.1.0's engine and nn modules (the dev extra installs it)."""
+    require_module("micrograd")
+    import micrograd.engine
+    import micrograd.nn
+
+    return micrograd
+
+
+def _graph(root) -> tuple[list, list]:
+    """Every node's (op label, data) and grad, found through `_prev`, in one sorted order."""
+    seen, todo = {}, [root]
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen[id(node)] = node
+            todo.extend(node._prev)
+    nodes = sorted(seen.values(), key=lambda v: (v._op, v.data, v.grad))
+    return [(v._op, v.data) for v in nodes], [v.grad for v in nodes]
+
+
+def test_the_mirror_modules_build_micrograds_mlp_graph_node_for_node(micrograd):
+    random.seed(7)
+    theirs = micrograd.nn.MLP(3, [4, 4, 1])
+    random.seed(7)
+    ours = mirror_nn.MLP(3, [4, 4, 1])
+    assert repr(ours) == repr(theirs)
+    outs = []
+    for model, value in ((theirs, micrograd.engine.Value), (ours, mirror_engine.Value)):
+        out = model([value(0.5), value(-1.0), value(2.0)])
+        loss = out * out
+        loss.backward()
+        outs.append(_graph(loss))
+    (their_nodes, their_grads), (our_nodes, our_grads) = outs
+    # 3 inputs, 41 parameters (32 weights), a * and a + per weight, 8 relus, the loss
+    assert len(our_nodes) == len(their_nodes) == 3 + 41 + 2 * 32 + 8 + 1
+    assert our_nodes == their_nodes  # every op and value, bit for bit
+    assert our_grads == pytest.approx(their_grads, rel=1e-12)  # their sums follow set order
+
+
+def test_reprs_match_micrograds_for_values_and_parameters(micrograd):
+    theirs, ours = micrograd.engine.Value, mirror_engine.Value
+    for x in (2.0, -1.5, 0.1):
+        assert repr(ours(x)) == repr(theirs(x))
+    a, b = ours(2.0), ours(3.0)
+    c, d = theirs(2.0), theirs(3.0)
+    (a * b).relu().backward()
+    (c * d).relu().backward()
+    assert (repr(a), repr(b)) == (repr(c), repr(d)) == ("Value(data=2.0, grad=3.0)",
+                                                        "Value(data=3.0, grad=2.0)")
+    random.seed(3)
+    their_params = micrograd.nn.Neuron(2).parameters()
+    random.seed(3)
+    our_params = mirror_nn.Neuron(2).parameters()
+    assert [repr(p) for p in our_params[:2]] == [repr(p) for p in their_params[:2]]
+    # micrograd's bias starts as the int 0; ours is the float 0.0 (docs/micrograd.md)
+    assert (repr(our_params[2]), repr(their_params[2])) == ("Value(data=0.0, grad=0)",
+                                                            "Value(data=0, grad=0)")
+    random.seed(3)
+    labelled = Neuron(2).parameters()  # micrograd_ann.nn names them for its drawings
+    assert repr(labelled[0]) == repr(their_params[0])[:-1] + ", label='w0')"
+
+
+def _adamw_program(nn_module, value_cls, steps: int = 100) -> list[float]:
+    """A program written for micrograd: AdamW keeping its moments on each parameter."""
+    random.seed(11)
+    model = nn_module.MLP(2, [8, 8, 1])
+    data = [([0.5, -1.0], 1.0), ([-0.3, 0.8], -1.0), ([1.2, 0.1], 1.0), ([-1.5, -0.4], -1.0)]
+    for p in model.parameters():
+        p.m, p.v = 0.0, 0.0
+    losses = []
+    for t in range(1, steps + 1):
+        loss = sum((model([value_cls(x) for x in xs]) - y) ** 2 for xs, y in data)
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.m = 0.9 * p.m + 0.1 * p.grad
+            p.v = 0.999 * p.v + 0.001 * p.grad**2
+            m_hat, v_hat = p.m / (1 - 0.9**t), p.v / (1 - 0.999**t)
+            p.data -= 0.01 * (m_hat / (v_hat**0.5 + 1e-8) + 0.01 * p.data)
+        losses.append(loss.data)
+    return losses
+
+
+def test_a_program_keeping_state_on_values_trains_as_with_micrograd(micrograd):
+    theirs = _adamw_program(micrograd.nn, micrograd.engine.Value)
+    ours = _adamw_program(mirror_nn, mirror_engine.Value)
+    assert theirs[-1] < theirs[0] / 10  # it learns
+    assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15)
