@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import time
 
-from micrograd_ann import MLP, Value, codegen, sum_values
+import micrograd_ann
+from micrograd_ann import MLP, Value, sum_values
 from micrograd_ann.datasets import make_moons
 
 SIZES = [2, 16, 16, 1]
@@ -77,16 +78,16 @@ def user_step(model, X, y, k: int, value=Value) -> float:
     return total.data
 
 
-# ------------------------------------------------------- ours, compiled (codegen)
+# ----------------------------------------------- ours, compiled (micrograd_ann.compile)
 
 
 def compiled_model(weights, X, y):
     """(model, compiled step, seconds it took to compile): the user-written loss traced
-    once by codegen.compile, then run on plain floats."""
+    once by micrograd_ann.compile, then run as generated code on floats."""
     model = ours_model(weights)
     start = time.process_time()
-    step = codegen.compile(lambda xs, ys: user_loss(model, xs, ys, value=_same), model.parameters(),
-                           X, y)
+    step = micrograd_ann.compile(lambda xs, ys: user_loss(model, xs, ys, value=_same),
+                                 model.parameters(), X, y)
     return model, step, time.process_time() - start
 
 

@@ -227,9 +227,6 @@ def cmd_train(args: argparse.Namespace, report: Report) -> int:
     except (MissingExtraError, ValueError) as exc:  # scikit-learn, a loss, a diverging run
         raise CliError(str(exc)) from None
     print(run.summary())
-    if args.compile:
-        print("  (compiled: each step ran as generated Python; no training.html, which reads "
-              "each step's graph)")
     warning = run.warning()
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -401,9 +398,12 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
                      help="share held out for testing (default: %(default)s)")
     cmd.add_argument("--seed", type=_integer, default=0,
                      help="data, split, init and shuffling (default: %(default)s)")
-    cmd.add_argument("--compile", action="store_true",
-                     help="run each step as generated Python (codegen): the same losses, "
-                     "faster; needs full-batch training, and writes no training.html")
+    cmd.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                     help="run steps as generated Python (codegen): the same numbers, "
+                     "faster. Default: compile when at least "
+                     f"{training.COMPILE_AFTER} steps would run compiled and the model has "
+                     f"at most {training.COMPILE_MAX_PARAMETERS:,} parameters; recorded "
+                     "epochs (training.html) run on the engine")
     cmd.add_argument("--graph", choices=training.GRAPHS, default="auto",
                      help="what to draw of the hardest sample's backward pass: always "
                      "network.svg, and graph.svg and backprop.html a box per layer or per "

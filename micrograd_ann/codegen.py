@@ -1,45 +1,88 @@
-"""Backward as code: a graph written out as the plain Python program it amounts to.
+"""Backward as code: a graph written out as the Python program it amounts to, and a
+compiler that runs a traced training step as generated code on plain floats.
 
-`to_source(root)` writes one function: a line per node computing its value, then a line
-per edge adding *upstream grad x local derivative* into an input's gradient, outputs
-first -- the whole of backprop with nothing hidden. Each line is generated from the op
-table itself: a rule that is plain arithmetic (`tanh: 1.0 - out * out`) is written inline
-by running it on symbols, and a rule that branches on values (relu, abs, pow) is called
-by name, so the program gives exactly -- bit for bit -- what `backward()` gives.
+`to_source(root)` is the teaching output: one line per node computing its value, then,
+outputs first, one `+=` line per edge adding *upstream x local derivative* into an input's
+gradient -- the plain chain rule, bit for bit what `backward()` computes. `to_function`
+executes it under a file name registered with `linecache`, so pdb and tracebacks show it.
 
-`to_function(root)` executes that source under a real file name registered with
-`linecache`, so pdb, IDE debuggers and tracebacks show its lines. `compile(fn, params,
-*example_args)` traces `fn` once and returns a step that reruns the same program on
-plain floats: only the graph's structure is fixed (like `jax.jit`), the values and the
-branches inside ops (relu on or off) are evaluated on every call.
+`compile(fn, params, *example_args)` traces `fn` once and returns a step that reruns the
+same arithmetic on floats (see CompiledStep). Speed lives only there: a batch's samples
+that make the same graph are written once, as the body of a loop, and edges whose
+upstream gradient is 0 are skipped -- each proven bit-exact against the engine by tests.
+
+Generated code is safe by construction. Its identifiers are ours alone: node values
+v12, gradients g12, a called rule's partials d12, a sample's s3/gs3/ds3 inside the loop,
+helpers _tanh and _tanh_partials, plus sum, abs, inf and nan. User text (labels, names of
+your Ops, docstrings) appears only in comments, through repr(), so it cannot end a line;
+numbers appear only as float.__repr__ of a plain float. Each op's rule is read from the
+table once per arity and params: arithmetic rules are run on symbols and written inline,
+rules that branch on values are called, except relu, leaky_relu, abs and dot, whose
+inline forms (_TEMPLATES) the tests prove equal to the table's rules.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
+import inspect
 import itertools
 import keyword
 import linecache
 import math
-import numbers
+import operator
 import re
-import threading
-from typing import Callable, Iterable, Iterator, Sequence
+import weakref
+from collections import Counter
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from .checks import check_int, is_number
 from .engine import OPS, Op, Value, topological_order
 
-# ------------------------------------------------------------- rules on symbols
+# ------------------------------------------------------------------ text in the code
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # ASCII: NFKC cannot merge two
+CHAIN = 32  # terms per statement in a long sum: CPython's compiler recurses on deep ones
+
+
+def _literal(x: object) -> str:
+    """A number as source that reads back exactly: float.__repr__ of a plain float (never
+    the repr of a float subclass or numpy scalar), inf and nan by name, a negative one in
+    brackets so that it is one operand wherever it stands."""
+    if not is_number(x):
+        raise TypeError(f"expected a number, got {type(x).__name__}")
+    x = float(x)  # NOTE: a plain float even for a float subclass with its own __float__
+    if x != x:
+        return "nan"
+    text = float.__repr__(x)
+    if text in ("inf", "-inf"):
+        text = text[:-3] + "inf"
+    return f"({text})" if text.startswith("-") else text
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """User text (a label, an Op's name) for a comment: an ASCII identifier as it is,
+    anything else as a repr, whose escapes keep every line break out of the line."""
+    if _IDENTIFIER.match(text) and len(text) <= limit:
+        return text
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def _chunks(items: Sequence[str], size: int = CHAIN) -> Iterator[Sequence[str]]:
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+# ------------------------------------------------------------------ rules on symbols
+
+
+class _NotArithmetic(BaseException):
+    """A rule needed a value, not a symbol. A BaseException, so a rule's own `except
+    Exception` cannot swallow it and return a wrong constant."""
 
 
 class _Sym:
-    """A number known only by the Python text that computes it, for reading a rule.
-
-    Arithmetic builds text (fully parenthesised, so the generated code evaluates in the
-    rule's own order). Anything that needs the value itself (a comparison, bool(),
-    math.exp) raises _NotArithmetic, and the rule is then called instead of inlined.
-    """
+    """A number known only by the source that computes it, for reading a rule: arithmetic
+    builds fully bracketed text (so the generated code evaluates in the rule's order);
+    anything needing the value itself (a comparison, float(), math.exp) raises."""
 
     __slots__ = ("text",)
 
@@ -49,8 +92,8 @@ class _Sym:
     def _op(self, other: object, symbol: str, reflected: bool = False) -> _Sym:
         if isinstance(other, _Sym):
             other_text = other.text
-        elif is_number(other):
-            other_text = _literal(float(other))
+        elif is_number(other) and not isinstance(other, complex):
+            other_text = _literal(other)
         else:
             raise _NotArithmetic
         left, right = (other_text, self.text) if reflected else (self.text, other_text)
@@ -64,86 +107,58 @@ class _Sym:
     def __rmul__(self, other): return self._op(other, "*", True)
     def __truediv__(self, other): return self._op(other, "/")
     def __rtruediv__(self, other): return self._op(other, "/", True)
-    def __pow__(self, other): return self._op(other, "**")
-    def __rpow__(self, other): return self._op(other, "**", True)
     def __neg__(self): return _Sym(f"(-{self.text})")
 
     def _value_needed(self, *_):
         raise _NotArithmetic
 
-    __bool__ = __float__ = __index__ = __lt__ = __le__ = __gt__ = __ge__ = _value_needed
-    __eq__ = __ne__ = _value_needed  # type: ignore[assignment]
+    # NOTE: ** is left out on purpose: a ** b may be complex, which the table's rule
+    # checks for and inline code would not, so a rule with ** is called instead.
+    __bool__ = __float__ = __index__ = __int__ = __abs__ = __pow__ = __rpow__ = _value_needed
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _value_needed  # type: ignore
     __hash__ = None  # type: ignore[assignment]
 
 
-def _symbolic_sum(items: Iterable, start: object = 0) -> object:
-    """builtin sum(), written back as `sum((...))` when it adds symbols, so the generated
-    code adds exactly as the rule did on every Python version (3.12 compensates)."""
-    items = list(items)
-    if not any(isinstance(x, _Sym) for x in (*items, start)):
-        return builtins.sum(items, start)
-    if type(start) is not int or start != 0 or not all(
-            isinstance(x, _Sym) or is_number(x) for x in items):
-        raise _NotArithmetic
-    texts = [_unwrap(x.text) if isinstance(x, _Sym) else _literal(float(x)) for x in items]
-    return _Sym(f"sum(({', '.join(texts)},))")
-
-
-_trace_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _sum_traced(fn: Callable) -> Iterator[None]:
-    """Let `fn`'s module see _symbolic_sum as `sum` for one call (it behaves like the
-    builtin on numbers, so another thread running the same module meanwhile is safe)."""
-    scope = getattr(fn, "__globals__", None)
-    if scope is None or "sum" in scope:
-        yield
-        return
-    with _trace_lock:
-        scope["sum"] = _symbolic_sum
-        try:
-            yield
-        finally:
-            del scope["sum"]
-
-
-class _NotArithmetic(Exception):
-    """A rule needed an actual value, so it cannot be written as one expression."""
-
-
-def _literal(x: float) -> str:
-    """A float as Python source that reads back exactly (inf and nan by name)."""
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return repr(x)
-
-
-def _inline(rule: Callable, args: Sequence[str | float]) -> list[str] | str | None:
-    """`rule` run on symbols: its result's text (a list for a tuple), or None if it
-    needs values. Numbers in `args` (an op's params) enter as themselves."""
-    symbols = [_Sym(a) if isinstance(a, str) else a for a in args]
+def _traced(rule: Callable, arity: int, params: tuple[float, ...],
+            with_out: bool) -> tuple[str, ...] | None:
+    """`rule` run once on symbols {0}..{arity-1} (then params as numbers, then {arity} for
+    out): a format template per result, or None when it needs values."""
+    if not _fixed_arity(rule):
+        return None
+    symbols = [_Sym(f"{{{i}}}") for i in range(arity)]
+    args = [*symbols, *params, _Sym(f"{{{arity}}}")] if with_out else [*symbols, *params]
     try:
-        with _sum_traced(rule):
-            result = rule(*symbols)
-    except Exception:  # noqa: BLE001 - _NotArithmetic, math.tanh(_Sym), x.data...: any
-        return None    # rule that needs real numbers is called instead of inlined
-    items = result if isinstance(result, tuple) else (result,)
+        result = rule(*args)
+    except (_NotArithmetic, Exception):  # noqa: BLE001 - any rule that wants numbers
+        return None
+    items = result if with_out else (result,)
+    if not isinstance(items, (tuple, list)):
+        return None
     texts = []
     for item in items:
         if isinstance(item, _Sym):
             texts.append(_unwrap(item.text))
-        elif is_number(item):
-            texts.append(_literal(float(item)))
+        elif is_number(item) and not isinstance(item, complex):
+            texts.append(_literal(item))
         else:
             return None
-    return texts if isinstance(result, tuple) else texts[0]
+    if max(map(_depth, texts), default=0) > CHAIN:  # a sum over many inputs: called
+        return None
+    return tuple(texts)
+
+
+def _depth(text: str) -> int:
+    """How deeply `text` nests brackets."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "()":
+            depth += 1 if ch == "(" else -1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _unwrap(text: str) -> str:
-    """Drop one pair of outer parentheses when they enclose the whole expression."""
+    """Drop one pair of outer brackets when they enclose the whole expression."""
     if not (text.startswith("(") and text.endswith(")")):
         return text
     depth = 0
@@ -154,402 +169,1121 @@ def _unwrap(text: str) -> str:
     return text[1:-1]
 
 
-def _rule_text(op: Op, arity: int) -> str:
-    """The partials rule in words for a comment: inlined on the names a, b, ... and out,
-    else the rule's docstring, else its source (a lambda's body)."""
-    names = [chr(ord("a") + i) for i in range(min(arity, 3))]
-    if arity <= 3:
-        texts = _inline(op.partials, [*names, *_param_names(op, arity), "out"])
-        if isinstance(texts, list) and len(texts) == arity:
-            return ", ".join(f"d/d{n} = {t}" for n, t in zip(names, texts))
-    doc = (op.partials.__doc__ or "").strip().splitlines()
-    if doc and op.partials.__name__ != "<lambda>":
-        return doc[0].split(";")[0].split(" (")[0].rstrip(".")
-    return _lambda_body(op.partials) or "the op's rule, evaluated on this call's values"
+def _dot(arity: int) -> tuple[str, tuple[str, ...]]:
+    """w . x + b as the table computes it (builtin sum over the products, then + b) and
+    its partials: x_i for w_i, w_i for x_i, 1 for b."""
+    n = arity // 2
+    products = "".join(f"{{{i}}} * {{{n + i}}}, " for i in range(n))
+    total = f"sum(({products.rstrip(' ')}))" if n else "sum(())"
+    bias = (f" + {{{2 * n}}}", "1.0") if arity % 2 else ("", "")
+    partials = [f"{{{n + i}}}" for i in range(n)] + [f"{{{i}}}" for i in range(n)]
+    return total + bias[0], tuple(partials + [bias[1]] * (arity % 2))
 
 
-def _param_names(op: Op, arity: int) -> list[str]:
-    """Placeholder names for an op's params in a comment (an exponent, a slope)."""
-    code = getattr(op.partials, "__code__", None)
-    if code is None or code.co_flags & 0x04:  # *args: no named params
-        return []
-    return list(code.co_varnames[arity : code.co_argcount - 1])
+def _branching(forward: str, partial: str) -> Callable[[int, tuple], tuple]:
+    """A one-input rule that branches on its value; `{s}` is where its param goes."""
+    def templates(arity: int, params: tuple) -> tuple[str, tuple[str, ...]]:
+        slope = _literal(params[0]) if params else ""
+        return forward.replace("{s}", slope), (partial.replace("{s}", slope),)
+    return templates
 
 
-def _lambda_body(fn: Callable) -> str:
-    """A lambda's body as written in its source file ('' when it cannot be found)."""
-    code = getattr(fn, "__code__", None)
-    positions = getattr(code, "co_positions", None)  # Python 3.11+
-    if positions is None:
-        return ""
-    spans = [p for p in positions() if None not in p and p[2] != p[3]]
-    if not spans:
-        return ""
-    first, last, start, end = max(spans, key=lambda p: (p[1] - p[0], p[3] - p[2]))
-    if first != last:
-        return ""
-    text = linecache.getline(code.co_filename, first)[start:end].strip()
-    return _unwrap(text.rstrip(",)").lstrip("(")) if text.endswith(",)") else text
+# Inline forms of the built-ins the tracer cannot read: rules that branch on values, and
+# those taking any number of inputs (a traced builtin sum() would be a chain of +, which
+# Python 3.12's compensated sum() is not). Each equals the table's rule bit for bit, NaN
+# and -0.0 included, as test_codegen checks over many inputs. None: call the table's.
+_TEMPLATES: dict[str, Callable[[int, tuple], tuple[str | None, tuple[str, ...] | None]]] = {
+    "relu": _branching("(0.0 if {0} <= 0.0 else {0})", "(0.0 if {0} <= 0.0 else 1.0)"),
+    "leaky_relu": _branching("({s} * {0} if {0} <= 0.0 else {0})", "({s} if {0} <= 0.0 else 1.0)"),
+    "abs": _branching("abs({0})", "(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0)"),
+    "dot": lambda arity, params: _dot(arity),
+    "sum": lambda arity, params: (None, ("1.0",) * arity),
+}
 
 
-# ---------------------------------------------------------------- the program
+class _Rule(NamedTuple):
+    """How generated code computes one op at one arity and params: format templates over
+    the operands {0}.. (and {arity} for out), or None where the rule is called."""
+
+    forward: str | None
+    partials: tuple[str, ...] | None
 
 
-class _Program:
-    """The lines of one graph's forward and backward, with every node's variable name."""
+def _rule(op: Op, arity: int, params: tuple[float, ...]) -> _Rule:
+    """The table's rule for `op` as templates: only the built-in ops (table entries) are
+    read; your own Ops are always called, so nothing of yours is run on symbols."""
+    if OPS.get(op.name) is not op:
+        return _Rule(None, None)
+    if op.name in _TEMPLATES:
+        return _Rule(*_TEMPLATES[op.name](arity, params))
+    forward = _traced(op.forward, arity, params, with_out=False)
+    partials = _traced(op.partials, arity, params, with_out=True)
+    return _Rule(forward and forward[0],
+                 partials if partials is not None and len(partials) == arity else None)
 
-    def __init__(self, root: Value, arguments: Sequence[Value] | None = None,
-                 constants: Iterable[Value] = ()):
-        if not isinstance(root, Value):
-            raise TypeError(f"expected a Value, got {type(root).__name__}")
-        self.root = root
-        self.nodes = topological_order(root)
-        self.names = _variable_names(self.nodes)
-        self.leaves = [v for v in self.nodes if not v.parents]
-        self.arguments = self.leaves if arguments is None else list(arguments)
-        self.constants = set(constants)
-        self.namespace: dict[str, object] = {"inf": math.inf, "nan": math.nan,
-                                             "isfinite": math.isfinite}
+
+def _fixed_arity(rule: Callable) -> bool:
+    """Whether `rule` takes a fixed number of arguments (no *args)."""
+    try:
+        kinds = [p.kind for p in inspect.signature(rule).parameters.values()]
+    except (TypeError, ValueError):  # a builtin without a signature: call it
+        return False
+    return inspect.Parameter.VAR_POSITIONAL not in kinds
+
+
+_OPERAND = re.compile(r"\{(\d+)\}\Z")
+_LITERAL = re.compile(r"\(?-?(?:inf|nan|\d[\d.e+-]*)\)?\Z")
+
+
+class _Helpers:
+    """The ops a program calls, by the names it calls them (_tanh, _tanh_partials), with
+    their templates read once per op, arity and params."""
+
+    def __init__(self):
+        self.namespace: dict[str, object] = {"inf": math.inf, "nan": math.nan}
         self.bound: dict[str, tuple[Op, str]] = {}  # name -> (op, "forward" or "partials")
+        self._names: dict[tuple[int, str], str] = {}
+        self._rules: dict[tuple, _Rule] = {}
 
-    def forward_lines(self) -> list[str]:
-        lines = []
-        for v in self.nodes:
-            if not v.parents:
-                if v in self.constants:
-                    lines.append(f"{self.names[v]} = {_literal(v.data)}")
-                continue
-            args = [self.names[p] for p in v.parents]
-            expr = _inline(v.op.forward, [*args, *v.params])
-            if not isinstance(expr, str):
-                expr = f"{self._function(v.op, 'forward')}({', '.join(args + [_literal(p) for p in v.params])})"
-            lines.append(f"{self.names[v]} = {expr}")
-        return lines
+    def rule(self, op: Op, arity: int, params: tuple[float, ...]) -> _Rule:
+        # NOTE: keyed by id(op): the graph holds its ops while a program is written; params
+        # by their text, since -0.0 == 0.0 but a slope of -0.0 gives other signs
+        key = (id(op), arity, tuple(map(_literal, params)))
+        found = self._rules.get(key)
+        if found is None:
+            found = self._rules[key] = _rule(op, arity, params)
+        return found
 
-    def backward_lines(self, wanted: set[Value] | None = None) -> tuple[list[str], list[str]]:
-        """The gradient variables' initialisation and the backward lines.
-
-        `wanted`: the leaves whose gradients are needed (None: all); edges into other
-        leaves are left out, which changes no other gradient.
-        """
-        nodes = [v for v in reversed(self.nodes) if v.parents]
-        needed = set(self.nodes) if wanted is None else _ancestors_of(nodes, wanted)
-        grads = [f"g_{self.names[v]}" for v in self.nodes if v in needed and v is not self.root]
-        lines: list[str] = [f"g_{self.names[self.root]} = 1.0"]
-        for v in nodes:
-            if v not in needed:
-                continue
-            upstream = f"g_{self.names[v]}"
-            args = [self.names[p] for p in v.parents]
-            call = [*args, *(_literal(p) for p in v.params), self.names[v]]
-            partials = _inline(v.op.partials, [*args, *v.params, self.names[v]])
-            shown = args if len(args) <= 4 else [*args[:3], "...", args[-1]]
-            lines.append(f"# {self.names[v]} = {v.op.name}({', '.join(shown)})    "
-                         f"rule: {_rule_text(v.op, len(args))}")
-            if not isinstance(partials, list) or len(partials) != len(args):
-                d_name = f"d_{self.names[v]}"
-                lines.append(f"{d_name} = {self._function(v.op, 'partials')}({', '.join(call)})")
-                partials = [f"{d_name}[{i}]" for i in range(len(args))]
-            edges = [(f"g_{self.names[p]}", d) for p, d in zip(v.parents, partials)
-                     if p in needed]
-            indent = ""
-            if len(edges) >= _GUARDED_EDGES:
-                # NOTE: with a zero upstream grad every edge adds 0 * local, which changes
-                # nothing unless a local is inf or nan (0 * inf = nan must still reach the
-                # inputs); a sum of the locals is non-finite whenever one of them is.
-                locals_ = (f"sum({d_name})" if partials[0].startswith("d_") else
-                           " + ".join(_parenthesised(d) for d in partials))
-                lines.append(f"if {upstream} or not isfinite({locals_}):  "
-                             "# 0 * local adds nothing unless a local is inf or nan")
-                indent = "    "
-            for grad, local in edges:
-                term = upstream if local == "1.0" else f"{upstream} * {_parenthesised(local)}"
-                lines.append(f"{indent}{grad} += {term}")  # x * 1.0 == x, exactly
-        init = [" = ".join(grads[i : i + 8]) + " = 0.0" for i in range(0, len(grads), 8)]
-        return init, lines
-
-    def _function(self, op: Op, part: str) -> str:
-        """The name under which the generated code calls `op`'s forward or partials."""
-        name = op.name if part == "forward" else f"{op.name}_partials"
-        bound = self.namespace.get(name)
-        if bound is not None and bound is not getattr(op, part):
-            name = f"{name}_{sum(k.startswith(name) for k in self.namespace)}"
-        self.namespace[name] = getattr(op, part)
-        self.bound[name] = (op, part)
-        return name
-
-    def preamble(self, body: str) -> list[str]:
-        """Lines binding what the body calls, so the printed source runs on its own."""
-        lines = []
-        code = re.sub(r"#.*", "", body)  # comments mention inf and nan in words
-        used_math = [n for n in ("inf", "isfinite", "nan") if re.search(rf"\b{n}\b", code)]
-        if used_math:
-            lines.append(f"from math import {', '.join(used_math)}")
-        if any(OPS.get(op.name) is op for op, _ in self.bound.values()):
-            lines.append("from micrograd_ann.engine import OPS  # the table of built-in ops")
-        for name, (op, part) in self.bound.items():
-            if OPS.get(op.name) is op:
-                lines.append(f"{name} = OPS[{op.name!r}].{part}")
-            else:
-                lines.append(f"# {name}: your Op {op.name!r}'s {part} (bind it before running)")
-        return lines + [""] if lines else []
+    def name(self, op: Op, part: str, helper: object | None = None) -> str:
+        """The name under which the code calls op's forward or partials (or `helper`)."""
+        key = (id(op), part)
+        if key not in self._names:
+            base = op.name if isinstance(op.name, str) and _IDENTIFIER.match(op.name) else "op"
+            base = f"_{base}" + ("_partials" if part == "partials" else "")
+            name = base
+            for n in itertools.count(2):
+                if name not in self.namespace:
+                    break
+                name = f"{base}_{n}"
+            self._names[key] = name
+            self.namespace[name] = helper if helper is not None else getattr(op, part)
+            self.bound[name] = (op, part)
+        return self._names[key]
 
 
-_GUARDED_EDGES = 3  # nodes with this many edges skip them all at once when upstream is 0
+class _Node(NamedTuple):
+    """One node as a program writes it: its op and the source of its operands."""
+
+    op: Op
+    params: tuple[float, ...]
+    operands: list[str]  # value names or literals
+    out: str  # the variable holding its value
+    d: str  # the variable holding its called partials, if its rule is called
 
 
-_BARE = re.compile(r"[\w.\[\]]+|-?[\d.]+(?:e[-+]?\d+)?|-inf")  # a name, d[i], a literal
+def _forward_lines(helpers: _Helpers, node: _Node, checked: bool = False) -> list[str]:
+    """`out = ...` and, when the partials rule is called, `d = rule(...)` right after it (as
+    the engine computes a node's partials when it makes the node). `checked` wraps calls of
+    your own Ops in the engine's checks of their results."""
+    op, params, operands, out, d = node
+    rule = helpers.rule(op, len(operands), params)
+    args = ", ".join([*operands, *map(_literal, params)])
+    if rule.forward is not None:
+        lines = [f"{out} = {_unwrap(rule.forward.format(*operands))}"]
+    elif checked and OPS.get(op.name) is not op:
+        lines = [f"{out} = _real({helpers.name(op, 'forward')}({args}))"]
+    else:
+        lines = [f"{out} = {helpers.name(op, 'forward')}({args})"]
+    if rule.partials is None:
+        call = f"{helpers.name(op, 'partials')}({args}, {out})"
+        if checked and OPS.get(op.name) is not op:
+            call = f"_reals({call}, {len(operands)})"
+        lines.append(f"{d} = {call}")
+    return lines
 
 
-def _parenthesised(text: str) -> str:
-    """`text` as one operand of `*`: names and numbers bare, expressions in brackets."""
-    return text if _BARE.fullmatch(text) else f"({text})"
+def _locals(helpers: _Helpers, node: _Node) -> list[str]:
+    """Each input's local derivative as one operand of `*`: a name, a literal, a bracketed
+    expression, or d[i] for a called rule."""
+    op, params, operands, out, d = node
+    partials = helpers.rule(op, len(operands), params).partials
+    if partials is None:
+        return [f"{d}[{i}]" for i in range(len(operands))]
+    texts = []
+    for template in partials:
+        operand = _OPERAND.match(template)
+        if operand:
+            texts.append([*operands, out][int(operand.group(1))])
+        elif _LITERAL.match(template):
+            texts.append(template)
+        else:
+            texts.append(f"({_unwrap(template.format(*operands, out))})")
+    return texts
 
 
-def _ancestors_of(nodes_outputs_first: list[Value], wanted: set[Value]) -> set[Value]:
-    """The nodes through which gradient reaches `wanted`: they and everything above them."""
-    needed = set(wanted)
-    for v in reversed(nodes_outputs_first):  # inputs before outputs
-        if any(p in needed for p in v.parents):
-            needed.add(v)
-    return needed
+def _edge(target: str, upstream: str, local: str) -> str:
+    """target += upstream * local (x * 1.0 is x exactly, so that factor is left out)."""
+    return f"{target} += {upstream}" if local == "1.0" else f"{target} += {upstream} * {local}"
 
 
-def _variable_names(nodes: list[Value]) -> dict[Value, str]:
-    """A Python name per node: its label when that is an identifier, else op_k or leaf_k
-    (k its position in topological order, as explain() numbers nodes); never a clash."""
-    names: dict[Value, str] = {}
-    reserved = set(dir(builtins)) | {"inf", "nan", "isfinite", "params_", "inputs_"}
-    taken = set(reserved)
-    for k, v in enumerate(nodes):
-        base = v.label if v.label.isidentifier() and not keyword.iskeyword(v.label) else ""
-        if not base or base.startswith(("g_", "d_")) or base in reserved:
-            base = f"{v.op.name if v.op else 'leaf'}_{k}"
-        name = base
-        for n in itertools.count(2):
-            if name not in taken:
-                break
-            name = f"{base}_{n}"
-        taken.add(name)
-        names[v] = name
-    return names
+def _rule_text(helpers: _Helpers, node: _Node) -> str:
+    """The partials rule in words for a comment: inline on a, b, c and out, else the
+    rule's docstring (escaped: it may be yours), else where it lives."""
+    op, params, operands, _, _ = node
+    partials = helpers.rule(op, len(operands), params).partials
+    if partials is not None and len(set(partials)) == 1 and _LITERAL.match(partials[0]):
+        return f"d/d(each input) = {partials[0]}"
+    if partials is not None and len(operands) <= 3:
+        names = "abc"[:len(operands)]
+        return ", ".join(f"d/d{n} = {_unwrap(t.format(*names, 'out'))}"
+                         for n, t in zip(names, partials))
+    doc = (getattr(op.partials, "__doc__", None) or "").strip().splitlines()
+    if doc and getattr(op.partials, "__name__", "") != "<lambda>":
+        return repr(doc[0].split(" (")[0].rstrip(".")[:80])[1:-1]
+    return f"{_shown(op.name)}'s partials rule"
 
 
-# -------------------------------------------------------------- read and step it
-
-_file_numbers = itertools.count(1)
+# ------------------------------------------------------------------ read it: to_source
 
 
 def to_source(root: Value, name: str | None = None) -> str:
     """Python source of a function computing root and the gradient of every leaf.
 
-    Its arguments are the leaves (defaulting to their current data); it returns root's
-    value and a dict of the leaves' gradients, each exactly as backward() from zero
-    gradients would leave them.
+    Its arguments are the leaves, v0, v1, ... (defaulting to their current data; the
+    comment above the body gives their labels); it returns root's value and a dict of the
+    leaves' gradients by argument name, exactly as backward() from zero gradients would
+    leave them.
     """
-    program = _Program(root)
-    return _source(program, name)[0]
-
-
-def _source(program: _Program, name: str | None) -> tuple[str, dict[str, object]]:
-    names = program.names
-    fname = name or f"backward_of_{names[program.root]}"
-    if not fname.isidentifier() or keyword.iskeyword(fname):
-        raise ValueError(f"name must be a Python identifier, got {fname!r}")
-    params = ", ".join(f"{names[v]}={_literal(v.data)}" for v in program.arguments)
-    forward = program.forward_lines()
-    init, backward = program.backward_lines()
-    grads = ", ".join(f"{names[v]!r}: g_{names[v]}" for v in program.leaves)
-    body = ["# forward: one line per node, inputs first",
-            *forward,
-            "# backward: seed the output, then each node adds upstream * local into its inputs",
-            *init, *backward,
-            f"return {names[program.root]}, {{{grads}}}"]
-    head = (f"def {fname}({params}):\n"
-            f'    """{names[program.root]} and its gradient with respect to every leaf."""\n')
-    code = head + "".join(f"    {line}\n" for line in body)
-    return "".join(f"{line}\n" for line in program.preamble(code)) + code, program.namespace
+    return _Listing(root, name).source
 
 
 def to_function(root: Value, name: str | None = None) -> Callable[..., tuple]:
     """to_source(root), executed: a function whose lines pdb and tracebacks can show."""
-    program = _Program(root)
-    source, namespace = _source(program, name)
-    return _exec(source, namespace, f"backward of {program.names[root]}",
-                 name or f"backward_of_{program.names[root]}")
+    listing = _Listing(root, name)
+    return _exec(listing.source, listing.helpers.namespace,
+                 f"backward of {listing.root_name}", listing.name)[0]
 
 
-def _exec(source: str, namespace: dict[str, object], title: str, name: str) -> Callable:
-    """Run `source` (one def) under a file name of its own, registered with linecache."""
+class _Listing:
+    """The teaching program of one graph: straight-line code, no loops and no guards."""
+
+    def __init__(self, root: Value, name: str | None):
+        if not isinstance(root, Value):
+            raise TypeError(f"expected a Value, got {type(root).__name__}")
+        nodes = topological_order(root)
+        index = {v: k for k, v in enumerate(nodes)}
+        self.root_name = f"v{index[root]}"
+        self.name = _function_name(name, f"backward_of_{self.root_name}")
+        self.helpers = helpers = _Helpers()
+        names = [f"v{k}" for k in range(len(nodes))]
+        leaves = [k for k, v in enumerate(nodes) if not v.parents]
+        labels = [f"v{k} {_shown(nodes[k].label)}" for k in leaves if nodes[k].label]
+        body = [f'"""{self.root_name} and the gradient of every leaf, as backward() '
+                'computes them."""']
+        if labels:
+            body += [f"# leaves: {line}" for line in _wrapped(labels)]
+        body.append("# forward: one line per node, inputs first")
+        written: dict[int, _Node] = {}
+        for k, v in enumerate(nodes):
+            if not v.parents:
+                continue
+            node = written[k] = _Node(v.op, v.params, [names[index[p]] for p in v.parents],
+                                      names[k], f"d{k}")
+            lines = _forward_lines(helpers, node)
+            if v.label:
+                lines[0] += f"  # {_shown(v.label)}"
+            body += lines
+        body.append("# backward: seed the output, then each node adds upstream * local into "
+                    "its inputs")
+        grads = [f"g{k}" for k in range(len(nodes)) if nodes[k] is not root]
+        body += [" = ".join(chunk) + " = 0.0" for chunk in _chunks(grads, 8)]
+        body.append(f"g{index[root]} = 1.0")
+        for k in reversed(range(len(nodes))):
+            if k not in written:
+                continue
+            node = written[k]
+            shown = node.operands if len(node.operands) <= 4 else [
+                *node.operands[:3], "...", node.operands[-1]]
+            label = f" {_shown(nodes[k].label)}" if nodes[k].label else ""
+            body.append(f"# v{k}{label} = {_shown(node.op.name)}({', '.join(shown)}): "
+                        f"{_rule_text(helpers, node)}")
+            for p, local in zip(nodes[k].parents, _locals(helpers, node)):
+                body.append(_edge(f"g{index[p]}", f"g{k}", local))
+        returned = ", ".join(f"'v{k}': g{k}" for k in leaves)
+        body.append(f"return {self.root_name}, {{{returned}}}")
+        arguments = ", ".join(f"v{k}={_literal(nodes[k].data)}" for k in leaves)
+        code = f"def {self.name}({arguments}):\n" + "".join(f"    {line}\n" for line in body)
+        self.source = _preamble(helpers, code) + code
+
+
+def _wrapped(items: list[str], width: int = 80) -> list[str]:
+    """Comma-separated items in lines of at most about `width` characters."""
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) > width:
+            lines.append(line.rstrip(", "))
+            line = ""
+        line += item + ", "
+    return lines + [line.rstrip(", ")] if line else lines
+
+
+def _function_name(name: str | None, default: str) -> str:
+    """A name for the generated function: ASCII (so NFKC cannot turn it into another),
+    not a keyword, and not starting with _ (the helpers' names)."""
+    if name is None:
+        return default
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if not _IDENTIFIER.match(name) or name.startswith("_") or keyword.iskeyword(name):
+        raise ValueError(f"name must be an ASCII identifier not starting with _ and not a "
+                         f"keyword, got {name!r}")
+    return name
+
+
+def _preamble(helpers: _Helpers, code: str) -> str:
+    """Lines binding what the code calls, so that the printed source runs on its own."""
+    lines = []
+    used = [n for n in ("inf", "nan") if re.search(rf"(?<![\w'])\b{n}\b", _code_only(code))]
+    if used:
+        lines.append(f"from math import {', '.join(used)}")
+    builtin = {name: spec for name, spec in helpers.bound.items() if OPS.get(spec[0].name)
+               is spec[0]}
+    if builtin:
+        lines.append("from micrograd_ann.engine import OPS  # the table of built-in ops")
+    for name, (op, part) in helpers.bound.items():
+        if name in builtin:
+            lines.append(f"{name} = OPS[{op.name!r}].{part}")
+        else:
+            lines.append(f"# {name}: the {part} of your Op {_shown(str(op.name))} "
+                         "(bind it before running this)")
+    return "\n".join(lines) + "\n\n" if lines else ""
+
+
+def _code_only(code: str) -> str:
+    """`code` without its comments and docstring (they may mention inf in words)."""
+    return re.sub(r"#.*|\"\"\".*?\"\"\"", "", code)
+
+
+# -------------------------------------------------------------- run generated code
+
+_file_numbers = itertools.count(1)
+
+
+def _exec(source: str, namespace: dict[str, object], title: str,
+          name: str) -> tuple[Callable, list[str]]:
+    """Run `source` (one def) under a file name of its own, registered with linecache
+    until the function it defines is garbage collected; the function and its lines."""
     filename = f"<micrograd_ann {title} #{next(_file_numbers)}>"
     # NOTE: mtime None marks the entry as not backed by a file, so linecache.checkcache()
     # keeps it; pdb and traceback then read the generated lines from here.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    lines = source.splitlines(True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
     scope = dict(namespace)
-    exec(builtins.compile(source, filename, "exec"), scope)  # noqa: S102 - our own source
-    return scope[name]
+    try:
+        exec(builtins.compile(source, filename, "exec"), scope)  # noqa: S102 - our own source
+    except BaseException:
+        linecache.cache.pop(filename, None)
+        raise
+    function = scope.pop(name)  # NOTE: no cycle through its own globals, so it is freed
+    weakref.finalize(function, linecache.cache.pop, filename, None)  # as soon as unused
+    return function, lines
 
+# ---------------------------------------------------------------- compile: the trace
 
-# ------------------------------------------------------------------ run it fast
+PARAM, CONSTANT, ARGUMENT, MADE, NODE = "param", "constant", "argument", "made", "node"
 
 
 class CompileError(ValueError):
     """compile() cannot fix this function's graph, or a check found the graph changed."""
 
 
-class CompiledStep:
-    """`step(*args) -> float`: forward and backward of a traced function on plain floats.
+class _Graph:
+    """One call of fn on Values: its nodes in creation order and what each leaf is.
 
-    Adds each parameter's gradient into its `.grad` (as backward() does: zero them
-    between steps) and returns the loss -- or, when fn returns `(loss, outputs)` (outputs:
-    Values of the loss's graph, in nested lists), `(loss, outputs' numbers)` in the same
-    nesting. `source` holds the generated code.
+    A leaf is a parameter, a declared constant (both read on every call), an argument
+    (a number of the call, made a Value here) or a number fn made into a Value itself (a
+    literal of the program); any other Value made before the call is refused.
     """
 
-    def __init__(self, fn: Callable[..., Value], params: Sequence[Value],
-                 example_args: tuple, check: bool | int):
-        self.fn = fn
-        self.params = list(params)
-        self.shapes = [_shape(a, f"argument {i}") for i, a in enumerate(example_args)]
+    def __init__(self, step: CompiledStep, args: tuple):
+        made: list[Value] = []
+        before = Value(0.0).id  # ids count creations: fn's Values come after this one
+        self.root, self.outputs, self.shape, _ = step._call(args, made)
+        roots = ([] if self.root is None else [self.root]) + list(dict.fromkeys(self.outputs))
+        self.nodes = _collect(roots, step._slots, before, step.fn)
+        self.index = {v: k for k, v in enumerate(self.nodes)}
+        index = self.index
+        arguments = {v: i for i, v in enumerate(made)}
+        self.kinds: list[str] = []
+        self.slots: list[int] = []  # a leaf's parameter, constant or argument number
+        self.parents: list[tuple[int, ...]] = []
+        for v in self.nodes:
+            slot = step._slots.get(v)
+            if slot is not None:
+                kind, slot = slot
+                self.parents.append(())
+            elif v.parents:
+                kind, slot = NODE, -1
+                self.parents.append(tuple(map(index.__getitem__, v.parents)))
+            else:
+                kind, slot = (ARGUMENT, arguments[v]) if v in arguments else (MADE, -1)
+                self.parents.append(())
+            self.kinds.append(kind)
+            self.slots.append(slot)
+
+    def fingerprint(self) -> int:
+        """What compile fixes, as one number: every node's op, params and inputs by
+        position, and every leaf's kind (a made number's value too)."""
+        ops: dict[int, int] = {}
+        entries = []
+        for k, v in enumerate(self.nodes):
+            if self.kinds[k] == NODE:
+                op = ops.setdefault(id(v.op), len(ops))
+                entries.append((op, tuple(map(_literal, v.params)), self.parents[k]))
+            else:
+                made = _literal(v.data) if self.kinds[k] == MADE else self.slots[k]
+                entries.append((self.kinds[k], made))
+        return hash(tuple(entries))
+
+
+def _collect(roots: list[Value], slots: dict[Value, tuple], before: int,
+             fn: Callable) -> list[Value]:
+    """Every node the roots depend on, sorted by creation; parameters and constants are
+    leaves; any other Value made before the call (id up to `before`) is refused."""
+    nodes = list(roots)
+    seen = set(nodes)
+    for v in nodes:  # grows while it is walked: breadth first
+        if v in slots:
+            continue
+        if v.id <= before:
+            raise CompileError(
+                f"{_fn_name(fn)} reads {v!r}, made before compile() traced it and not in "
+                "params or constants: pass it in params (to train it) or in constants= (to "
+                "read its .data on every call without a gradient)")
+        parents = v.parents
+        if seen.issuperset(parents):  # most inputs are shared, found already: one C call
+            continue
+        for p in parents:
+            if p not in seen:
+                seen.add(p)
+                nodes.append(p)
+    nodes.sort(key=_by_id)
+    return nodes
+
+
+_by_id = operator.attrgetter("id")
+
+
+def _fn_name(fn: Callable) -> str:
+    return _shown(getattr(fn, "__name__", type(fn).__name__))
+
+
+# ------------------------------------------------------- compile: samples as a loop
+
+NONE, MANY, UNSEEN = -1, -2, -3  # a node's sample: none, several; no user seen yet
+
+
+class _Loop(NamedTuple):
+    """A batch's samples written once: sample s's nodes are members[s], each sample's in
+    the same order doing the same thing; the other nodes run before (pre) or after (post)."""
+
+    members: list[list[int]]
+    pre: list[int]
+    post: list[int]
+    exported: list[int]  # positions in a sample of the nodes used outside it
+    holes: list[int]  # positions whose numbers differ from sample to sample
+
+
+def _loop(g: _Graph, sample_of: list[int], samples: int, exported: set[int],
+          needs: list[bool]) -> _Loop | None:
+    """The loop over samples, if the graph is one: every sample's nodes (those depending
+    on its arguments, and numbers or nodes only it uses) do the same thing, and running
+    them sample by sample adds every gradient in backward()'s order; else None."""
+    if samples < 2:
+        return None
+    parents = g.parents
+    dep = _dependence(g, sample_of)
+    block = _owners(g, dep, exported)
+    members: list[list[int]] = [[] for _ in range(samples)]
+    for k, b in enumerate(block):
+        if b >= 0:
+            members[b].append(k)
+    if not _trim(g, members, block, exported) or not any(parents[k] for k in members[0]):
+        return None
+    glue = [k for k, b in enumerate(block) if b == MANY and parents[k]]
+    outside = dict.fromkeys(exported & set(itertools.chain(*members)), True)
+    for k in glue:
+        for p in parents[k]:
+            if block[p] >= 0:
+                if dep[k] == NONE:  # NOTE: computed before the loop, it cannot read it
+                    return None
+                outside[p] = True
+    if not all(_same_work(g, members[0], m, outside, needs) for m in members[1:]):
+        return None
+    lo = min(m[0] for m in members)
+    feeds = set(itertools.chain.from_iterable(parents[k] for m in members for k in m))
+    pre, post = [], []
+    for k in glue:
+        early = dep[k] == NONE and (k in feeds or k < lo)
+        if k in feeds and not early:
+            return None
+        (pre if early else post).append(k)
+    late = set(post)
+    if any(p in late for k in pre for p in parents[k]):
+        return None
+    if not _in_backward_order(g, members, pre, post, block, outside, needs):
+        return None
+    first = members[0]
+    exported_at = [i for i, k in enumerate(first) if k in outside]
+    holes = [i for i, k in enumerate(first) if not parents[k] and (
+        g.kinds[k] == ARGUMENT or len({_literal(g.nodes[m[i]].data) for m in members}) > 1)]
+    return _Loop(members, pre, post, exported_at, holes)
+
+
+def _dependence(g: _Graph, sample_of: list[int]) -> list[int]:
+    """Each node's sample: the one whose arguments it depends on, NONE or MANY."""
+    dep: list[int] = []
+    get = dep.__getitem__
+    for kind, slot, parents in zip(g.kinds, g.slots, g.parents):
+        if kind == ARGUMENT:
+            dep.append(sample_of[slot])
+        elif not parents:
+            dep.append(NONE)
+        else:
+            found = set(map(get, parents))  # one C-level pass over a dot's many inputs
+            found.discard(NONE)
+            dep.append(found.pop() if len(found) == 1 else MANY if found else NONE)
+    return dep
+
+
+def _owners(g: _Graph, dep: list[int], exported: set[int]) -> list[int]:
+    """Each node's sample in the loop (MANY: outside it). A node depending on no
+    argument (made from numbers and parameters) goes with the one sample using it."""
+    count = len(g.nodes)
+    orphans = {k for k in range(count) if dep[k] == NONE and g.kinds[k] in (NODE, MADE)}
+    block = [MANY] * count
+    users = [UNSEEN] * count
+    for k in reversed(range(count)):
+        if g.kinds[k] in (PARAM, CONSTANT):
+            b = MANY
+        elif dep[k] != NONE:
+            b = dep[k]
+        else:
+            b = users[k] if users[k] >= 0 and k not in exported else MANY
+        block[k] = b
+        for p in orphans.intersection(g.parents[k]):  # NOTE: C-level over a dot's inputs
+            u = users[p]
+            users[p] = b if u == UNSEEN else u if u == b else MANY
+    return block
+
+
+def _trim(g: _Graph, members: list[list[int]], block: list[int], exported: set[int]) -> bool:
+    """Give every sample as many nodes as the smallest has: a larger one's newest nodes
+    that nothing else of it reads go out of the loop (the first + of builtin sum() over
+    per-sample losses is sample 0's alone). False if that does not even them out."""
+    size = min(map(len, members))
+    for m in members:
+        if len(m) == size:
+            continue
+        readers = Counter(p for k in m for p in g.parents[k] if block[p] == block[k])
+        while len(m) > size and not readers[m[-1]] and m[-1] not in exported:
+            k = m.pop()
+            block[k] = MANY
+            readers.subtract(p for p in g.parents[k] if block[p] == block[m[0]])
+        if len(m) > size:
+            return False
+    return size > 0
+
+
+def _same_work(g: _Graph, first: list[int], other: list[int], outside: dict[int, bool],
+               needs: list[bool]) -> bool:
+    """Whether sample `other` does what sample `first` does, node for node: the same op
+    and params, inputs at the same places (or the same nodes outside the sample), leaves
+    of the same kind, the same nodes used outside and carrying gradients."""
+    nodes, parents, kinds = g.nodes, g.parents, g.kinds
+    same = dict(zip(first, other))  # first's node -> other's; outside nodes map to themselves
+    for a, b in same.items():
+        if (kinds[a] != kinds[b] or needs[a] != needs[b]
+                or (a in outside) != (b in outside)):
+            return False
+        if parents[a]:
+            va, vb = nodes[a], nodes[b]
+            if (va.op is not vb.op or tuple(map(_literal, va.params)) !=
+                    tuple(map(_literal, vb.params))
+                    or tuple(map(same.get, parents[a], parents[a])) != parents[b]):
+                return False
+    return True
+
+
+def _in_backward_order(g: _Graph, members: list[list[int]], pre: list[int],
+                       post: list[int], block: list[int], outside: dict[int, bool],
+                       needs: list[bool]) -> bool:
+    """Whether the loop's backward (post nodes, then sample by sample from the last, then
+    pre nodes, each part outputs first) adds into every gradient shared between parts in
+    the order backward() does: by decreasing creation number of the adding node.
+
+    The usual case is checked in time proportional to the nodes: the nodes of a sample
+    that add into a shared gradient come after those of the sample before, post nodes
+    after every sample's, pre nodes before; otherwise every edge is checked.
+    """
+    parents = g.parents
+    shared = [i for i, k in enumerate(members[0])
+              if any(needs[p] and block[p] == MANY for p in parents[k])]
+    lo, hi = min(m[0] for m in members), max(m[-1] for m in members)
+    adding = [[m[i] for i in shared] for m in members]
+    if (all(a[-1] < b[0] for a, b in zip(adding, adding[1:]) if a and b)
+            and all(k > hi for k in post) and all(k < lo for k in pre)):
+        return True
+    last: dict[int, int] = {}
+    schedule = itertools.chain(reversed(post),
+                               *(reversed(m) for m in reversed(members)), reversed(pre))
+    for k in schedule:
+        for p in parents[k]:
+            if needs[p] and (block[p] == MANY or p in outside):
+                if last.get(p, k) < k:
+                    return False
+                last[p] = k
+    return True
+
+
+# ------------------------------------------------------------ compile: the source
+
+GUARDED = 3  # a node with this many edges skips them all when its upstream grad is 0
+
+
+class _Source:
+    """The generated step of one traced graph: `source` and what it calls (`namespace`),
+    and the order of the numbers the wrapper passes in and reads out.
+
+    `step(_P, _A, _R)` takes the parameters' and constants' data, the arguments' numbers
+    and the rows of per-sample numbers; it yields the outputs' values (None when a value
+    is not finite, so that the engine runs instead), is sent (seeds of the outputs' grads
+    or None, the parameters' grads), and yields (the loss, the parameters' new grads).
+    """
+
+    def __init__(self, g: _Graph, loop: _Loop | None, needs: list[bool], n_inputs: int,
+                 n_flat: int, seeded: bool):
+        self.g, self.loop, self.needs = g, loop, needs
+        self.helpers = _Helpers()
+        self.helpers.namespace.update(_real=_real, _reals=_reals, _isfinite=math.isfinite)
+        kinds = g.kinds
+        self.member = {}  # node -> its position in its sample
+        if loop is not None:
+            for m in loop.members:
+                self.member.update((k, i) for i, k in enumerate(m))
+        self.outputs = list(dict.fromkeys(g.index[v] for v in g.outputs))
+        loop_out = [] if loop is None else [m[i] for m in loop.members for i in loop.exported]
+        # NOTE: outputs computed in the loop and used by nothing after it (a model's
+        # outputs under loss=) pass as lists, without a name per sample in the code
+        self.direct = seeded and bool(loop_out) and not loop.post and set(loop_out) == set(
+            self.outputs)
+        if self.direct:
+            self.outputs = loop_out
+        self.used = sorted((k for k in range(len(g.nodes)) if kinds[k] == PARAM),
+                           key=lambda k: g.slots[k])
+        root = None if g.root is None else g.index[g.root]
+        seeds = {k for k in self.outputs if needs[k] and kinds[k] == NODE} if seeded else set()
+        body = self._inputs(n_inputs, n_flat)
+        body.append("_c = 0.0")
+        pre = [] if loop is None else loop.pre
+        post = [k for k in range(len(g.nodes)) if kinds[k] == NODE] if loop is None else loop.post
+        body += self._forward(pre)
+        backward_loop = [] if loop is None else self._sample_backward()
+        if loop is not None:
+            body += self._sample_forward()
+        body += self._forward(post)
+        shown = "_O" if self.direct else f"({''.join(f'{self.value(k)}, ' for k in self.outputs)})"
+        body.append(f"_seeds, _G = yield None if _c - _c else {shown}")
+        body += self._assign([f"g{k}" for k in self.used], "_G")
+        zeros = [f"g{k}" for k in range(len(g.nodes)) if needs[k] and kinds[k] == NODE
+                 and k not in self.member and k != root and k not in seeds]
+        if not self.direct:
+            zeros += [f"g{k}" for k in loop_out if needs[k] and k != root and k not in seeds]
+            body += self._assign([f"g{k}" if k in seeds else "_" for k in self.outputs],
+                                 "_seeds")
+        body += [" = ".join(chunk) + " = 0.0" for chunk in _chunks(zeros, 16)]
+        if not seeded and root is not None and needs[root]:
+            body.append(f"g{root} += 1.0" if kinds[root] == PARAM else f"g{root} = 1.0")
+        for k in reversed(post):
+            body += self._backward(k)
+        body += backward_loop
+        for k in reversed(pre):
+            body += self._backward(k)
+        grads = "".join(f"g{k}, " for k in self.used)
+        body.append(f"yield {'None' if root is None else self.value(root)}, ({grads})")
+        self.source = "def step(_P, _A, _R):\n" + "".join(f"    {line}\n" for line in body)
+
+    # -- names --------------------------------------------------------------------
+
+    def value(self, k: int, inside: bool = False) -> str:
+        """Node k's value as an operand: a literal for a number fn made, s<i> for a node
+        of the sample the loop is at (`inside`), else v<k>."""
+        g = self.g
+        if inside and k in self.member:
+            i = self.member[k]
+            if g.kinds[k] == MADE and i not in self.loop.holes:
+                return _literal(g.nodes[k].data)
+            return f"s{i}"
+        return _literal(g.nodes[k].data) if g.kinds[k] == MADE else f"v{k}"
+
+    def grad(self, k: int, inside: bool = False) -> str:
+        return f"gs{self.member[k]}" if inside and k in self.member else f"g{k}"
+
+    def node(self, k: int, inside: bool = False) -> _Node:
+        v = self.g.nodes[k]
+        operands = [self.value(p, inside) for p in self.g.parents[k]]
+        if inside:
+            i = self.member[k]
+            return _Node(v.op, v.params, operands, f"s{i}", f"ds{i}")
+        return _Node(v.op, v.params, operands, f"v{k}", f"d{k}")
+
+    @staticmethod
+    def _assign(names: list[str], source: str) -> list[str]:
+        """`a, b, _ = source` (nothing when no name is used)."""
+        if all(name == "_" for name in names):
+            return []
+        return [f"{', '.join(names)}, = {source}"]
+
+    # -- parts ----------------------------------------------------------------------
+
+    def _inputs(self, n_inputs: int, n_flat: int) -> list[str]:
+        """Unpack the parameters, the constants and the arguments shared by all samples."""
+        g = self.g
+        inputs, flat = ["_"] * n_inputs, ["_"] * n_flat
+        for k, kind in enumerate(g.kinds):
+            if kind in (PARAM, CONSTANT):
+                inputs[g.slots[k]] = f"v{k}"
+            elif kind == ARGUMENT and k not in self.member:
+                flat[g.slots[k]] = f"v{k}"
+        return self._assign(inputs, "_P") + self._assign(flat, "_A")
+
+    def _forward(self, nodes: list[int], inside: bool = False) -> list[str]:
+        """The nodes' forward lines, then their values added into the finiteness check _c."""
+        lines = []
+        for k in nodes:
+            if self.g.parents[k]:
+                lines += _forward_lines(self.helpers, self.node(k, inside), checked=True)
+        values = [self.value(k, inside) for k in nodes if self.g.parents[k]]
+        lines += [f"_c = _c + {' + '.join(chunk)}" for chunk in _chunks(values)]
+        return lines
+
+    def _backward(self, k: int, inside: bool = False) -> list[str]:
+        """Node k's edges into the inputs that need a gradient; a node with many edges and
+        partials that are all finite skips them when its upstream grad is 0 (each would add
+        0 to a sum, which changes nothing: no grad here is ever -0.0)."""
+        g, needs = self.g, self.needs
+        if not (needs[k] and g.parents[k]):
+            return []
+        node = self.node(k, inside)
+        up = self.grad(k, inside)
+        edges = [_edge(self.grad(p, inside), up, local)
+                 for p, local in zip(g.parents[k], _locals(self.helpers, node)) if needs[p]]
+        if len(edges) < GUARDED:
+            return edges
+        guard = _guard(self.helpers, node, up)
+        return edges if guard is None else [guard, *(f"    {edge}" for edge in edges)]
+
+    def _sample_backward(self) -> list[str]:
+        """The loop over samples, last first, each sample's nodes outputs first."""
+        loop, needs = self.loop, self.needs
+        first = loop.members[0]
+        seeds = [i for i in loop.exported if needs[first[i]]]
+        zeros = [f"gs{i}" for i, k in enumerate(first)
+                 if needs[k] and self.g.parents[k] and i not in seeds]
+        lines = [" = ".join(chunk) + " = 0.0" for chunk in _chunks(zeros, 16)]
+        for k in reversed(first):
+            lines += self._backward(k, inside=True)
+        self.state = sorted(set(re.findall(r"\b(?:s|ds)\d+\b", "\n".join(lines))),
+                            key=lambda name: (name[0], int(name.lstrip("ds"))))
+        state = "".join(f"{name}, " for name in self.state)
+        targets = "".join(f"gs{i}, " for i in seeds)
+        if not seeds:
+            head = f"for ({state}) in reversed(_S):"
+        elif self.direct and len(loop.exported) == 1:
+            head = f"for ({state}), {targets} in zip(reversed(_S), reversed(_seeds)):"
+        elif self.direct:
+            targets = "".join(f"gs{i}, " if i in seeds else "_, " for i in loop.exported)
+            rows = f"zip(*[iter(_seeds)] * {len(loop.exported)})"
+            head = f"for ({state}), ({targets}) in zip(reversed(_S), reversed(list({rows}))):"
+        else:
+            per_sample = "".join(
+                "(" + "".join(f"g{m[i]}, " for i in seeds) + "), "
+                for m in reversed(loop.members))
+            head = f"for ({state}), ({targets}) in zip(reversed(_S), ({per_sample})):"
+        return [head, *(f"    {line}" for line in lines or ["pass"])]
+
+    def _sample_forward(self) -> list[str]:
+        """The loop over samples, first to last: their forward lines, what backward reads
+        of each (_S), and the values used outside the loop (_O, unpacked after it)."""
+        loop = self.loop
+        first = loop.members[0]
+        targets = "".join(f"s{i}, " for i in loop.holes)
+        lines = self._forward(first, inside=True)
+        lines.append(f"_S.append(({''.join(f'{name}, ' for name in self.state)}))")
+        if loop.exported:
+            lines.append(f"_O += ({''.join(f's{i}, ' for i in loop.exported)})")
+        out = ["_S = []", "_O = []", f"for ({targets}) in _R:",
+               *(f"    {line}" for line in lines)]
+        if self.direct:
+            return out
+        return out + self._assign([f"v{m[i]}" for m in loop.members for i in loop.exported],
+                                  "_O")
+
+
+def _guard(helpers: _Helpers, node: _Node, up: str) -> str | None:
+    """`if up or <a partial is not finite>:` for one node's edges, or None when finiteness
+    cannot be told cheaply (then every edge runs)."""
+    if node.op is OPS.get("dot"):  # NOTE: w . x + b is finite only if every operand is
+        return f"if {up} or {node.out} - {node.out}:"
+    locals_ = _locals(helpers, node)
+    if all(_LITERAL.match(t) and "inf" not in t and "nan" not in t for t in locals_):
+        return f"if {up}:"
+    if helpers.rule(node.op, len(node.operands), node.params).partials is None:
+        return f"if {up} or not _isfinite(sum({node.d})):"
+    if len(locals_) <= CHAIN:
+        return f"if {up} or not _isfinite({' + '.join(locals_)}):"
+    return None
+
+
+def _real(x: object) -> float:
+    """Your Op's result as the engine keeps it: a float (else the engine's error)."""
+    if type(x) is float:
+        return x
+    if not is_number(x):
+        raise TypeError(f"an Op returned {type(x).__name__}, not a number")
+    return float(x)
+
+
+def _reals(partials: object, n: int) -> tuple[float, ...]:
+    """Your Op's partials as the engine keeps them: n floats (else the engine's error)."""
+    if not isinstance(partials, (tuple, list)) or len(partials) != n:
+        raise TypeError(f"an Op's partials rule returned {partials!r} for {n} inputs")
+    return tuple(map(_real, partials))
+
+
+# ------------------------------------------------------------- compile: the step
+
+
+def compile(fn: Callable[..., object], params: Sequence[Value], *example_args: object,
+            loss: Callable[..., Value] | None = None, constants: Sequence[Value] = (),
+            check: bool | int = False) -> CompiledStep:
+    """Trace fn(*example_args) once on Values; return a step that reruns it on floats.
+
+    `example_args` are numbers or (nested) lists of numbers (arrays too, through their
+    tolist()); later calls must pass the same shapes. fn returns the loss, or (loss,
+    outputs); with `loss=`, fn returns the outputs and loss(outputs, *more) runs on the
+    engine at every call -- for a loss that branches on values. Every Value fn reads must
+    be a parameter (listed once; a repeat is ignored), a constant (read at every call, no
+    gradient), or made inside fn: a number fn turns into a Value is part of the program.
+    Like jax.jit, Python `if`s on values inside fn are fixed at trace time (relu's branch
+    is not); check=True (or N) traces again every 100th (Nth) call and raises
+    CompileError if the graph changed.
+    """
+    return CompiledStep(fn, params, example_args, loss, constants, check)
+
+
+class CompiledStep:
+    """`step(*args)`: forward and backward of a traced function, as generated code.
+
+    Adds each parameter's gradient into its .grad (zero them between steps, as with
+    backward()) and returns the loss -- or (loss, outputs' numbers in their nesting) when
+    fn returns (loss, outputs) or compile() had loss=, whose extra arguments follow fn's:
+    step(xs, ys) is fn(xs) and loss(outputs, ys). The numbers are those of fn(*args) on
+    Values and backward(), bit for bit. A call where some value is not finite (an overflow,
+    which the engine reports as an OpError; inf or nan in the data) or a parameter's grad
+    is -0.0 runs exactly that on the engine. `source` is the generated code.
+    """
+
+    def __init__(self, fn: Callable, params: Sequence[Value], example_args: tuple,
+                 loss: Callable | None, constants: Sequence[Value], check: bool | int):
+        if not callable(fn):
+            raise TypeError(f"compile needs a function, got {type(fn).__name__}")
+        if loss is not None and not callable(loss):
+            raise TypeError(f"loss must be a function of the outputs, got {type(loss).__name__}")
+        self.fn, self.loss = fn, loss
+        self.params = _values("params", params)
+        self.constants = _values("constants", constants)
+        for where, v in enumerate(self.params):
+            if v.parents:
+                raise ValueError(f"params[{where}] is not a leaf ({v!r} is computed from other "
+                                 "Values): a parameter holds a number of its own")
+        if set(self.params) & set(self.constants):
+            raise ValueError("a Value cannot be both in params and in constants")
+        self._inputs = self.params + self.constants
+        self._slots = {v: (PARAM, i) for i, v in enumerate(self.params)}
+        self._slots.update((v, (CONSTANT, len(self.params) + i))
+                           for i, v in enumerate(self.constants))
         self.check_every = (0 if check is False else 100 if check is True
                             else check_int("check", check, 1))
         self.calls = 0
-        root, inputs, outputs = self._trace(example_args)
-        self.structure = _structure(root)
-        self.has_outputs = outputs is not None
-        self.output_shape = None if outputs is None else _shape(outputs, "outputs", Value)
-        program = _Program(root)
-        known = set(self.params) | set(inputs)
-        program.constants = {v for v in program.leaves if v not in known}
-        self.source, namespace = self._source(program, inputs, _leaves_of(outputs))
-        self._run = _exec(self.source, namespace, f"compiled step of {fn.__name__}", "step")
+        args = [_listed(a, f"argument {i}") for i, a in enumerate(example_args)]
+        self._shapes = [_shape(a, f"argument {i}") for i, a in enumerate(args)]
+        source, namespace = self._write(tuple(args))  # NOTE: the traced graph is freed here,
+        self._run, self._lines = _exec(source, namespace,  # before Python compiles the code
+                                       f"compiled step of {_fn_name(fn)}", "step")
 
-    def _trace(self, args: tuple) -> tuple[Value, list[Value], object]:
-        inputs: list[Value] = []
-        values = [_as_values(a, inputs) for a in args]
-        root = self.fn(*values)
-        outputs = None
-        if isinstance(root, tuple) and len(root) == 2:
-            root, outputs = root
-        if not isinstance(root, Value):
-            raise CompileError(f"{self.fn.__name__} must return a Value (the loss) or "
-                               f"(loss, outputs), got {type(root).__name__}")
-        missing = [i for i, p in enumerate(self.params) if not isinstance(p, Value)]
-        if missing:
-            raise TypeError(f"params must be Values; params[{missing[0]}] is not")
-        return root, inputs, outputs
+    def _write(self, args: tuple) -> tuple[str, dict[str, object]]:
+        """Trace fn, write its step's source, and keep what calls of it need."""
+        g = _Graph(self, args)
+        self._fingerprint = g.fingerprint() if self.check_every else None
+        self._output_shape = g.shape
+        sample_of, self._samples = _samples(self._shapes)
+        needs = _needs(g)
+        exported = {g.index[v] for v in g.outputs}
+        if g.root is not None:
+            exported.add(g.index[g.root])
+        loop = _loop(g, sample_of, self._samples, exported, needs)
+        self.looped = loop is not None
+        written = _Source(g, loop, needs, len(self._inputs), len(sample_of), self.loss is not None)
+        self._used = [self.params[g.slots[k]] for k in written.used]
+        self._ones = [1.0] * len(self._used)
+        position = {k: i for i, k in enumerate(written.outputs)}
+        self._out_order = [position[g.index[v]] for v in g.outputs]  # user's -> program's
+        self._out_params = [v if self._slots.get(v, ("",))[0] == PARAM else None
+                            for v in (g.nodes[k] for k in written.outputs)]
+        self._gather, self._extra, self._width = _rows(g, loop, len(sample_of))
+        return written.source, written.helpers.namespace
 
-    def _source(self, program: _Program, inputs: list[Value],
-                outputs: list[Value]) -> tuple[str, dict]:
-        names = program.names
-        in_graph = set(program.nodes)
-        if not all(v in in_graph for v in outputs):
-            raise CompileError("every output must be part of the loss's graph")
-        params = [p for p in self.params if p in in_graph]
-        self._used = params  # the parameters the step reads and adds gradients into
-        init, backward = program.backward_lines(set(params))
-        unpack = [f"{names[p]} = params_[{i}]" for i, p in enumerate(params)]
-        unpack += [f"{names[x]} = inputs_[{i}]" for i, x in enumerate(inputs) if x in in_graph]
-        grads = "".join(f"g_{names[p]}, " for p in params)
-        shown = "".join(f"{names[v]}, " for v in outputs)
-        body = [*unpack, *program.forward_lines(), *init, *backward,
-                f"return {names[program.root]}, ({grads}), ({shown})"]
-        source = "def step(params_, inputs_):\n" + "".join(f"    {line}\n" for line in body)
-        return source, program.namespace
+    @property
+    def source(self) -> str:
+        """The generated code of the step."""
+        return "".join(self._lines)
 
-    def __call__(self, *args) -> float:
-        if len(args) != len(self.shapes):
-            raise TypeError(f"the step takes {len(self.shapes)} arguments, got {len(args)}")
+    # -- calling it -------------------------------------------------------------------
+
+    def __call__(self, *args: object) -> float | tuple[float, object]:
+        n = len(self._shapes)
+        if len(args) < n or (self.loss is None and len(args) > n):
+            more = " (then the loss's)" if self.loss is not None else ""
+            raise TypeError(f"the step takes {n} arguments{more}, got {len(args)}")
         flat: list[float] = []
-        for i, (arg, shape) in enumerate(zip(args, self.shapes)):
+        for i, (arg, shape) in enumerate(zip(args, self._shapes)):
             _flatten(arg, shape, flat, f"argument {i}")
         self.calls += 1
         if self.check_every and self.calls % self.check_every == 1 % self.check_every:
-            self._check(args)
+            self._check(args[:n])
         used = self._used
-        loss, grads, outputs = self._run([p.data for p in used], flat)
-        for p, g in zip(used, grads):
-            p.grad += g
-        if not self.has_outputs:
+        if min(map(math.copysign, self._ones, [p.grad for p in used]), default=1.0) < 0.0 \
+                and any(p.grad == 0.0 and math.copysign(1.0, p.grad) < 0.0 for p in used):
+            return self._on_engine(args)  # NOTE: skipped edges would keep a -0.0 grad
+        values = flat + self._extra if self._extra else flat
+        rows = (zip(*[iter(map(values.__getitem__, self._gather))] * self._width)
+                if self._width else itertools.repeat((), self._samples))
+        run = self._run([v.data for v in self._inputs], flat, rows)
+        try:
+            outputs = next(run)
+        except Exception:  # noqa: BLE001 - an op refused its numbers: the engine says how
+            outputs = None
+        if outputs is None:
+            return self._on_engine(args)
+        if self.loss is None:
+            loss, grads = run.send((None, [p.grad for p in used]))
+            shown = outputs
+        else:
+            loss, seeds, shown = self._head(outputs, args[n:])
+            _, grads = run.send((seeds, [p.grad for p in used]))
+        for p, grad in zip(used, grads):
+            p.grad = grad
+        if self._output_shape is None:
             return loss
-        return loss, _unflatten(iter(outputs), self.output_shape)
+        ordered = [shown[i] for i in self._out_order]
+        return loss, _unflatten(iter(ordered), self._output_shape)
+
+    def _head(self, outputs: tuple, more: tuple) -> tuple[float, list[float], tuple]:
+        """loss(outputs, *more) on the engine, the outputs made leaves (a parameter stays
+        itself): the loss, the outputs' grads (the seeds of the rest), their numbers."""
+        leaves = [Value(x) if p is None else p for p, x in zip(self._out_params, outputs)]
+        nested = _unflatten(iter([leaves[i] for i in self._out_order]), self._output_shape)
+        loss = self._engine_loss(nested, more)
+        return loss.data, [leaf.grad for leaf in leaves], outputs
+
+    def _engine_loss(self, outputs: object, more: tuple) -> Value:
+        """loss(outputs, *more), backward() run, the constants' grads left as they were."""
+        loss = self.loss(outputs, *more)
+        if not isinstance(loss, Value):
+            raise TypeError(f"loss must return a Value, got {type(loss).__name__}")
+        with _kept_grads(self.constants):
+            loss.backward()
+        return loss
+
+    def _on_engine(self, args: tuple) -> float | tuple[float, object]:
+        """The call as the engine runs it: fn on Values, then backward()."""
+        n = len(self._shapes)
+        root, _, _, result = self._call(tuple(_listed(a, "") for a in args[:n]), [])
+        if self.loss is not None:
+            return self._engine_loss(result, args[n:]).data, _numbers(result)
+        with _kept_grads(self.constants):
+            root.backward()
+        if self._output_shape is None:
+            return root.data
+        return root.data, _numbers(result[1])
+
+    def _call(self, args: tuple, made: list[Value]) -> tuple[Value | None, list, object, object]:
+        """fn on Values made from args (collected in `made`): its loss (None with loss=),
+        its outputs in order, their nesting, and what fn returned."""
+        result = self.fn(*[_as_values(a, made) for a in args])
+        if self.loss is not None:
+            return None, _leaves_of(result), _shape(result, "outputs", Value), result
+        if isinstance(result, Value):
+            return result, [], None, result
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
+            outputs = result[1]
+            return result[0], _leaves_of(outputs), _shape(outputs, "outputs", Value), result
+        raise CompileError(f"{_fn_name(self.fn)} must return a Value (the loss) or (loss, "
+                           f"outputs), got {type(result).__name__}")
 
     def _check(self, args: tuple) -> None:
-        """Trace fn again on these arguments; its graph must have the traced structure."""
-        root, _, _ = self._trace(args)
-        if _structure(root) != self.structure:
-            raise CompileError(f"{self.fn.__name__}'s graph changed shape on call "
-                               f"{self.calls} (Python control flow on values?): compile "
-                               "works only for a fixed graph structure")
+        """Trace fn again on these arguments; its graph must be the traced one."""
+        if _Graph(self, tuple(_listed(a, "") for a in args)).fingerprint() != \
+                self._fingerprint:
+            raise CompileError(f"{_fn_name(self.fn)}'s graph changed on call {self.calls} "
+                               "(Python control flow on values, or a number computed from "
+                               "them?): compile works only for a fixed graph")
 
 
-def compile(fn: Callable[..., Value], params: Sequence[Value], *example_args,
-            check: bool | int = False) -> CompiledStep:
-    """Trace fn(*example_args) once on Values and return a step on plain floats.
+# ------------------------------------------------------- compile: arguments and rows
 
-    `example_args` are numbers or nested lists of numbers; later calls must pass the
-    same shapes. The graph's structure is fixed at trace time -- Python `if`s on values
-    inside fn are not re-evaluated -- while branches inside ops (relu, abs) are.
-    check=True (or every=N) re-traces every 100th (Nth) call and raises CompileError if
-    the structure changed.
-    """
-    if not callable(fn):
-        raise TypeError(f"compile needs a function returning a Value, got {type(fn).__name__}")
-    return CompiledStep(fn, params, example_args, check)
+
+def _values(what: str, items: Sequence[Value]) -> list[Value]:
+    """`items` as a list of Values without repeats (the first of each kept)."""
+    if isinstance(items, Value) or not isinstance(items, Iterable):
+        raise TypeError(f"{what} must be a list of Values, got {type(items).__name__}")
+    items = list(items)
+    for i, v in enumerate(items):
+        if not isinstance(v, Value):
+            raise TypeError(f"{what} must be Values; {what}[{i}] is {type(v).__name__}")
+    return list(dict.fromkeys(items))
+
+
+def _listed(x: object, where: str) -> object:
+    """An array (anything with tolist(), e.g. numpy's) as nested lists; else x itself."""
+    if isinstance(x, (list, tuple, str, bytes, Value)) or is_number(x):
+        return x
+    tolist = getattr(x, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    return x
 
 
 def _shape(x: object, where: str, leaf: type | None = None) -> object:
     """A nested list's shape: None for a number (or a `leaf`), else the items' shapes."""
-    if (is_number(x) and leaf is None) or (leaf is not None and isinstance(x, leaf)):
+    if (leaf is None and is_number(x)) or (leaf is not None and isinstance(x, leaf)):
         return None
     if isinstance(x, (list, tuple)):
-        return tuple(_shape(item, f"{where}[{i}]", leaf) for i, item in enumerate(x))
-    kind = "numbers" if leaf is None else f"{leaf.__name__}s"
-    raise TypeError(f"{where} must be a {kind[:-1]} or a (nested) list of {kind}, got "
-                    f"{type(x).__name__}")
+        return tuple(_shape(_listed(item, where) if leaf is None else item,
+                            f"{where}[{i}]", leaf) for i, item in enumerate(x))
+    if leaf is None:
+        hint = " (put Values in params or constants)" if isinstance(x, Value) else ""
+        raise TypeError(f"{where} must be a number or a (nested) list of numbers, got "
+                        f"{type(x).__name__}{hint}")
+    raise CompileError(f"{where} must be Values in (nested) lists, got {type(x).__name__}")
 
 
-def _leaves_of(x: object) -> list:
-    """A nested list's items in order (x itself when it is not a list; [] for None)."""
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return [leaf for item in x for leaf in _leaves_of(item)]
-    return [x]
+def _size(shape: object) -> int:
+    return 1 if shape is None else sum(map(_size, shape))
 
 
-def _unflatten(items: Iterator[float], shape: object) -> object:
-    """Numbers from `items` in the nesting `shape` describes (lists for tuples)."""
-    if shape is None:
-        return next(items)
-    return [_unflatten(items, sub) for sub in shape]
+def _samples(shapes: list[object]) -> tuple[list[int], int]:
+    """Each argument number's sample (NONE if shared), and how many samples there are:
+    the items of the first list argument, and of every list argument as long as it."""
+    count = next((len(s) for s in shapes if s is not None and len(s) >= 2), 0)
+    sample_of: list[int] = []
+    for shape in shapes:
+        if shape is not None and len(shape) == count:
+            for s, item in enumerate(shape):
+                sample_of += [s] * _size(item)
+        else:
+            sample_of += [NONE] * _size(shape)
+    return sample_of, count
+
+
+def _needs(g: _Graph) -> list[bool]:
+    """Whether each node's gradient is needed: it is a parameter's or leads to one."""
+    needs: list[bool] = []
+    for kind, parents in zip(g.kinds, g.parents):
+        needs.append(kind == PARAM or any(map(needs.__getitem__, parents)))
+    return needs
+
+
+def _rows(g: _Graph, loop: _Loop | None, n_flat: int) -> tuple[list[int], list[float], int]:
+    """Where each sample's per-sample numbers are, in order: an index into the arguments'
+    numbers followed by the numbers fn made that differ between samples."""
+    if loop is None:
+        return [], [], 1
+    gather: list[int] = []
+    extra: list[float] = []
+    for m in loop.members:
+        for i in loop.holes:
+            k = m[i]
+            if g.kinds[k] == ARGUMENT:
+                gather.append(g.slots[k])
+            else:
+                gather.append(n_flat + len(extra))
+                extra.append(g.nodes[k].data)
+    return gather, extra, len(loop.holes)
 
 
 def _flatten(x: object, shape: object, out: list[float], where: str) -> None:
+    """Append x's numbers (floats, as Value() would hold them) to `out`, checking that x
+    has the traced `shape`."""
     if shape is None:
-        if not is_number(x):
-            raise TypeError(f"{where} must be a number, got {type(x).__name__}")
-        out.append(float(x))
+        if type(x) is not float:
+            x = _listed(x, where)
+            if not is_number(x):
+                raise TypeError(f"{where} must be a number, got {type(x).__name__}")
+            x = float(x)
+        out.append(x)
         return
+    x = _listed(x, where)
     if not isinstance(x, (list, tuple)) or len(x) != len(shape):
-        raise ValueError(f"{where} must have the traced shape ({len(shape)} items)")
+        got = f"{len(x)} items" if isinstance(x, (list, tuple)) else type(x).__name__
+        raise ValueError(f"{where} must have the traced shape ({len(shape)} items), got {got}")
+    if shape.count(None) == len(shape) and set(map(type, x)) == {float}:  # C-level checks
+        out.extend(x)
+        return
     for i, (item, sub) in enumerate(zip(x, shape)):
-        if sub is None and type(item) is float:  # most items: no call, no name to format
-            out.append(item)
-        else:
-            _flatten(item, sub, out, f"{where}[{i}]")
+        _flatten(item, sub, out, f"{where}[{i}]")
 
 
 def _as_values(x: object, made: list[Value]) -> object:
     """Numbers as new leaves (collected in `made`, in order), lists kept as lists."""
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+    x = _listed(x, "")
+    if is_number(x):
         made.append(Value(x))
         return made[-1]
     return [_as_values(item, made) for item in x]
 
 
-def _structure(root: Value) -> tuple:
-    """What compile fixes: each node's op, params and inputs, by position."""
-    nodes = topological_order(root)
-    index = {v: i for i, v in enumerate(nodes)}
-    return tuple((v.op, v.params, tuple(index[p] for p in v.parents)) for v in nodes)
+def _leaves_of(x: object) -> list:
+    """A nested list's items in order (x itself when it is not a list)."""
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _leaves_of(item)]
+    return [x]
+
+
+def _unflatten(items: Iterator, shape: object) -> object:
+    """Items in the nesting `shape` describes (lists for tuples)."""
+    if shape is None:
+        return next(items)
+    return [_unflatten(items, sub) for sub in shape]
+
+
+def _numbers(x: object) -> object:
+    """Values in nested lists as their numbers, in the same nesting (lists for tuples)."""
+    if isinstance(x, (list, tuple)):
+        return [_numbers(item) for item in x]
+    return x.data
+
+
+class _kept_grads:
+    """A block after which the Values' grads are what they were before it."""
+
+    def __init__(self, values: list[Value]):
+        self.values = values
+
+    def __enter__(self) -> None:
+        self.saved = [v.grad for v in self.values]
+
+    def __exit__(self, *_: object) -> None:
+        for v, grad in zip(self.values, self.saved):
+            v.grad = grad

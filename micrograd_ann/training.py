@@ -43,6 +43,15 @@ MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise a
 BOUNDARY_WORK = 20_000_000
 EXPLODING = 10.0  # a loss ending this many times above its first epoch's is reported
 
+# When train() compiles its step (codegen.compile): compiling costs about as much as ten
+# plain steps and each compiled step about a fifth of one, so it pays once COMPILE_AFTER
+# full-size batches would run compiled (epochs a History records run on the engine: it
+# reads their graphs). The generated code grows with the parameters (a line or two per
+# weight, about 2 KB of memory per line while compiling), so models with more than
+# COMPILE_MAX_PARAMETERS parameters are not compiled.
+COMPILE_AFTER = 20
+COMPILE_MAX_PARAMETERS = 20_000
+
 
 class DivergedError(ValueError):
     """The loss or the parameters stopped being finite numbers: the step size is too large."""
@@ -158,11 +167,13 @@ class Run:
     accuracies: list[float]  # training accuracy per epoch, from that epoch's forward passes
     train_accuracy: float  # after the last step
     test_accuracy: float
-    seconds: float
+    seconds: float  # the whole loop, compiling included
     steps: int
     worst: int  # the index in train_set of the sample with the largest loss
     sample_loss: Value  # that sample's loss, labelled, backward done: for drawing
     history: History | None = None  # epoch by epoch, when train() was asked to record
+    compiled_steps: int = 0  # steps run by the compiled step (the rest by the engine)
+    compile_seconds: float = 0.0  # what compiling it took, part of `seconds`
 
     def summary(self) -> str:
         """Four lines: model and data, settings, accuracies, and the time taken."""
@@ -173,7 +184,10 @@ class Run:
             f"  {c.optimizer}, lr {c.lr:g}, {c.loss} loss, {plural(c.epochs, 'epoch')}, "
             f"{plural(self.steps, 'step')}",
             f"  train accuracy {self.train_accuracy:.1%}, test accuracy {self.test_accuracy:.1%}",
-            f"  time {self.seconds:.1f} s ({self.steps / max(self.seconds, 1e-9):.1f} steps/s)",
+            f"  time {self.seconds:.1f} s ({self.steps / max(self.seconds, 1e-9):.1f} steps/s)"
+            + (f", compiling included ({self.compile_seconds:.2f} s; "
+               f"{plural(self.compiled_steps, 'step')} ran compiled)"
+               if self.compiled_steps else ""),
         ])
 
     def warning(self) -> str | None:
@@ -287,14 +301,16 @@ def accuracy(model: MLP, samples: Sequence) -> float:
 
 
 def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool = False,
-          record_every: int | None = None, compiled: bool = False) -> Run:
+          record_every: int | None = None, compiled: bool | None = None) -> Run:
     """Load the data, build the model and optimiser, and run the training loop; with
     `history=True` the Run's `history` records the run (History: record_every=...).
 
-    `compiled=True` runs each step through codegen.compile: the loss of the whole training
-    set traced once, then forward and backward on plain floats -- the same numbers, faster.
-    It needs full-batch training (a batch's targets fix the graph's shape) and records no
-    history (there is no graph to read layer statistics from).
+    Steps run compiled (codegen.compile: the model's forward and backward as generated
+    code, the loss on the engine) where that pays: with `compiled=None`, when at least
+    COMPILE_AFTER full-size batches would run compiled and the model has at most
+    COMPILE_MAX_PARAMETERS parameters; `compiled=True` compiles whenever a batch can use it,
+    False never. The numbers are the engine's, bit for bit, for every loss. Epochs a
+    History records, and a last batch smaller than the others, run on the engine.
     """
     c = resolve(config)
     loader = datasets.DATASETS[c.dataset]
@@ -307,42 +323,45 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     _check_size(len(data[0][0]), nouts, batch)
     model = MLP(len(data[0][0]), nouts, c.activation, seed=c.seed)
     optimizer = OPTIMIZERS[c.optimizer](model.parameters(), lr=c.lr)
-    recorder = None if not history or compiled else History(
+    recorder = None if not history else History(
         model, train_set, test_set, loss_fn=lambda outs, ys: batch_loss(c.loss, outs, ys),
         record_every=record_every, epochs=c.epochs,
         info={"dataset": c.dataset, c.optimizer: f"lr {c.lr:g}", "loss": c.loss,
               "batch": batch, "seed": c.seed})
-    if compiled and batch < len(train_set):
-        raise ValueError(f"compiled training needs full batches (batch size {len(train_set)}, "
-                         f"the whole training set), not {batch}")
-    step = _compiled_step(model, c.loss, train_set) if compiled else None
     order_rng = random.Random(c.seed)
     bar = Progress(c.epochs, progress)
-    run_losses, run_accs, steps = [], [], 0
+    run_losses, run_accs, steps, compiled_steps = [], [], 0, 0
     start = time.perf_counter()
+    step = _compiled_step(model, c.loss, train_set, batch, c.epochs, recorder, compiled)
+    compile_seconds = time.perf_counter() - start if step is not None else 0.0
+    if step is not None and progress is not None:
+        progress.write(f"compiled the training step in {compile_seconds:.2f} s\n")
     epoch = 0
     try:
         for epoch in range(1, c.epochs + 1):
             order = list(train_set)
             if batch < len(order):
                 order_rng.shuffle(order)
+            engine = step is None or _recorded(recorder, epoch)
             total, correct = 0.0, 0
             for i in range(0, len(order), batch):
                 chunk = order[i:i + batch]
+                xs, ys = [x for x, _ in chunk], [y for _, y in chunk]
                 optimizer.zero_grad()
-                if step is not None:
-                    loss_value, scores = step([x for x, _ in chunk])
-                else:
-                    scores = [model(x) for x, _ in chunk]
-                    loss = batch_loss(c.loss, scores, [y for _, y in chunk])
+                if engine or len(chunk) < batch:
+                    scores = [model(x) for x in xs]
+                    loss = batch_loss(c.loss, scores, ys)
                     loss.backward()
                     loss_value = loss.data
                     if recorder is not None:
-                        recorder.on_batch(loss, scores, [y for _, y in chunk])
+                        recorder.on_batch(loss, scores, ys)
+                else:
+                    loss_value, scores = step(xs, ys)
+                    compiled_steps += 1
                 optimizer.step()
                 steps += 1
                 total += loss_value * len(chunk)
-                correct += sum(predict(out) == y for out, (_, y) in zip(scores, chunk))
+                correct += sum(predict(out) == y for out, y in zip(scores, ys))
             run_losses.append(total / len(order))
             run_accs.append(correct / len(order))
             if recorder is not None:
@@ -363,18 +382,31 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     model.zero_grad()  # so the drawn grads are this one sample's, not the last batch's too
     sample_loss.backward()
     return Run(c, model, train_set, test_set, run_losses, run_accs, train_accuracy,
-               accuracy(model, test_set), seconds, steps, worst, sample_loss, recorder)
+               accuracy(model, test_set), seconds, steps, worst, sample_loss, recorder,
+               compiled_steps, compile_seconds)
 
 
-def _compiled_step(model: MLP, loss: str, samples: Sequence) -> codegen.CompiledStep:
-    """The whole-set loss and its outputs, compiled: step(xs) -> (loss, outputs)."""
-    targets = [y for _, y in samples]
+def _recorded(recorder: History | None, epoch: int) -> bool:
+    """Whether `recorder` records this epoch (History's rule: every record_every-th and
+    the last); such an epoch runs on the engine, whose graphs it reads."""
+    return recorder is not None and (epoch % recorder.record_every == 0
+                                     or epoch == recorder.epochs)
 
-    def traced(xs: list) -> tuple[Value, list]:
-        scores = [model(x) for x in xs]
-        return batch_loss(loss, scores, targets), scores
 
-    return codegen.compile(traced, model.parameters(), [list(x) for x, _ in samples])
+def _compiled_step(model: MLP, loss: str, samples: Sequence, batch: int, epochs: int,
+                   recorder: History | None, compiled: bool | None) -> codegen.CompiledStep | None:
+    """The model's forward over a batch compiled, its loss on the engine:
+    step(xs, targets) -> (loss, outputs); None where train()'s rule says it does not pay."""
+    if compiled is not None and not isinstance(compiled, bool):
+        raise TypeError(f"compiled must be True, False or None, got {compiled!r}")
+    full = len(samples) // batch  # full-size batches per epoch
+    runs = full * sum(not _recorded(recorder, e) for e in range(1, epochs + 1))
+    if compiled is False or not runs or (compiled is None and (
+            runs < COMPILE_AFTER or len(model.parameters()) > COMPILE_MAX_PARAMETERS)):
+        return None
+    return codegen.compile(lambda xs: [model(x) for x in xs], model.parameters(),
+                           [list(x) for x, _ in samples[:batch]],
+                           loss=lambda outputs, ys: batch_loss(loss, outputs, ys))
 
 
 def _worst_and_accuracy(model: MLP, loss: str, samples: Sequence) -> tuple[int, float]:

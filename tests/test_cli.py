@@ -537,6 +537,19 @@ def test_an_unwritable_out_is_found_before_training(capsys):
 # -------------------------------------------------------- drawing within a budget
 
 
+def test_train_compiles_by_default_and_prints_the_losses_it_prints_without(tmp_path):
+    """The moons preset: 80 of its 100 steps compiled (the 20 recorded epochs run on the
+    engine), every loss and accuracy printed as with --no-compile, to the digit."""
+    compiled = run("train", "--graph", "none", "--out", str(tmp_path / "a"))
+    plain = run("train", "--graph", "none", "--out", str(tmp_path / "b"), "--no-compile")
+    assert compiled.returncode == 0 and plain.returncode == 0, compiled.stderr + plain.stderr
+    assert compiled.stderr.startswith("compiled the training step in ")
+    assert compiled.stderr.splitlines()[1:] == plain.stderr.splitlines()
+    assert compiled.stdout.splitlines()[3].endswith("; 80 steps ran compiled)")
+    assert "compil" not in plain.stdout.splitlines()[3]
+    assert (tmp_path / "a" / "training.html").exists()
+
+
 def test_a_wide_network_trains_and_draws_in_seconds(tmp_path):
     """MLP(2, [64, 64, 1]): 50 s in all (0.6 s of training) when drawn per neuron, silently."""
     start = time.perf_counter()
@@ -707,9 +720,10 @@ def test_random_command_lines_end_in_an_exit_code_never_a_traceback(monkeypatch,
 
 def test_code_prints_the_backward_pass_as_python_that_runs(capsys):
     code, out, _ = main_output(capsys, "code", "x*x + y", "x=3", "y=1")
-    assert code == 0 and out.startswith("def backward_of_out(x=3.0, y=1.0):")
+    assert code == 0 and out.startswith("def backward_of_v3(v0=3.0, v1=1.0):")
+    assert "# leaves: v0 x, v1 y" in out
     scope: dict = {}
     exec(out, scope)
-    value, grads = scope["backward_of_out"]()
-    assert (value, grads) == (10.0, {"x": 6.0, "y": 1.0})
+    value, grads = scope["backward_of_v3"]()
+    assert (value, grads) == (10.0, {"v0": 6.0, "v1": 1.0})
     assert_main_error(capsys, ["code", "x*x", "x=3", "y=1"], "'y' is given a value but not used")

@@ -253,18 +253,51 @@ def test_a_finite_but_exploding_loss_warns_and_prints_short_numbers():
     assert train(TrainConfig(samples=20, hidden=[3], epochs=3)).warning() is None
 
 
-def test_compiled_training_follows_the_engine():
-    hinge = training.TrainConfig(epochs=15, loss="hinge")
-    engine, compiled = training.train(hinge), training.train(hinge, compiled=True)
-    assert compiled.losses == engine.losses  # no branch on values in the loss: bit for bit
-    assert [p.data for p in compiled.model.parameters()] == \
-        [p.data for p in engine.model.parameters()]
-    bce = training.TrainConfig(epochs=15)  # bce picks its stable formula by the logit's sign
-    engine, compiled = training.train(bce), training.train(bce, compiled=True)
-    assert compiled.losses == pytest.approx(engine.losses, rel=1e-12)
-    assert compiled.accuracies == engine.accuracies and compiled.history is None
+def _same_run(a: training.Run, b: training.Run) -> bool:
+    """Two runs with the same losses, accuracies and final weights, bit for bit."""
+    return (a.losses == b.losses and a.accuracies == b.accuracies
+            and [p.data for p in a.model.parameters()] == [p.data for p in b.model.parameters()])
 
 
-def test_compiled_training_needs_full_batches():
-    with pytest.raises(ValueError, match="compiled training needs full batches"):
-        training.train(training.TrainConfig(epochs=1, batch_size=8), compiled=True)
+@pytest.mark.parametrize("config", [
+    TrainConfig(epochs=25, loss="hinge"),
+    TrainConfig(epochs=25),  # bce: its formula follows the logit's sign, on the engine
+    TrainConfig(epochs=25, loss="mse", optimizer="sgd", lr=0.05),
+    TrainConfig(dataset="spiral", samples=60, epochs=25),  # cross_entropy, 3 outputs
+    TrainConfig(samples=60, epochs=5, batch_size=10),  # mini-batches of one size
+    TrainConfig(samples=55, epochs=5, batch_size=10),  # and a smaller last one
+], ids=["hinge", "bce", "mse", "cross_entropy", "batches", "last batch"])
+def test_compiled_training_gives_the_engines_numbers_for_every_loss(config):
+    compiled, engine = train(config), train(config, compiled=False)
+    assert compiled.compiled_steps > 0 and engine.compiled_steps == 0
+    assert _same_run(compiled, engine)
+    assert compiled.train_accuracy == engine.train_accuracy
+
+
+def test_digits_compiles_by_default_and_gives_the_engines_numbers():
+    pytest.importorskip("sklearn")
+    config = TrainConfig(dataset="digits", samples=200, epochs=4)
+    compiled, engine = train(config), train(config, compiled=False)
+    assert compiled.compiled_steps == 4 * 5  # 160 training samples, batches of 32
+    assert _same_run(compiled, engine)
+
+
+def test_train_compiles_only_where_it_pays_and_says_what_it_cost():
+    short = train(TrainConfig(epochs=3))  # 3 steps: compiling would not pay
+    assert short.compiled_steps == 0 and "compil" not in short.summary()
+    forced = train(TrainConfig(epochs=3), compiled=True)
+    assert forced.compiled_steps == 3 and 0.0 < forced.compile_seconds < forced.seconds
+    assert forced.summary().splitlines()[-1].endswith(
+        f"compiling included ({forced.compile_seconds:.2f} s; 3 steps ran compiled)")
+    stream = io.StringIO()
+    recorded = train(TrainConfig(epochs=40), progress=stream, history=True)
+    assert recorded.compiled_steps == 40 - 20  # History records every 2nd epoch: the engine
+    assert stream.getvalue().startswith("compiled the training step in ")
+    assert len(recorded.history.frames) == 21 and recorded.history.frames[-1].layers
+    samples = [([0.5, -0.5], 0)] * 8
+    big, small = MLP(2, [150, 150, 1]), MLP(2, [16, 16, 1])  # 23,101 and 337 parameters
+    assert len(big.parameters()) > training.COMPILE_MAX_PARAMETERS
+    assert training._compiled_step(big, "bce", samples, 8, 25, None, None) is None
+    assert training._compiled_step(small, "bce", samples, 8, 25, None, None) is not None
+    with pytest.raises(TypeError, match="compiled must be True, False or None"):
+        train(TrainConfig(epochs=1), compiled="yes")
