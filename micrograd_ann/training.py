@@ -13,7 +13,7 @@ import random
 import time
 from typing import Iterator, Sequence, TextIO
 
-from . import codegen, datasets, losses, outputs
+from . import compiler, datasets, losses, outputs
 from .checks import OpError
 from .engine import Value, topological_order
 from .history import History
@@ -43,7 +43,7 @@ MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise a
 BOUNDARY_WORK = 20_000_000
 EXPLODING = 10.0  # a loss ending this many times above its first epoch's is reported
 
-# When train() compiles its step (codegen.compile): compiling costs about as much as ten
+# When train() compiles its step (compiler.compile): compiling costs about as much as ten
 # plain steps and each compiled step about a fifth of one, so it pays once COMPILE_AFTER
 # full-size batches would run compiled (epochs a History records run on the engine: it
 # reads their graphs). The generated code grows with the parameters (a line or two per
@@ -305,7 +305,7 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     """Load the data, build the model and optimiser, and run the training loop; with
     `history=True` the Run's `history` records the run (History: record_every=...).
 
-    Steps run compiled (codegen.compile: the model's forward and backward as generated
+    Steps run compiled (compiler.compile: the model's forward and backward as generated
     code, the loss on the engine) where that pays: with `compiled=None`, when at least
     COMPILE_AFTER full-size batches would run compiled and the model has at most
     COMPILE_MAX_PARAMETERS parameters; `compiled=True` compiles whenever a batch can use it,
@@ -394,7 +394,7 @@ def _recorded(recorder: History | None, epoch: int) -> bool:
 
 
 def _compiled_step(model: MLP, loss: str, samples: Sequence, batch: int, epochs: int,
-                   recorder: History | None, compiled: bool | None) -> codegen.CompiledStep | None:
+                   recorder: History | None, compiled: bool | None) -> compiler.CompiledStep | None:
     """The model's forward over a batch compiled, its loss on the engine:
     step(xs, targets) -> (loss, outputs); None where train()'s rule says it does not pay."""
     if compiled is not None and not isinstance(compiled, bool):
@@ -404,7 +404,7 @@ def _compiled_step(model: MLP, loss: str, samples: Sequence, batch: int, epochs:
     if compiled is False or not runs or (compiled is None and (
             runs < COMPILE_AFTER or len(model.parameters()) > COMPILE_MAX_PARAMETERS)):
         return None
-    return codegen.compile(lambda xs: [model(x) for x in xs], model.parameters(),
+    return compiler.compile(lambda xs: [model(x) for x in xs], model.parameters(),
                            [list(x) for x, _ in samples[:batch]],
                            loss=lambda outputs, ys: batch_loss(loss, outputs, ys))
 

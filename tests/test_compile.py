@@ -17,9 +17,9 @@ from test_engine_fuzz import PYTHON_OPS, recipes
 
 import micrograd_ann
 from micrograd_ann import (MLP, OPS, Op, OpDomainError, OpError, OpOverflowError,
-                           OpZeroDivisionError, Value, apply, codegen, engine, losses,
+                           OpZeroDivisionError, Value, apply, compiler, losses,
                            sum_values)
-from micrograd_ann.codegen import CompileError
+from micrograd_ann.compiler import CompileError
 from micrograd_ann.datasets import make_moons
 
 
@@ -54,13 +54,13 @@ def wrap(x):
 def on_engine(monkeypatch):
     """Counts the calls that ran on the engine instead of the generated code."""
     calls = []
-    original = codegen.CompiledStep._on_engine
+    original = compiler.CompiledStep._on_engine
 
     def counted(self, args):
         calls.append(args)
         return original(self, args)
 
-    monkeypatch.setattr(codegen.CompiledStep, "_on_engine", counted)
+    monkeypatch.setattr(compiler.CompiledStep, "_on_engine", counted)
     return calls
 
 
@@ -94,7 +94,7 @@ def test_a_graph_without_samples_runs_straight_and_equals_the_engine(on_engine):
         h = (w * x + b).tanh()
         return (h * h + w.abs() + (h * 3.0).sigmoid()).log()
 
-    step = codegen.compile(fn, [w, b], 0.7)
+    step = compiler.compile(fn, [w, b], 0.7)
     assert not step.looped
     for x in (0.7, -2.0, 3.5, 0.0):
         w.grad = b.grad = 0.0
@@ -111,7 +111,7 @@ def test_gradients_add_into_grads_already_there_in_the_engines_order():
     model = MLP(2, [4, 1], seed=1)
     X, Y = moons(10, seed=2)
     loss = demo_loss(model)
-    step = codegen.compile(loss, model.parameters(), X, Y)
+    step = compiler.compile(loss, model.parameters(), X, Y)
     for p in model.parameters():
         p.grad = 0.1
     step(X, Y)
@@ -125,7 +125,7 @@ def test_gradients_add_into_grads_already_there_in_the_engines_order():
 def test_a_grad_of_minus_zero_gives_the_engines_sign(on_engine):
     """Skipping an edge that adds 0 would keep a -0.0 where backward() makes 0.0."""
     w = Value(2.0, "w")
-    step = codegen.compile(lambda xs: sum_values([w * x for x in xs]), [w], [0.0, 0.0, 0.0])
+    step = compiler.compile(lambda xs: sum_values([w * x for x in xs]), [w], [0.0, 0.0, 0.0])
     w.grad = -0.0
     step([0.0, 0.0, 0.0])
     got = w.grad
@@ -175,7 +175,7 @@ def test_random_graphs_compiled_equal_backward_bit_for_bit(recipe, data):
     fn, params = _recipe_fn(recipe, n_params)
     example = list(recipe.leaves[n_params:])
     try:
-        step = codegen.compile(fn, params, example)
+        step = compiler.compile(fn, params, example)
     except (OpError, ArithmeticError, ValueError):
         return  # the trace itself refused these numbers
     except CompileError as exc:
@@ -214,40 +214,40 @@ def test_a_value_made_before_and_not_listed_is_refused_not_frozen():
     w, scale = Value(1.0, "w"), Value(2.0, "scale")
     with pytest.raises(CompileError, match=r"reads Value\(data=2.0.*label='scale'\).*"
                                            r"in params \(to train it\) or in constants="):
-        codegen.compile(lambda x: w * x * scale, [w], 3.0)
-    step = codegen.compile(lambda x: w * x * scale, [w], 3.0, constants=[scale])
+        compiler.compile(lambda x: w * x * scale, [w], 3.0)
+    step = compiler.compile(lambda x: w * x * scale, [w], 3.0, constants=[scale])
     assert step(3.0) == 6.0 and w.grad == 6.0
     scale.data = 3.0  # read at every call
     w.grad = 0.0
     assert step(3.0) == 9.0 and w.grad == 9.0 and scale.grad == 0.0
-    made = codegen.compile(lambda x: w * x * Value(2.0), [w], 3.0)  # made inside: a number
+    made = compiler.compile(lambda x: w * x * Value(2.0), [w], 3.0)  # made inside: a number
     assert made(3.0) == 9.0 * 2.0 / 3.0 * 1.0 or made(3.0) == 6.0
 
 
 def test_a_parameter_listed_twice_gets_its_gradient_once():
     w = Value(3.0, "w")
-    step = codegen.compile(lambda x: w * w * x, [w, w], 1.5)
+    step = compiler.compile(lambda x: w * w * x, [w, w], 1.5)
     assert step(1.5) == 13.5 and w.grad == 9.0
 
 
 def test_params_and_constants_are_checked():
     w, h = Value(1.0), Value(2.0)
     with pytest.raises(ValueError, match=r"params\[0\] is not a leaf"):
-        codegen.compile(lambda x: x * 2.0, [w * h], 1.0)
+        compiler.compile(lambda x: x * 2.0, [w * h], 1.0)
     with pytest.raises(ValueError, match="both in params and in constants"):
-        codegen.compile(lambda x: w * x, [w], 1.0, constants=[w])
+        compiler.compile(lambda x: w * x, [w], 1.0, constants=[w])
     with pytest.raises(TypeError, match=r"params must be Values; params\[1\] is float"):
-        codegen.compile(lambda x: w * x, [w, 2.0], 1.0)
+        compiler.compile(lambda x: w * x, [w, 2.0], 1.0)
     with pytest.raises(TypeError, match="params must be a list of Values"):
-        codegen.compile(lambda x: w * x, w, 1.0)
+        compiler.compile(lambda x: w * x, w, 1.0)
     with pytest.raises(TypeError, match="compile needs a function"):
-        codegen.compile(3, [w], 1.0)
+        compiler.compile(3, [w], 1.0)
     with pytest.raises(CompileError, match="must return a Value"):
-        codegen.compile(lambda x: 3.0, [w], 1.0)
+        compiler.compile(lambda x: 3.0, [w], 1.0)
 
 
 def test_the_package_offers_compile_without_shadowing_the_builtin():
-    assert micrograd_ann.compile is codegen.compile
+    assert micrograd_ann.compile is compiler.compile
     assert "compile" not in micrograd_ann.__all__
     scope: dict = {}
     exec("from micrograd_ann import *", scope)  # noqa: S102
@@ -266,7 +266,7 @@ def test_the_package_offers_compile_without_shadowing_the_builtin():
 ])
 def test_where_the_engine_raises_the_step_raises_the_same(fn, x, error):
     w = Value(1.0, "w")
-    step = codegen.compile(lambda x: fn(w, x), [w], 0.5)
+    step = compiler.compile(lambda x: fn(w, x), [w], 0.5)
     with pytest.raises(error):
         fn(w, Value(x))
     with pytest.raises(error):
@@ -276,7 +276,7 @@ def test_where_the_engine_raises_the_step_raises_the_same(fn, x, error):
 
 def test_inf_and_nan_in_the_data_give_the_engines_numbers():
     w = Value(2.0, "w")
-    step = codegen.compile(lambda xs: sum_values([(w * x).relu() for x in xs]), [w], [1.0, 2.0])
+    step = compiler.compile(lambda xs: sum_values([(w * x).relu() for x in xs]), [w], [1.0, 2.0])
     # relu(2 * inf) + relu(2 * -inf) = inf; dw gets 1 * inf and 0 * -inf = nan
     assert step([math.inf, -math.inf]) == math.inf and math.isnan(w.grad)
     w.grad = 0.0
@@ -288,10 +288,10 @@ def test_inf_and_nan_in_the_data_give_the_engines_numbers():
 def test_your_op_is_called_and_checked_as_the_engine_checks_it():
     double = Op("double", "double", lambda a: 2.0 * a, lambda a, out: (2.0,))
     w = Value(1.5, "w")
-    step = codegen.compile(lambda x: apply(double, w * x), [w], 2.0)
+    step = compiler.compile(lambda x: apply(double, w * x), [w], 2.0)
     assert "_double(" in step.source and step(2.0) == 6.0 and w.grad == 4.0
     sloppy = Op("sloppy", "sloppy", lambda a: True if a > 0 else 1.0, lambda a, out: (1.0,))
-    step = codegen.compile(lambda x: apply(sloppy, w * x), [w], -2.0)
+    step = compiler.compile(lambda x: apply(sloppy, w * x), [w], -2.0)
     with pytest.raises(TypeError, match="sloppy's forward returned bool"):
         step(2.0)
 
@@ -302,7 +302,7 @@ def test_your_op_is_called_and_checked_as_the_engine_checks_it():
 def test_arguments_are_checked_and_arrays_taken():
     np = pytest.importorskip("numpy")
     w = Value(1.0)
-    step = codegen.compile(lambda xs: w * xs[0] + xs[1], [w], [1.0, 2.0])
+    step = compiler.compile(lambda xs: w * xs[0] + xs[1], [w], [1.0, 2.0])
     assert step([3.0, 4.0]) == 7.0 and w.grad == 3.0
     with pytest.raises(ValueError, match=r"argument 0 must have the traced shape \(2 items\)"):
         step([1.0])
@@ -315,7 +315,7 @@ def test_arguments_are_checked_and_arrays_taken():
     with pytest.raises(TypeError, match=r"argument 0\[1\] must be a number, got bool"):
         step([1.0, True])
     with pytest.raises(TypeError, match="put Values in params or constants"):
-        codegen.compile(lambda x: w * x, [w], Value(1.0))
+        compiler.compile(lambda x: w * x, [w], Value(1.0))
     w.grad = 0.0
     assert step((3, 4)) == 7.0 and w.grad == 3.0  # ints and tuples are numbers and lists
     w.grad = 0.0
@@ -324,7 +324,7 @@ def test_arguments_are_checked_and_arrays_taken():
     assert step([np.float64(3.0), np.int64(4)]) == 7.0 and w.grad == 3.0
     model = MLP(2, [3, 1], seed=0)
     X = np.array(moons(5, seed=0)[0])
-    arrays = codegen.compile(lambda xs: sum_values([model(x) for x in xs]), model.parameters(),
+    arrays = compiler.compile(lambda xs: sum_values([model(x) for x in xs]), model.parameters(),
                              X)
     assert arrays(X) == arrays(X.tolist())
 
@@ -336,7 +336,7 @@ def test_a_step_returns_outputs_in_their_nesting():
         outs = [w * x for x in xs]
         return sum(outs), [outs[0], [outs[1]], outs[0]]
 
-    step = codegen.compile(loss, [w], [1.0, 3.0])
+    step = compiler.compile(loss, [w], [1.0, 3.0])
     assert step([2.0, 5.0]) == (14.0, [4.0, [10.0], 4.0]) and w.grad == 7.0
 
 
@@ -346,13 +346,13 @@ def test_check_mode_finds_a_graph_or_a_number_that_changed():
     def branchy(x):
         return w * x if x.data > 0 else w * x * x  # Python control flow on a value
 
-    step = codegen.compile(branchy, [w], 1.0, check=1)
+    step = compiler.compile(branchy, [w], 1.0, check=1)
     assert step(2.0) == 1.0
     with pytest.raises(CompileError, match="changed"):
         step(-2.0)
-    unchecked = codegen.compile(branchy, [w], 1.0)
+    unchecked = compiler.compile(branchy, [w], 1.0)
     assert unchecked(-2.0) == -1.0  # the traced (x > 0) branch, as documented
-    shifted = codegen.compile(lambda x: w * (x - x.data), [w], 1.0, check=True)
+    shifted = compiler.compile(lambda x: w * (x - x.data), [w], 1.0, check=True)
     shifted(1.0)  # call 1 is checked: the traced graph
     with pytest.raises(CompileError, match="changed on call 101"):
         for _ in range(100):
@@ -370,7 +370,7 @@ def test_a_loss_that_branches_runs_on_the_engine_and_the_numbers_stay_exact(name
 
     models = [MLP(2, [5, outputs], seed=4) for _ in range(2)]
     X = moons(12, seed=3)[0]
-    step = codegen.compile(lambda xs: [models[1](x) for x in xs], models[1].parameters(), X,
+    step = compiler.compile(lambda xs: [models[1](x) for x in xs], models[1].parameters(), X,
                            loss=lambda outs, ys: batch_loss(name, outs, ys))
     assert step.looped
     for k in range(4):
@@ -395,7 +395,7 @@ def test_a_loss_reading_parameters_adds_in_the_engines_order():
     def loss(outs, ys):
         return losses.mse(outs, ys) + 1e-2 * sum_values([p * p for p in model.parameters()])
 
-    step = codegen.compile(lambda xs: [model(x) for x in xs], model.parameters(), X, loss=loss)
+    step = compiler.compile(lambda xs: [model(x) for x in xs], model.parameters(), X, loss=loss)
     value, _ = step(X, [1.0] * 6)
     got = [p.grad for p in model.parameters()]
     model.zero_grad()
@@ -409,9 +409,9 @@ def test_a_loss_reading_parameters_adds_in_the_engines_order():
 
 def test_a_3000_input_sum_compiles():
     w = Value(0.5, "w")
-    step = codegen.compile(lambda xs: sum_values([w * x for x in xs]), [w], [1.0] * 3000)
+    step = compiler.compile(lambda xs: sum_values([w * x for x in xs]), [w], [1.0] * 3000)
     assert step([2.0] * 3000) == 3000.0 and w.grad == 6000.0
-    step = codegen.compile(lambda xs: sum(w * x for x in xs), [w], [1.0] * 3000)  # a chain
+    step = compiler.compile(lambda xs: sum(w * x for x in xs), [w], [1.0] * 3000)  # a chain
     w.grad = 0.0
     assert step([2.0] * 3000) == 3000.0 and w.grad == 6000.0
 
@@ -423,7 +423,7 @@ def test_a_big_batch_compiles_without_a_line_per_sample():
 
     model = MLP(2, [16, 16, 1], seed=0)
     X = moons(3200, seed=0)[0]
-    step = codegen.compile(lambda xs: [model(x) for x in xs], model.parameters(), X,
+    step = compiler.compile(lambda xs: [model(x) for x in xs], model.parameters(), X,
                            loss=lambda outs, ys: batch_loss("bce", outs, ys))
     assert step.looped and len(step.source.splitlines()) < 1_500
     loss, outs = step(X, [i % 2 for i in range(3200)])
@@ -445,7 +445,7 @@ def test_compiling_needs_memory_in_proportion_to_one_engine_step():
         gc.collect()
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        step = codegen.compile(lambda xs: [model(x) for x in xs], model.parameters(), X,
+        step = compiler.compile(lambda xs: [model(x) for x in xs], model.parameters(), X,
                                loss=lambda outs, ys: batch_loss("bce", outs, ys))
         peak, kept = tracemalloc.get_traced_memory()[1] - base, \
             tracemalloc.get_traced_memory()[0] - base
@@ -460,7 +460,7 @@ def test_linecache_lets_go_of_steps_no_one_holds():
     model = MLP(2, [4, 1], seed=0)
     X, Y = moons(10, seed=0)
     for _ in range(40):
-        step = codegen.compile(demo_loss(model), model.parameters(), X, Y)
+        step = compiler.compile(demo_loss(model), model.parameters(), X, Y)
         step(X, Y)
     assert len({f for f in set(linecache.cache) - before if "micrograd_ann" in f}) == 1
     del step
@@ -474,11 +474,9 @@ def test_the_compiled_code_names_nothing_of_yours():
 
     odd = Op("v1", "v1", lambda a: a * 3.0, lambda a, out: (3.0,))
     w = Value(1.0, "_tanh")
-    step = codegen.compile(lambda xs: sum_values([apply(odd, (w * x).tanh()) for x in xs]),
+    step = compiler.compile(lambda xs: sum_values([apply(odd, (w * x).tanh()) for x in xs]),
                            [w], [1.0, 2.0])
     assert all(OURS.fullmatch(name) for name in names_in(step.source))
     assert step([1.0, 2.0]) == 3.0 * (math.tanh(1.0) + math.tanh(2.0))
 
 
-def test_engine_ops_are_read_through_the_public_table_only():
-    assert codegen.OPS is engine.OPS and OPS["dot"] is engine.OPS["dot"]
