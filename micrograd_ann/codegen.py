@@ -26,13 +26,11 @@ import itertools
 import keyword
 import linecache
 import math
-import operator
 import re
 import weakref
-from collections import Counter
-from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
-from .checks import check_int, is_number
+from .checks import is_number
 from .engine import OPS, Op, Value, topological_order
 
 # ------------------------------------------------------------------ text in the code

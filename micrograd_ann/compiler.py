@@ -596,8 +596,9 @@ class _Source:
             return []
         node = self.node(k, inside)
         up = self.grad(k, inside)
+        locals_ = local_derivatives(self.helpers, node)
         edges = [edge_line(self.grad(p, inside), up, local)
-                 for p, local in zip(g.parents[k], local_derivatives(self.helpers, node)) if needs[p]]
+                 for p, local in zip(g.parents[k], locals_) if needs[p]]
         if len(edges) < GUARDED:
             return edges
         guard = _guard(self.helpers, node, up)

@@ -359,3 +359,17 @@ def test_the_docs_examples_print_what_they_say(tmp_path):
         expected = shown.splitlines() + re.findall(r"^print\(.*\)\s+#\s*(.+)$", code, re.M)
         for line in expected:
             assert line.strip() in done.stdout, (line, done.stdout)
+
+
+def test_the_code_command_prints_a_program_that_runs_whatever_the_names():
+    """`micrograd-ann code 'relu(x) * relu_partials'`: a variable named like a helper."""
+    done = subprocess.run([sys.executable, "-m", "micrograd_ann", "code",
+                           "relu(x) * relu_partials + tanh(_tanh)", "x=1.5", "relu_partials=2",
+                           "_tanh=0.5"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    scope: dict = {}
+    exec(done.stdout, scope)  # noqa: S102 - the program the command printed
+    function = next(f for name, f in scope.items() if name.startswith("backward_of_"))
+    value, grads = function()
+    assert value == 1.5 * 2.0 + math.tanh(0.5)
+    assert sorted(grads.values()) == sorted([2.0, 1.5, 1.0 - math.tanh(0.5) ** 2])

@@ -224,6 +224,17 @@ def test_a_value_made_before_and_not_listed_is_refused_not_frozen():
     assert made(3.0) == 9.0 * 2.0 / 3.0 * 1.0 or made(3.0) == 6.0
 
 
+def test_labels_that_are_one_name_to_python_stay_two_values():
+    """w and the mathematical italic w are one identifier after NFKC normalisation."""
+    w, w_italic = Value(1.0, "w"), Value(4.0, "\U0001d464")
+
+    def loss(x):
+        return w * w * x + w_italic * x
+
+    step = compiler.compile(loss, [w, w_italic], 1.0)
+    assert step(3.0) == 15.0 and (w.grad, w_italic.grad) == (6.0, 3.0)
+
+
 def test_a_parameter_listed_twice_gets_its_gradient_once():
     w = Value(3.0, "w")
     step = compiler.compile(lambda x: w * w * x, [w, w], 1.5)
