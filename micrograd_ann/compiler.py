@@ -100,8 +100,8 @@ class CompiledStep:
         self._fingerprint = g.fingerprint() if self.check_every else None
         self._output_shape = g.shape
         sample_of, self._samples = _samples(self._shapes)
-        needs = _needs(g)
         exported = {g.index[v] for v in g.outputs}
+        needs = _needs(g, exported if g.root is None else {g.index[g.root]})
         if g.root is not None:
             exported.add(g.index[g.root])
         loop = _loop(g, sample_of, self._samples, exported, needs)
@@ -151,24 +151,39 @@ class CompiledStep:
             return self._on_engine(args)
         if self.loss is None:
             loss, grads = run.send((None, grads))
-            numbers = outputs
-        else:  # the loss may add into the parameters' grads (a regulariser): read them after
-            loss, seeds, numbers = self._head(outputs, args[n:])
+        else:
+            before = [p.grad for p in self.params]
+            loss, seeds = self._head(outputs, args[n:])
+            if seeds is None:
+                for p, grad in zip(self.params, before):
+                    p.grad = grad
+                return self._on_engine(args)
+            # NOTE: the loss may add into the parameters' grads (a regulariser): read after
             _, grads = run.send((seeds, [p.grad for p in used]))
         for p, grad in zip(used, grads):
             p.grad = grad
         if self._output_shape is None:
             return loss
-        ordered = [numbers[i] for i in self._out_order]
+        ordered = [outputs[i] for i in self._out_order]
         return loss, _unflatten(iter(ordered), self._output_shape)
 
-    def _head(self, outputs: tuple, more: tuple) -> tuple[float, list[float], tuple]:
+    def _head(self, outputs: tuple, more: tuple) -> tuple[float, list[float] | None]:
         """loss(outputs, *more) on the engine, the outputs made leaves (a parameter stays
-        itself): the loss, the outputs' grads (the seeds of the rest), their numbers."""
+        itself): the loss and the outputs' grads, the seeds of the rest of backward() --
+        None if the loss did not reach every output, which backward() would not enter."""
         leaves = [Value(x) if p is None else p for p, x in zip(self._out_params, outputs)]
+        copies = [leaf for leaf, p in zip(leaves, self._out_params) if p is None]
+        for leaf in copies:
+            leaf.grad = -0.0  # NOTE: stays -0.0 only where no edge adds into it
         nested = _unflatten(iter([leaves[i] for i in self._out_order]), self._output_shape)
         loss = self._engine_loss(nested, more)
-        return loss.data, [leaf.grad for leaf in leaves], outputs
+        seeds = [leaf.grad for leaf in leaves]
+        # NOTE: -0.0 + x is x, so a copy reached by the loss holds backward()'s number, but
+        # for a sum of -0.0s, which is -0.0 here and 0.0 there: that call runs on the engine
+        if 0.0 in seeds and any(math.copysign(1.0, leaf.grad) < 0.0 for leaf in copies
+                                if leaf.grad == 0.0):
+            return loss.data, None
+        return loss.data, seeds
 
     def _engine_loss(self, outputs: object, more: tuple) -> Value:
         """loss(outputs, *more), backward() run, the constants' grads left as they were."""
@@ -722,11 +737,17 @@ def _samples(shapes: list[object]) -> tuple[list[int], int]:
     return sample_of, count
 
 
-def _needs(g: _Graph) -> list[bool]:
-    """Whether each node's gradient is needed: it is a parameter's or leads to one."""
+def _needs(g: _Graph, seeded: set[int]) -> list[bool]:
+    """Whether each node's gradient is needed: it leads to a parameter (or is one), and
+    backward() reaches it from the seeded nodes (the loss, or the outputs under loss=).
+    An output outside the loss's graph is never reached: nothing of it runs backward."""
+    reached = set(seeded)
+    for k in reversed(range(len(g.nodes))):
+        if k in reached:
+            reached.update(g.parents[k])
     needs: list[bool] = []
-    for kind, parents in zip(g.kinds, g.parents):
-        needs.append(kind == PARAM or any(map(needs.__getitem__, parents)))
+    for k, (kind, parents) in enumerate(zip(g.kinds, g.parents)):
+        needs.append(k in reached and (kind == PARAM or any(map(needs.__getitem__, parents))))
     return needs
 
 

@@ -148,8 +148,8 @@ def _recipe_fn(recipe, n_params):
                 nodes.append(apply(OPS[step.name], *operands, params=step.params))
             else:
                 nodes.append(PYTHON_OPS[step.name](*operands))
-        outputs = [nodes[i] for i in recipe.sinks()]
-        return outputs[-1], outputs[:-1]
+        outputs = [nodes[i] for i in recipe.sinks() if isinstance(nodes[i], Value)]
+        return (outputs[-1], outputs[:-1]) if outputs else (nodes[-1], [])
 
     return fn, params
 
@@ -205,6 +205,54 @@ def test_random_graphs_compiled_equal_backward_bit_for_bit(recipe, data):
         return
     assert same_bits(got[0], want[0])
     assert all(map(same_bits, got[1], want[1])) and all(map(same_bits, got[2], want[2]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(recipes(), st.data())
+def test_random_graphs_per_sample_compile_to_a_loop_with_backwards_numbers(recipe, data):
+    """The recipe run on every sample of a batch (its first leaves the parameters, the
+    others the sample's numbers), the losses summed: one loop, backward()'s numbers."""
+    n_params = data.draw(st.integers(1, len(recipe.leaves)))
+    fn, params = _recipe_fn(recipe, n_params)
+    width = len(recipe.leaves) - n_params
+    rows = [[data.draw(st.floats(-3, 3)) for _ in range(width)] for _ in range(4)]
+    builtin = data.draw(st.booleans())
+
+    def batch(xs):
+        results = [fn(x) for x in xs]
+        losses_ = [loss for loss, _ in results]
+        total = sum(losses_) if builtin else sum_values(losses_)
+        return total, [outputs for _, outputs in results]
+
+    try:
+        step = compiler.compile(batch, params, rows)
+    except (OpError, ArithmeticError, ValueError, TypeError):
+        return  # refused numbers, or a recipe whose loss is a number
+    for p in params:
+        p.data = data.draw(st.one_of(st.floats(-3, 3), SPECIAL))
+    rows = [[data.draw(st.one_of(st.floats(-3, 3), SPECIAL)) for _ in range(width)]
+            for _ in range(4)]
+
+    def compiled():
+        for p in params:
+            p.grad = 0.0
+        loss, outputs = step(rows)
+        return loss, outputs, [p.grad for p in params]
+
+    def backward():
+        for p in params:
+            p.grad = 0.0
+        loss, outputs = batch([[Value(x) for x in row] for row in rows])
+        loss.backward()
+        return loss.data, [[o.data for o in sample] for sample in outputs], \
+            [p.grad for p in params]
+
+    got, want = _outcome(compiled), _outcome(backward)
+    if isinstance(want, type):
+        assert got is want
+        return
+    assert same_bits(got[0], want[0]) and all(map(same_bits, got[2], want[2]))
+    assert all(map(same_bits, sum(got[1], []), sum(want[1], [])))
 
 
 # ------------------------------------------------------------- the leaves it reads
@@ -491,3 +539,25 @@ def test_the_compiled_code_names_nothing_of_yours():
     assert step([1.0, 2.0]) == 3.0 * (math.tanh(1.0) + math.tanh(2.0))
 
 
+
+
+def test_an_output_the_loss_does_not_read_runs_no_backward():
+    """backward() never enters an output outside the loss's graph, so an infinite partial
+    there (sqrt at 0) multiplies no 0 into a nan: in either form of compile."""
+    w = Value(0.0, "w")
+
+    def fn(x):
+        return (w * x).exp(), [(w * x).sqrt()]
+
+    step = compiler.compile(fn, [w], 0.0)
+    assert step(0.0) == (1.0, [0.0]) and w.grad == 0.0
+    head = compiler.compile(lambda x: [(w * x).exp(), (w * x).sqrt()], [w], 0.0,
+                            loss=lambda outs: outs[0] * 1.0)
+    assert head(0.0) == (1.0, [1.0, 0.0]) and w.grad == 0.0
+    head_all = compiler.compile(lambda x: [(w * x).exp(), (w * x).sqrt()], [w], 0.0,
+                                loss=lambda outs: outs[0] + outs[1] * 0.0)
+    assert head_all(0.0)[0] == 1.0 and math.isnan(w.grad)  # 0 * inf, as backward() gives
+    w.grad = 0.0
+    outs = [(w * Value(0.0)).exp(), (w * Value(0.0)).sqrt()]
+    (outs[0] + outs[1] * 0.0).backward()
+    assert math.isnan(w.grad)
