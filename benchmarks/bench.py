@@ -205,9 +205,7 @@ def report_memory(mem, n_params) -> None:
                      f"{held / (values - n_params):.0f}", f"{left / 2**20:.1f}"])
     table(["graph of one step", "Values", "MiB after backward", "bytes/Value",
            "MiB left after del (no gc)"], rows)
-    print("  (Values: the graph as drawn; ours holds a layer's neuron, its dot and relu, as one\n"
-          "  object until the graph is read, so the memory is that of fewer objects.\n"
-          "  micrograd's nodes are reference cycles: only the cyclic collector frees them;\n"
+    print("  (micrograd's nodes are reference cycles: only the cyclic collector frees them;\n"
           "  ours are freed on del -- what stays is CPython's tuple free lists)\n")
 
 

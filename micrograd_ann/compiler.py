@@ -417,14 +417,14 @@ def _trim(g: _Graph, members: list[list[int]], block: list[int], exported: set[i
     that nothing else of it reads go out of the loop (the first + of builtin sum() over
     per-sample losses is sample 0's alone). False if that does not even them out."""
     size = min(map(len, members))
-    for m in members:
+    for s, m in enumerate(members):
         if len(m) == size:
             continue
-        readers = Counter(p for k in m for p in g.parents[k] if block[p] == block[k])
+        readers = Counter(p for k in m for p in g.parents[k] if block[p] == s)
         while len(m) > size and not readers[m[-1]] and m[-1] not in exported:
             k = m.pop()
             block[k] = MANY
-            readers.subtract(p for p in g.parents[k] if block[p] == block[m[0]])
+            readers.subtract(p for p in g.parents[k] if block[p] == s)
         if len(m) > size:
             return False
     return size > 0

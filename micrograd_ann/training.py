@@ -43,11 +43,11 @@ MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise a
 BOUNDARY_WORK = 20_000_000
 EXPLODING = 10.0  # a loss ending this many times above its first epoch's is reported
 
-# When train() compiles its step (compiler.compile): compiling costs about as much as ten
-# plain steps and each compiled step about a fifth of one, so it pays once COMPILE_AFTER
-# full-size batches would run compiled (epochs a History records run on the engine: it
-# reads their graphs). The generated code grows with the parameters (a line or two per
-# weight, about 2 KB of memory per line while compiling), so models with more than
+# When train() compiles its step (compiler.compile): compiling costs a few plain steps
+# (at most ten) and a compiled step a fraction of one (a tenth to a fifth), so it pays
+# once COMPILE_AFTER full-size batches would run compiled (epochs a History records run
+# on the engine: it reads their graphs). The generated code holds a line or two per
+# weight and Python needs a few KB per line to compile it, so models with more than
 # COMPILE_MAX_PARAMETERS parameters are not compiled.
 COMPILE_AFTER = 20
 COMPILE_MAX_PARAMETERS = 20_000
