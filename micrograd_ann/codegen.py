@@ -238,6 +238,7 @@ class Helpers:
         self._rules: dict[tuple, _Rule] = {}
 
     def rule(self, op: Op, arity: int, params: tuple[float, ...]) -> _Rule:
+        """op's templates at this arity and params, read from the table the first time."""
         # NOTE: keyed by id(op): the graph holds its ops while a program is written; params
         # by their text, since -0.0 == 0.0 but a slope of -0.0 gives other signs
         key = (id(op), arity, tuple(map(literal, params)))
