@@ -25,7 +25,7 @@ from string import Template
 from typing import NamedTuple
 
 from . import trace, viz
-from .checks import check_number, check_str
+from .checks import check_int, check_number, check_str
 from .engine import OPS, Value, preserved_grads, topological_order
 from .files import write_atomic
 from .trace import format_number, formula
@@ -33,8 +33,15 @@ from .trace import format_number, formula
 VIEWS = ("auto", "network", "layer", "neuron", "ops")
 _COLLAPSE = {"network": "layer", "layer": "layer", "neuron": "neuron", "ops": None}
 _LEVEL_OF = {None: "ops", "neuron": "neuron", "layer": "layer"}  # viz's collapse= spelling
-# Room between ranks for the current step's edge labels, which the layout does not reserve.
-_SPACING = {"LR": "ranksep=1.6", "TB": "ranksep=0.4"}
+# Coarser levels a step is shown at when it does not fit the pane readably at the level
+# asked for (a neuron's dot step updates all its inputs: 16 boxes do not fit, one does).
+_COARSER = {"ops": ("neuron", "layer"), "neuron": ("layer",), "layer": (), "network": ()}
+# Room between ranks for the current step's edge labels, which the layout does not reserve:
+# a label in two or three lines fits between ranks drawn left to right, a few rows of
+# one-line labels between ranks drawn top down. More room would also stretch the edges
+# that span ranks (a loss's short path beside its long one) beyond a pane.
+_SPACING = {"LR": "ranksep=1.0", "TB": "ranksep=0.7"}
+JUPYTER_HEIGHT = 500  # px: a notebook at 1366x768 shows about 505 px of one output
 
 
 def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "auto",
@@ -56,6 +63,7 @@ def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "aut
     level = _level(root, view, viz_options.pop("collapse", "auto"), viz_options.get("focus"))
     timeout = viz_options.pop("timeout", 60)
     viz_options.pop("edge_labels", None)  # drawn by the page, so they never size the layout
+    viz_options.setdefault("style", "compact")  # an op in its node: half the ranks
     opts = viz.DrawOptions(**viz_options, collapse=_COLLAPSE[level])
     grad = check_number("grad", grad, finite=True)
     names = _names(root)
@@ -72,6 +80,8 @@ def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "aut
     data["views"] = [_view_data(v, links[i], shared[i], i, steps, names, opts.precision)
                      for i, v in enumerate(views)]
     data["views"][0].update(_forward_data(views[0].plan, names))
+    data["views"][0]["coarser"] = [i for i, v in enumerate(views)
+                                   if i and v.parent is None]
     data["startForward"] = bool(forward)
     page = _page(title or f"backprop player: {names[root]}", svgs, data)
     if path is not None:
@@ -88,23 +98,42 @@ def render_html(root: Value, path: str | PathLike, **options) -> str:
 class Player:
     """A player page that shows itself inline in Jupyter (an iframe holding the page).
 
-    `Player(root, **options)` takes to_html's options; `.html` is the page, `save(path)`
-    writes it. The iframe is sandboxed: the page's script runs, nothing else is allowed.
+    `Player(root, height=500, **options)` takes to_html's options; `.html` is the page,
+    `save(path)` writes it. The iframe is sandboxed: the page's script runs, nothing else
+    is allowed. `height` (px) fits a notebook on a 1366x768 screen; raise it on a taller
+    one. A notebook that is not trusted shows, instead of the player, a note saying how to
+    trust it.
     """
 
-    def __init__(self, root: Value, *, height: int = 640, **options):
+    def __init__(self, root: Value, *, height: int = JUPYTER_HEIGHT, **options):
+        self.height = check_int("height", height, 200)
         self.html = to_html(root, **options)
-        self.height = height
 
     def save(self, path: str | PathLike) -> str:
         """Write the page to `path` and return the path."""
         return write_atomic(path, self.html)
 
     def _repr_html_(self) -> str:
-        page = html.escape(self.html, quote=True)
-        return (f'<iframe srcdoc="{page}" sandbox="allow-scripts" '
-                f'style="width: 100%; height: {int(self.height)}px; border: 1px solid #ddd">'
-                "</iframe>")
+        return iframe(self.html, self.height, "backprop player")
+
+
+def iframe(page: str, height: int, what: str) -> str:
+    """`page` in a sandboxed iframe `height` px tall, for Jupyter, then a note on trust.
+
+    Jupyter drops an untrusted notebook's iframes and scripts but keeps plain text, so the
+    note says how to see the page `what` names; a script, run only where the iframe is
+    shown too, removes it.
+    """
+    note = (f"Here is a {what}, but this notebook is not trusted, so Jupyter does not show "
+            "it. To see it, trust the notebook: in JupyterLab or Notebook 7, File \u25b8 "
+            "Trust Notebook (or run `jupyter trust NOTEBOOK.ipynb`), then reload the page; "
+            "or run the cell again.")
+    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts" '
+            f'title="{html.escape(what, quote=True)}" style="width: 100%; '
+            f'height: {int(height)}px; border: 1px solid #ddd; display: block"></iframe>'
+            f'<p class="mg-untrusted">{html.escape(note)}</p>'
+            "<script>document.currentScript.previousElementSibling.remove();"
+            "document.currentScript.remove();</script>")
 
 
 def _level(root: Value, view: str, collapse: object, focus: object) -> str:
@@ -185,11 +214,19 @@ class _Link(NamedTuple):
 
 def _views(root: Value, names: dict[Value, str], level: str,
            opts: viz.DrawOptions) -> tuple[list[_View], list[list[_Link]]]:
-    """The page's views -- the graph at `level`, then one op-level view per neuron drawn as
-    a box or a box's row in it -- and, for each view, its links to the views below."""
-    top = viz.plan(root, opts)
-    views = [_View(names[root], level, None, top, opts, None)]
-    links: list[list[_Link]] = [[]]
+    """The page's views -- the graph at `level`, the same graph at the coarser levels a
+    step too large to read falls back to, then one op-level view per neuron drawn as a box
+    or a box's row in them -- and, for each view, its links to the views below."""
+    tops = [level]
+    if any(v.module for v in topological_order(root)) and opts.focus is None:
+        tops += _COARSER[level]
+    views: list[_View] = []
+    links: list[list[_Link]] = []
+    for at in tops:
+        shown = _titled(viz.plan(root, dataclasses.replace(opts, collapse=_COLLAPSE[at])),
+                        names)
+        views.append(_View(names[root], at, None, shown, opts, None))
+        links.append([])
     neuron_opts = dataclasses.replace(opts, collapse=None, focus=None, rankdir="TB")
     opened: dict[str, int | None] = {}
 
@@ -202,18 +239,27 @@ def _views(root: Value, names: dict[Value, str], level: str,
                 links.append([])
         return opened[module]
 
-    rows = viz.box_rows(top)
-    for name, box in top.boxes.items():
-        if box.kind != "module":
-            continue
-        by_neuron = _by_neuron(box.members)
-        # A box of one neuron opens it; a layer's box opens the neuron of each row.
-        for row in (rows[name][:viz.MAX_ROWS] if len(by_neuron) > 1 else [None]):
-            module = next(iter(by_neuron)) if row is None else row.module
-            child = neuron_view(module, by_neuron.get(module, []))
-            if child is not None:
-                links[0].append(_Link(name, row, child))
+    for top in range(len(tops)):
+        shown = views[top].plan
+        rows = viz.box_rows(shown)
+        for name, box in shown.boxes.items():
+            if box.kind != "module":
+                continue
+            by_neuron = _by_neuron(box.members)
+            # A box of one neuron opens it; a layer's box opens the neuron of each row.
+            for row in (rows[name][:viz.MAX_ROWS] if len(by_neuron) > 1 else [None]):
+                module = next(iter(by_neuron)) if row is None else row.module
+                child = neuron_view(module, by_neuron.get(module, []))
+                if child is not None:
+                    links[top].append(_Link(name, row, child))
     return views, links
+
+
+def _titled(shown: viz.Plan, names: dict[Value, str]) -> viz.Plan:
+    """The plan with each unlabelled value node titled as the side panel names it."""
+    titles = {v: names[v] for v, name in shown.names.items()
+              if not v.label and name not in shown.boxes}
+    return shown._replace(titles=titles)
 
 
 def _by_neuron(members: list[Value]) -> dict[str, list[Value]]:
@@ -324,6 +370,7 @@ def _view_data(view: _View, links: list[_Link], layout: int, i: int,
     units: list[str] = []
     slots: list[list[int]] = []
     fixed: list[int] = []  # slots in a box's rows: left where Graphviz placed them
+    row_of: dict[tuple[int, str], int] = {}  # (box, neuron) -> the slot of the neuron's row
     for value in shown.order:
         name = shown.names[value]
         if name in units:
@@ -331,10 +378,12 @@ def _view_data(view: _View, links: list[_Link], layout: int, i: int,
         listed = rows.get(name, [value])[:viz.MAX_ROWS]
         if name in shown.boxes and len(listed) > 1:
             fixed += range(len(slots), len(slots) + len(listed))
+            row_of.update(((len(units), v.module), len(slots) + k)
+                          for k, v in enumerate(listed) if v.module)
         slots += [[len(units), index[v]] for v in listed]
         units.append(name)
     unit_of = {name: u for u, name in enumerate(units)}
-    stops = _stops(view, steps, index, _edge_labels(shown, precision))
+    stops = _stops(view, steps, index, _edge_labels(shown, precision), row_of)
     slot_of = {(unit, value): k for k, (unit, value) in enumerate(slots)}
     return {
         "title": view.title, "level": view.level, "parent": view.parent,
@@ -392,10 +441,11 @@ def _edge_labels(shown: viz.Plan, precision: int):
 
 
 def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
-           labels) -> list[list]:
-    """[g, from, unit, edge labels] for each place the view's slider stops: the state
-    after step g, showing what steps from+1..g did. A neuron's view starts just before its
-    first step; a network view makes each run of steps on one box a single stop."""
+           labels, row_of: dict[tuple[int, str], int]) -> list[list]:
+    """[g, from, unit, edge labels, row] for each place the view's slider stops: the state
+    after step g, showing what steps from+1..g did, and the slot of the row of the step's
+    neuron in a box of rows (else -1). A neuron's view starts just before its first step;
+    a network view makes each run of steps on one box a single stop."""
     shown = view.plan
     units: dict[str, int] = {}
     for value in shown.order:
@@ -404,12 +454,16 @@ def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
     def unit(node: Value) -> int:
         return units.get(shown.names.get(node), -1)
 
+    def stop(run: list[int]) -> list:
+        first = steps[run[0] - 1]
+        row = row_of.get((unit(first.node), first.node.module), -1) if len(run) == 1 else -1
+        return [run[-1], run[0] - 1, unit(first.node),
+                labels([steps[g - 1] for g in run]), row]
+
     if view.own is not None:
         own = [g for g, step in enumerate(steps, 1) if step.node in view.own]
         start = own[0] - 1 if own else 0
-        return [[start, start, -1, []]] + [[g, g - 1, unit(steps[g - 1].node),
-                                            labels([steps[g - 1]])] for g in own]
-    stops = [[0, 0, unit(shown.root), []]]
+        return [[start, start, -1, [], -1]] + [stop([g]) for g in own]
     runs: list[list[int]] = []
     for g, step in enumerate(steps, 1):
         if view.level == "network" and runs and unit(steps[runs[-1][-1] - 1].node) == \
@@ -417,10 +471,7 @@ def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
             runs[-1].append(g)
         else:
             runs.append([g])
-    for run in runs:
-        stops.append([run[-1], run[0] - 1, unit(steps[run[0] - 1].node),
-                      labels([steps[g - 1] for g in run])])
-    return stops
+    return [[0, 0, unit(shown.root), [], -1]] + [stop(run) for run in runs]
 
 
 def _intro(view: _View, stops: list[list], total: int) -> str:
@@ -483,5 +534,5 @@ def _page(title: str, svgs: dict[int, str], data: dict) -> str:
     views = "\n".join(f'<template id="mg-view-{i}">{svg[svg.index("<svg"):]}</template>'
                       for i, svg in svgs.items())
     return Template(asset("player.html")).substitute(
-        title=html.escape(title), style=asset("player.css"), views=views,
+        title=html.escape(viz.printable(title)), style=asset("player.css"), views=views,
         data=script_json(data), script=asset("player.js"))

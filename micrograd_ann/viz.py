@@ -304,9 +304,9 @@ def row_name(v: Value, box: Box) -> str:
 
 def layout_key(shown: Plan, opts: DrawOptions) -> tuple:
     """Plans with equal keys are laid out alike by Graphviz, up to the numbers and labels
-    they show: the same nodes, boxes, rows and edges, and the same marks (dead, NaN)."""
+    they show: the same nodes, boxes, rows and edges, and the same marks (ReLU off, NaN)."""
     fills = _grad_fills(shown.order) if opts.color_by == "grad" else {}
-    marks = tuple((shown.names[v], bool(v.label or shown.titles.get(v)), _is_dead(v),
+    marks = tuple((shown.names[v], bool(v.label or shown.titles.get(v)), _is_off(v),
                    _finite(v), fills.get(v)) for v in shown.order)
     boxes = tuple((box.title, box.kind, len(box.members)) for box in shown.boxes.values())
     edges = tuple((e.tail, e.head) for e in shown.edges)
@@ -323,7 +323,8 @@ _ROLE = {  # (fill, border): leaves, intermediate nodes, the root
 _BOX = ("#fef3c7", "#b45309")
 _GROUP = ("#eff6ff", "#2563eb")  # a box of leaves: the colours of a leaf, lighter
 _BAD = ("#fee2e2", "#dc2626")  # NaN or inf in data or grad
-_DEAD = "#e5e7eb"  # a ReLU with output 0 passes no gradient back
+_OFF_FILL = "#e5e7eb"  # a ReLU with output 0 passes no gradient back
+OFF = "ReLU off (0)"  # how a drawing marks such a ReLU
 _OP = 'shape=ellipse style=filled fillcolor="#f3f4f6" width=0.4 height=0.3 margin=0.03'
 
 
@@ -362,8 +363,10 @@ def _numbers(v: Value, opts: DrawOptions) -> list[str]:
             _red_if(not math.isfinite(v.grad), f"grad {number(v.grad, p)}")]
 
 
-def _is_dead(v: Value) -> bool:
-    """A ReLU whose output is 0: its local derivative is 0, so no gradient passes back."""
+def _is_off(v: Value) -> bool:
+    """A ReLU whose output is 0 here: its local derivative is 0, so no gradient passes back
+    through it for this input. (The training replay calls a ReLU that is off for every
+    sample of an epoch dead.)"""
     return v.op is OPS["relu"] and v.data == 0.0
 
 
@@ -399,10 +402,10 @@ def _value_node(v: Value, name: str, title: str, role: str, fill: str | None,
         lines.append(f"<I>{_text(op_symbol(v))}</I>")
     lines += _numbers(v, opts)
     extra = " penwidth=2" if role == "root" or v is opts.focus else ""
-    if _is_dead(v):
-        lines.append("<I>dead ReLU</I>")
+    if _is_off(v):
+        lines.append(f"<I>{OFF}</I>")
         extra += ' style="rounded,filled,dashed"'
-    fill = fill or (_DEAD if _is_dead(v) else _ROLE[role][0])
+    fill = fill or (_OFF_FILL if _is_off(v) else _ROLE[role][0])
     border = _ROLE[role][1]
     if not _finite(v):
         fill, border = _BAD
@@ -417,11 +420,13 @@ def _box_label(box: Box, rows: list[Value], opts: DrawOptions) -> str:
              else f"{len(box.members)} {box.kind}")
     head = [f"<B>{_text(box.title or 'module')}</B>", count]
     if len(rows) == 1 and box.kind == "module":
-        dead = ["<I>dead ReLU</I>"] if _is_dead(rows[0]) else []
-        return "<BR/>".join(head + _numbers(rows[0], opts) + dead)
+        # A labelled output ("score") is named, as explain() and the player name it.
+        named = [_text(rows[0].label)] if rows[0].label else []
+        off = [f"<I>{OFF}</I>"] if _is_off(rows[0]) else []
+        return "<BR/>".join(head[:1] + named + head[1:] + _numbers(rows[0], opts) + off)
     tail = [f"<I>... and {len(rows) - MAX_ROWS} more</I>"] if len(rows) > MAX_ROWS else []
     rows = rows[:MAX_ROWS]
-    cols = _columns(len(rows), opts.rankdir)
+    cols = _columns(len(rows))
     cells = [_cell(v, box, opts) for v in rows]
     grid = ["<TR>" + "".join(cells[i:i + cols]) + "</TR>" for i in range(0, len(cells), cols)]
     span = [f'<TR><TD COLSPAN="{cols}">{line}</TD></TR>' for line in head]
@@ -430,17 +435,15 @@ def _box_label(box: Box, rows: list[Value], opts: DrawOptions) -> str:
             + "".join(span + grid + end) + "</TABLE>")
 
 
-def _columns(rows: int, rankdir: str) -> int:
-    """Columns of up to COLUMN_ROWS rows; where boxes stand side by side (TB), two
-    columns of half as many once there are more than half as many."""
-    least = 2 if rankdir == "TB" and rows > COLUMN_ROWS // 2 else 1
-    return max(least, math.ceil(rows / COLUMN_ROWS))
+def _columns(rows: int) -> int:
+    """Columns of up to COLUMN_ROWS rows (read across)."""
+    return math.ceil(rows / COLUMN_ROWS)
 
 
 def _cell(v: Value, box: Box, opts: DrawOptions) -> str:
-    """One row of a box: "name: data D  grad G"; a dead ReLU's row is grey, as its node
-    would be."""
-    grey = f' BGCOLOR="{_DEAD}"' if _is_dead(v) else ""
+    """One row of a box: "name: data D  grad G"; the row of a ReLU that is off is grey, as
+    its node would be."""
+    grey = f' BGCOLOR="{_OFF_FILL}"' if _is_off(v) else ""
     return (f'<TD ALIGN="LEFT"{grey}>{_text(row_name(v, box))}: '
             f'{"  ".join(_numbers(v, opts))}</TD>')
 
