@@ -158,10 +158,11 @@ def _level(root: Value, view: str, collapse: object, focus: object) -> str:
 def _names(root: Value) -> dict[Value, str]:
     """Every Value's name as the page shows it, in topological order.
 
-    Labels first ('w12', as a neuron's own graph shows its weights, 'x3', 'loss'); then,
-    for nn nodes, the names the boxes show: a neuron's output is the neuron
-    ('layers.0.neurons.3'), its inner nodes are named inside it ('layers.0.neurons.3.dot');
-    else trace's names ('add#7').
+    A neuron's parameters inside it ('layers.0.neurons.3.w12': the box shows the neuron,
+    its own graph the weight 'w12'); then labels ('x3', 'loss'); then, for nn nodes, the
+    names the boxes show: a neuron's output is the neuron ('layers.0.neurons.3'), its
+    inner nodes are named inside it ('layers.0.neurons.3.dot'); else trace's names
+    ('add#7').
     """
     plain = trace.display_names(root)
     owner: dict[Value, str] = {}
@@ -175,7 +176,7 @@ def _names(root: Value) -> dict[Value, str]:
         outputs.update(p for p in v.parents if p.module and p.module != v.module)
     names = {}
     for v, name in plain.items():
-        if v in owner and not v.label:
+        if v in owner:
             name = f"{owner[v]}.{name}"
         elif v.module and not v.label:
             unique = inner[(v.module, v.op.name)] == 1
@@ -223,9 +224,7 @@ def _views(root: Value, names: dict[Value, str], level: str,
     views: list[_View] = []
     links: list[list[_Link]] = []
     for at in tops:
-        shown = _titled(viz.plan(root, dataclasses.replace(opts, collapse=_COLLAPSE[at])),
-                        names)
-        views.append(_View(names[root], at, None, shown, opts, None))
+        views.append(_View(names[root], at, None, _top_plan(root, names, opts, at), opts, None))
         links.append([])
     neuron_opts = dataclasses.replace(opts, collapse=None, focus=None, rankdir="TB")
     opened: dict[str, int | None] = {}
@@ -255,11 +254,61 @@ def _views(root: Value, names: dict[Value, str], level: str,
     return views, links
 
 
-def _titled(shown: viz.Plan, names: dict[Value, str]) -> viz.Plan:
-    """The plan with each unlabelled value node titled as the side panel names it."""
-    titles = {v: names[v] for v, name in shown.names.items()
-              if not v.label and name not in shown.boxes}
-    return shown._replace(titles=titles)
+def _top_plan(root: Value, names: dict[Value, str], opts: viz.DrawOptions,
+              level: str) -> viz.Plan:
+    """The whole graph at `level`, as viz plans it, with runs of like nodes in boxes
+    (_parallel_groups) and each unlabelled Value titled as the side panel names it."""
+    opts = dataclasses.replace(opts, collapse=_COLLAPSE[level])
+    shown = viz.plan(root, opts)  # checks max_nodes
+    if opts.focus is None:
+        groups = viz.module_groups(shown.order, opts.collapse) if opts.collapse else {}
+        groups.update(_parallel_groups(shown.order, groups, names))
+        shown = viz.grouped_plan(root, shown.order, groups, opts)
+    return shown._replace(titles={v: names[v] for v in shown.order if not v.label})
+
+
+def _parallel_groups(order: list[Value], groups: dict[Value, tuple[str, str]],
+                     names: dict[Value, str]) -> dict[Value, tuple[str, str]]:
+    """Boxes for like nodes read side by side: more than viz.GROUP_ABOVE inputs of one
+    node that share its op and are used only there (the ten exp(score_k + c) a softmax's
+    sum reads), then, position by position, the inputs they alone use (the ten
+    score_k + c, their constants). A step on the sum then updates the rows of one box,
+    where ten nodes would not fit a pane."""
+    uses: dict[Value, int] = {}
+    for v in order:
+        for p in v.parents:
+            uses[p] = uses.get(p, 0) + 1
+    found: dict[Value, tuple[str, str]] = {}
+
+    def free(column: list[Value]) -> bool:
+        return (len(set(column)) == len(column)
+                and all(uses.get(v) == 1 and not v.module and v not in groups
+                        and v not in found for v in column)
+                and (len({v.op for v in column}) == 1 or not any(v.parents for v in column)))
+
+    titles: set[str] = set()
+
+    def group(column: list[Value]) -> None:
+        what = column[0].op.name if column[0].op else column[0].label or "leaf"
+        title = f"{what} \u00d7{len(column)}"
+        while title in titles:
+            title += "'"
+        titles.add(title)
+        found.update((c, (title, "values")) for c in column)
+
+    for v in reversed(order):
+        column = list(dict.fromkeys(v.parents))
+        if len(column) <= viz.GROUP_ABOVE or column[0].op is None or not free(column):
+            continue
+        todo = [column]
+        while todo:
+            column = todo.pop()
+            group(column)
+            arity = {len(c.parents) for c in column}
+            if len(arity) == 1:
+                behind = ([c.parents[j] for c in column] for j in range(arity.pop()))
+                todo += [inputs for inputs in behind if free(inputs)]
+    return found
 
 
 def _by_neuron(members: list[Value]) -> dict[str, list[Value]]:
@@ -370,7 +419,8 @@ def _view_data(view: _View, links: list[_Link], layout: int, i: int,
     units: list[str] = []
     slots: list[list[int]] = []
     fixed: list[int] = []  # slots in a box's rows: left where Graphviz placed them
-    row_of: dict[tuple[int, str], int] = {}  # (box, neuron) -> the slot of the neuron's row
+    # (box, neuron or Value) -> the slot of the row showing it
+    row_of: dict[tuple[int, str | Value], int] = {}
     for value in shown.order:
         name = shown.names[value]
         if name in units:
@@ -378,8 +428,8 @@ def _view_data(view: _View, links: list[_Link], layout: int, i: int,
         listed = rows.get(name, [value])[:viz.MAX_ROWS]
         if name in shown.boxes and len(listed) > 1:
             fixed += range(len(slots), len(slots) + len(listed))
-            row_of.update(((len(units), v.module), len(slots) + k)
-                          for k, v in enumerate(listed) if v.module)
+            row_of.update(((len(units), v.module or v), len(slots) + k)
+                          for k, v in enumerate(listed))
         slots += [[len(units), index[v]] for v in listed]
         units.append(name)
     unit_of = {name: u for u, name in enumerate(units)}
@@ -441,10 +491,10 @@ def _edge_labels(shown: viz.Plan, precision: int):
 
 
 def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
-           labels, row_of: dict[tuple[int, str], int]) -> list[list]:
+           labels, row_of: dict[tuple[int, str | Value], int]) -> list[list]:
     """[g, from, unit, edge labels, row] for each place the view's slider stops: the state
     after step g, showing what steps from+1..g did, and the slot of the row of the step's
-    neuron in a box of rows (else -1). A neuron's view starts just before its first step;
+    neuron or Value in a box of rows (else -1). A neuron's view starts just before its first step;
     a network view makes each run of steps on one box a single stop."""
     shown = view.plan
     units: dict[str, int] = {}
@@ -456,7 +506,8 @@ def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
 
     def stop(run: list[int]) -> list:
         first = steps[run[0] - 1]
-        row = row_of.get((unit(first.node), first.node.module), -1) if len(run) == 1 else -1
+        key = (unit(first.node), first.node.module or first.node)
+        row = row_of.get(key, -1) if len(run) == 1 else -1
         return [run[-1], run[0] - 1, unit(first.node),
                 labels([steps[g - 1] for g in run]), row]
 

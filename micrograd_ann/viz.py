@@ -120,7 +120,7 @@ class Plan(NamedTuple):
     targets: dict[Value, str]  # the DOT node each Value's input edges point to
     boxes: dict[str, Box]
     edges: list[Edge]
-    titles: dict[Value, str]  # the name a value node shows when its Value has no label
+    titles: dict[Value, str]  # the name a value node or box row shows for a Value unlabelled
 
     @property
     def size(self) -> int:
@@ -185,7 +185,7 @@ def _outside_operands(order: list[Value], groups: dict[Value, tuple[str, str]]) 
     return [p for p in found if p in shown]
 
 
-def _module_groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, str]]:
+def module_groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, str]]:
     """collapse="neuron"/"layer": each nn node and its parameters go in its module's box;
     more than GROUP_ABOVE model inputs go in one box, "inputs"."""
     shown = set(order)
@@ -224,15 +224,15 @@ def _unchecked_plan(root: Value, opts: DrawOptions) -> tuple[Plan, str | None]:
     if collapse == "auto":
         nn_nodes = opts.focus is None and any(v.module for v in order)
         collapse = "layer" if nn_nodes else None
-    groups = _module_groups(order, collapse) if collapse else {}
+    groups = module_groups(order, collapse) if collapse else {}
     return grouped_plan(root, order, groups, opts), collapse
 
 
 def grouped_plan(root: Value, order: list[Value], groups: dict[Value, tuple[str, str]],
                  opts: DrawOptions, titles: dict[Value, str] | None = None) -> Plan:
     """The plan drawing `order` (topological) with each Value of `groups` inside the box
-    (title, kind) it maps to, and unlabelled value nodes named by `titles`; no max_nodes
-    check."""
+    (title, kind) it maps to, and unlabelled value nodes and rows named by `titles`; no
+    max_nodes check."""
     names: dict[Value, str] = {}
     targets: dict[Value, str] = {}
     box_of_title: dict[str, str] = {}
@@ -295,10 +295,10 @@ def box_rows(shown: Plan) -> dict[str, list[Value]]:
     return rows
 
 
-def row_name(v: Value, box: Box) -> str:
+def row_name(v: Value, box: Box, titles: dict[Value, str] | None = None) -> str:
     """How a box names one of its rows: the Value's label ('x12', 'score'), else its dotted
-    name inside the box ('neurons.3')."""
-    name = v.label or v.module
+    name inside the box ('neurons.3'), else its title in `titles` ('exp#2550')."""
+    name = v.label or v.module or (titles or {}).get(v, "")
     return name[len(box.title) + 1:] if name.startswith(box.title + ".") else name
 
 
@@ -413,7 +413,8 @@ def _value_node(v: Value, name: str, title: str, role: str, fill: str | None,
     return _node(name, "<BR/>".join(lines), fill, border, extra)
 
 
-def _box_label(box: Box, rows: list[Value], opts: DrawOptions) -> str:
+def _box_label(box: Box, rows: list[Value], opts: DrawOptions,
+               titles: dict[Value, str]) -> str:
     """Title and count, then the rows: a value's lines for a module with one, else a table
     of rows "name: data D  grad G" in columns of up to COLUMN_ROWS, read across."""
     count = (f"{sum(not v.parents for v in box.members)} params" if box.kind == "module"
@@ -427,7 +428,7 @@ def _box_label(box: Box, rows: list[Value], opts: DrawOptions) -> str:
     tail = [f"<I>... and {len(rows) - MAX_ROWS} more</I>"] if len(rows) > MAX_ROWS else []
     rows = rows[:MAX_ROWS]
     cols = _columns(len(rows))
-    cells = [_cell(v, box, opts) for v in rows]
+    cells = [_cell(v, box, opts, titles) for v in rows]
     grid = ["<TR>" + "".join(cells[i:i + cols]) + "</TR>" for i in range(0, len(cells), cols)]
     span = [f'<TR><TD COLSPAN="{cols}">{line}</TD></TR>' for line in head]
     end = [f'<TR><TD COLSPAN="{cols}">{line}</TD></TR>' for line in tail]
@@ -440,15 +441,16 @@ def _columns(rows: int) -> int:
     return math.ceil(rows / COLUMN_ROWS)
 
 
-def _cell(v: Value, box: Box, opts: DrawOptions) -> str:
+def _cell(v: Value, box: Box, opts: DrawOptions, titles: dict[Value, str]) -> str:
     """One row of a box: "name: data D  grad G"; the row of a ReLU that is off is grey, as
     its node would be."""
     grey = f' BGCOLOR="{_OFF_FILL}"' if _is_off(v) else ""
-    return (f'<TD ALIGN="LEFT"{grey}>{_text(row_name(v, box))}: '
+    return (f'<TD ALIGN="LEFT"{grey}>{_text(row_name(v, box, titles))}: '
             f'{"  ".join(_numbers(v, opts))}</TD>')
 
 
-def _box_node(name: str, box: Box, rows: list[Value], is_root: bool, opts: DrawOptions) -> str:
+def _box_node(name: str, box: Box, rows: list[Value], is_root: bool, opts: DrawOptions,
+              titles: dict[Value, str]) -> str:
     """A collapsed neuron or layer, or a group of inputs, with its rows' data and grad."""
     fill, border = _BOX if box.kind == "module" else _GROUP
     extra = ' shape=box3d style="filled"' if box.kind == "module" else ""
@@ -457,7 +459,7 @@ def _box_node(name: str, box: Box, rows: list[Value], is_root: bool, opts: DrawO
         extra += " penwidth=2"
     if not all(_finite(v) for v in box.members):
         fill, border = _BAD
-    return _node(name, _box_label(box, rows, opts), fill, border, extra)
+    return _node(name, _box_label(box, rows, opts, titles), fill, border, extra)
 
 
 # -------------------------------------------------------------------------- DOT
@@ -494,7 +496,8 @@ def dot_lines(shown: Plan, opts: DrawOptions, graph: str = "") -> list[str]:
         if name in shown.boxes:
             box = shown.boxes[name]
             if box.members[0] is v:
-                lines.append(_box_node(name, box, rows[name], root in rows[name], opts))
+                lines.append(_box_node(name, box, rows[name], root in rows[name], opts,
+                                       shown.titles))
         else:
             role = "root" if v is root else "node" if v.parents else "leaf"
             title = v.label or shown.titles.get(v, "")

@@ -60,25 +60,35 @@ function gradLines(view, svg, unit) {
   return texts(el).filter((t) => t.textContent.includes("grad ")).slice(-n);
 }
 
-// The names the graph shows: every line of text, the part before ':' of a box's rows,
-// and box title + "." + row name for rows of a layer's box.
-function shownNames(svg) {
+// The names the graph shows: every line of text; the part before ':' of a box's rows, and
+// box title + "." + row name; a module box's title also names what is inside it ("layers.2"
+// holds "layers.2.neurons.0.w1"); a neuron's own view, titled as its crumb says, holds the
+// rows and nodes its graph shows.
+function shownNames(svg, view) {
   const names = new Set();
+  const holders = new Set();
+  if (view.parent !== null) holders.add(view.title);
   for (const node of svg.querySelectorAll("g.node")) {
     const lines = texts(node).map((t) => t.textContent.trim());
     lines.forEach((line) => names.add(line));
+    if (lines.some((line) => /^\d+ params$/.test(line))) holders.add(lines[0]);
     const rows = lines.filter((line) => /^[^:]+: /.test(line)).map((line) => line.split(":")[0]);
-    rows.forEach((row) => { names.add(row); names.add(`${lines[0]}.${row}`); });
+    rows.forEach((row) => {
+      names.add(row);
+      names.add(`${lines[0]}.${row}`);
+      if (view.parent !== null) names.add(`${view.title}.${row}`);
+    });
   }
-  return names;
+  return { names, holders };
 }
 
-// A panel name is shown when the graph shows it, or it names a Value inside a shown
-// neuron ("layers.1.neurons.4.dot" inside box "layers.1.neurons.4" or row "neurons.4").
-function isShown(name, names) {
-  for (let n = name; n; n = n.slice(0, Math.max(0, n.lastIndexOf(".")))) {
-    if (names.has(n) && (n === name || /\.neurons\.\d+$/.test(n))) return true;
-    if (!n.includes(".")) break;
+// A panel name is shown when the graph shows it, or names a Value inside a shown neuron
+// ("layers.1.neurons.4.dot" inside row "neurons.4" of box "layers.1") or module box.
+function isShown(name, { names, holders }) {
+  if (names.has(name)) return true;
+  for (let n = name; n.includes("."); ) {
+    n = n.slice(0, n.lastIndexOf("."));
+    if (holders.has(n) || (names.has(n) && /\.neurons\.\d+$/.test(n))) return true;
   }
   return false;
 }
@@ -134,8 +144,8 @@ function measure(where) {
   });
   // The side panel: the names it gives, and numbers kept on one line.
   const text = panel.querySelector("#mg-text");
-  const names = shownNames(svg);
-  const said = text.textContent;
+  const names = shownNames(svg, view);
+  const said = [...text.children].map((line) => line.textContent).join("\n");
   const head = said.match(/^step \d+\/\d+ +(?:seed )?(.+?)(?:\.grad)? = /m);
   const targets = [...said.matchAll(/^ +(.+?)\.grad +\+=/gm)].map((m) => m[1]);
   for (const name of head ? [head[1], ...targets] : targets) {

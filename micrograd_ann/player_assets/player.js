@@ -351,15 +351,13 @@
 
   // The nodes' boxes, which labels must not cover.
   function nodeBoxes(state) {
-    if (!state.nodeBoxes) {
-      state.nodeBoxes = [...state.svg.querySelectorAll("g.node")].map((el) => grow(boxOf(el), 2));
-    }
+    if (!state.nodeBoxes) state.nodeBoxes = [...state.svg.querySelectorAll("g.node")].map(boxOf);
     return state.nodeBoxes;
   }
 
   // Writes the step's edge labels, each where it covers no node and no other label if it
-  // can, else where it covers least; returns their boxes. Everything is measured before
-  // anything is written, so the drawing is laid out once.
+  // can, else where it covers least; returns their boxes, and whether any covers something.
+  // Everything is measured before anything is written, so the drawing is laid out once.
   function showLabels(state, pairs) {
     const nodes = nodeBoxes(state);
     const across = state.spec.rankdir === "LR";
@@ -368,18 +366,22 @@
       const label = edgeLabel(state, index);
       if (!label) continue;
       const { box, points } = along(state, index);
-      const near = grow(box, 260);
-      const obstacles = nodes.filter((b) => overlap(b, near));
+      const around = grow(box, 260);
+      const obstacles = nodes.filter((b) => overlap(b, around));
       let best = null;
       for (const [f, lines] of forms(text, across).entries()) {
         const w = Math.max(...lines.map((line) => measure(label, line)));
         const h = metrics.height + (lines.length - 1) * metrics.line;
         for (const c of candidates(points, w, h)) {
-          let cost = c.cost + f * 12;
-          for (const o of obstacles) cost += overlap(c, o) * 20;
-          for (const o of chosen) cost += overlap(c, o.box) * 20;
-          if (!inside(c, state)) cost += 5000;
-          if (!best || cost < best.cost) best = { cost, lines, box: c, label };
+          // What it covers, and what it comes within 2 units of (a margin, cheaper).
+          let covered = 0, near = 0;
+          for (const o of obstacles) {
+            covered += overlap(c, o);
+            near += overlap(c, grow(o, 2));
+          }
+          for (const o of chosen) covered += overlap(c, o.box);
+          const cost = c.cost + f * 12 + covered * 20 + near * 2 + (inside(c, state) ? 0 : 5000);
+          if (!best || cost < best.cost) best = { cost, covered, lines, box: c, label };
         }
       }
       chosen.push(best);
@@ -394,7 +396,7 @@
       for (const span of label.children) span.setAttribute("x", x);
       state.shownLabels.push(label);
     }
-    return chosen.map((c) => c.box);
+    return { boxes: chosen.map((c) => c.box), covering: chosen.some((c) => c.covered > 0) };
   }
 
   // Is a box (main-group units) inside the drawing?
@@ -478,7 +480,7 @@
       const cls = active.has(e) ? "mg-active" : state.edgeFirst[e] > g ? "mg-pending" : "";
       setClass([state.edgeEls[e]], state.edgeClass, e, cls);
     });
-    const labels = showLabels(state, edges);
+    const { boxes: labels, covering } = showLabels(state, edges);
     const mark = markRow(state, row);
     let text = data.steps[0].text; // step 0: the seed
     if (spec.intro && s === 0) text = spec.intro;
@@ -499,7 +501,7 @@
     }
     const focus = [...current, ...labels];
     for (const u of units) focus.push(...about(u));
-    return { text, focus, current, updated: units.size };
+    return { text, focus, current, updated: units.size, covering };
   }
 
   // ------------------------------------------------------------------ pan and zoom
@@ -648,21 +650,23 @@
   // first coarser level where it does (or the one where it comes nearest).
   function showStop(s) {
     attach(nav);
-    let shown = renderBackward(nav, s);
-    let at = s;
     const least = readable();
-    const coarser = nav.spec.coarser || [];
-    let best = { state: nav, shown, s, scale: fitScale(nav, shown.focus) };
-    if (best.scale !== null && best.scale < least && !fitBox.checked) {
+    // How far a rendering falls short of legible: 0 when it fits and its labels cover
+    // nothing, else the more the smaller the scale it needs.
+    const shortfall = (shown, scale) => (scale === null ? 0 : Math.max(0, least - scale)) +
+      (shown.covering ? least / 4 : 0);
+    let shown = renderBackward(nav, s);
+    let best = { state: nav, shown, s, miss: shortfall(shown, fitScale(nav, shown.focus)) };
+    if (best.miss > 0 && !fitBox.checked) {
       const g = nav.spec.stops[s][0];
-      for (const index of coarser) {
+      for (const index of nav.spec.coarser || []) {
         const state = build(index);
         attach(state);
-        at = stopAt(state, g);
+        const at = stopAt(state, g);
         shown = renderBackward(state, at);
-        const scale = fitScale(state, shown.focus);
-        if (scale !== null && scale > best.scale) best = { state, shown, s: at, scale };
-        if (scale !== null && scale >= least) break;
+        const miss = shortfall(shown, fitScale(state, shown.focus));
+        if (miss < best.miss) best = { state, shown, s: at, miss };
+        if (miss === 0) break;
       }
       attach(best.state);
     }
@@ -673,7 +677,7 @@
       const [g] = nav.spec.stops[s];
       const many = best.shown.updated > 1 ? `its ${best.shown.updated} updated inputs` : "it";
       shownAt.textContent = `step ${g} shown at the ${best.state.spec.level} level: at the ` +
-        `${nav.spec.level} level ${many} would not fit the pane at a readable size`;
+        `${nav.spec.level} level ${many} would not fit the pane readably`;
     }
     return best.shown;
   }
