@@ -40,7 +40,7 @@ _COARSER = {"ops": ("neuron", "layer"), "neuron": ("layer",), "layer": (), "netw
 # a label in two or three lines fits between ranks drawn left to right, a few rows of
 # one-line labels between ranks drawn top down. More room would also stretch the edges
 # that span ranks (a loss's short path beside its long one) beyond a pane.
-_SPACING = {"LR": "ranksep=1.0", "TB": "ranksep=0.7"}
+_SPACING = {"LR": "ranksep=1.3", "TB": "ranksep=0.7"}
 JUPYTER_HEIGHT = 500  # px: a notebook at 1366x768 shows about 505 px of one output
 
 

@@ -98,7 +98,7 @@
       whole: { x: whole.x, y: whole.y, w: whole.width, h: whole.height },
       unitEls: [], gradText: [], prefix: [], edgeEls: [], labels: new Map(),
       unitClass: [], edgeClass: [], slotClass: [], shownLabels: [], viewport: null,
-      points: new Map(),
+      points: new Map(), leaders: new Map(),
     };
     svg.removeAttribute("width");
     svg.removeAttribute("height");
@@ -259,6 +259,18 @@
     return state.labels.get(index);
   }
 
+  // The line tying a label placed off its edge to the edge, made on first use.
+  function leaderOf(state, index) {
+    if (!state.leaders.has(index)) {
+      const leader = document.createElementNS(SVG_NS, "line");
+      leader.setAttribute("class", "mg-leader");
+      leader.dataset.edge = state.spec.edges[index][0];
+      state.labelLayer.insertBefore(leader, state.labelLayer.firstChild);
+      state.leaders.set(index, leader);
+    }
+    return state.leaders.get(index);
+  }
+
   // A label's text on one line or, between ranks drawn left to right, on two or three:
   // the upstream grad, "x local", then "= sum" (or "-> n values").
   function forms(text, across) {
@@ -311,7 +323,7 @@
   // apart) to the other, and what a label there costs (nearer the input end, less). Read
   // from the path Graphviz wrote -- "M p0 C p1 p2 p3 C ..." -- once per edge: asking the
   // browser for points on thousands of paths takes seconds.
-  const ALONG = [0.3, 0.15, 0.45, 0.6, 0.75, 0.05, 0.9];
+  const ALONG = [0.3, 0.2, 0.4, 0.1, 0.5, 0.6, 0.7, 0.8, 0.05, 0.9];
   function along(state, index) {
     if (!state.points.has(index)) {
       const path = state.edgeEls[index].querySelector("path");
@@ -336,14 +348,23 @@
     return state.points.get(index);
   }
 
-  // Where a label of w x h may go: above, below or beside the points along its edge.
-  function candidates(points, w, h) {
+  // Where a label of w x h may go: above, below or beside the points along its edge; with
+  // `far`, up to a few lines further off (costing more: a leader line then ties it to its
+  // edge).
+  function candidates(points, w, h, far) {
     const found = [];
+    const step = metrics.line;
+    const offsets = [[-w / 2, -h - 2, 0], [-w / 2, 2, 0], [4, -h / 2, 3], [-w - 4, -h / 2, 3],
+      [-w / 2, -h / 2, 8]];
+    for (let k = 1; far && k <= 8; k++) {
+      for (const dx of [-w / 2, 4, -w - 4]) {
+        offsets.push([dx, -h - 2 - k * step, 6 + 6 * k], [dx, 2 + k * step, 6 + 6 * k]);
+      }
+    }
     for (const p of points) {
-      for (const [dx, dy, cost] of [[-w / 2, -h - 2, 0], [-w / 2, 2, 0], [4, -h / 2, 3],
-        [-w - 4, -h / 2, 3], [-w / 2, -h / 2, 8]]) {
+      for (const [dx, dy, cost] of offsets) {
         found.push({ x0: p.x + dx, y0: p.y + dy, x1: p.x + dx + w, y1: p.y + dy + h,
-          cost: p.cost + cost });
+          cost: p.cost + cost, p });
       }
     }
     return found;
@@ -369,32 +390,48 @@
       const around = grow(box, 260);
       const obstacles = nodes.filter((b) => overlap(b, around));
       let best = null;
-      for (const [f, lines] of forms(text, across).entries()) {
-        const w = Math.max(...lines.map((line) => measure(label, line)));
-        const h = metrics.height + (lines.length - 1) * metrics.line;
-        for (const c of candidates(points, w, h)) {
-          // What it covers, and what it comes within 2 units of (a margin, cheaper).
-          let covered = 0, near = 0;
-          for (const o of obstacles) {
-            covered += overlap(c, o);
-            near += overlap(c, grow(o, 2));
+      for (const far of [false, true]) { // further off only when nothing near is free
+        if (best && best.covered === 0) break;
+        for (const [f, lines] of forms(text, across).entries()) {
+          const w = Math.max(...lines.map((line) => measure(label, line)));
+          const h = metrics.height + (lines.length - 1) * metrics.line;
+          for (const c of candidates(points, w, h, far)) {
+            // What it covers, and what it comes within 2 units of (a margin, cheaper).
+            let covered = 0, near = 0;
+            for (const o of obstacles) {
+              covered += overlap(c, o);
+              near += overlap(c, grow(o, 2));
+            }
+            for (const o of chosen) covered += overlap(c, grow(o.box, 1));
+            const cost = c.cost + f * 12 + covered * 20 + near * 2 +
+              (inside(c, state) ? 0 : 5000);
+            if (!best || cost < best.cost) best = { cost, covered, lines, box: c, label, index };
           }
-          for (const o of chosen) covered += overlap(c, o.box);
-          const cost = c.cost + f * 12 + covered * 20 + near * 2 + (inside(c, state) ? 0 : 5000);
-          if (!best || cost < best.cost) best = { cost, covered, lines, box: c, label };
         }
       }
       chosen.push(best);
     }
     for (const label of state.shownLabels) label.replaceChildren();
+    for (const leader of state.leaders.values()) leader.setAttribute("visibility", "hidden");
     state.shownLabels = [];
-    for (const { lines, box, label } of chosen) {
+    for (const { lines, box, label, index } of chosen) {
       write(label, lines);
       const x = (box.x0 + box.x1) / 2, y = box.y0 + metrics.ascent;
       label.setAttribute("x", x);
       label.setAttribute("y", y);
       for (const span of label.children) span.setAttribute("x", x);
       state.shownLabels.push(label);
+      // Off its edge: a leader from the label to the point of the edge it was placed by.
+      const { p } = box;
+      const qx = Math.min(Math.max(p.x, box.x0), box.x1), qy = Math.min(Math.max(p.y, box.y0), box.y1);
+      if (Math.hypot(qx - p.x, qy - p.y) > 6) {
+        const leader = leaderOf(state, index);
+        leader.setAttribute("x1", p.x);
+        leader.setAttribute("y1", p.y);
+        leader.setAttribute("x2", qx);
+        leader.setAttribute("y2", qy);
+        leader.setAttribute("visibility", "visible");
+      }
     }
     return { boxes: chosen.map((c) => c.box), covering: chosen.some((c) => c.covered > 0) };
   }
@@ -828,8 +865,10 @@
       play();
     }
   });
+  // Unticking "whole graph" comes back to the view it left.
   fitBox.addEventListener("change", () => {
-    view.viewport = null;
+    if (fitBox.checked) view.followed = view.viewport;
+    view.viewport = fitBox.checked ? null : view.followed || null;
     render(currentPosition());
   });
   forwardBox.addEventListener("change", () => {
