@@ -33,7 +33,7 @@ SCALE_AT = 0.9  # lines of the layer's top 10 % of |w| are drawn at full strengt
 POSITIVE, NEGATIVE = (0x1D, 0x5F, 0xB4), (0xE0, 0x62, 0x0D)  # blue, orange
 ZERO = (0x9C, 0xA3, 0xAF)
 INK, TEXT, MUTED = "#1f2937", "#374151", "#6b7280"  # title and numbers, captions, labels
-DEAD_FILL = "#e5e7eb"  # as viz fills a dead ReLU
+OFF_FILL = "#e5e7eb"  # as viz fills a ReLU that is off
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
@@ -240,7 +240,7 @@ class _Box(NamedTuple):
     parts: list[tuple[str, str]]  # (text, kind): kind is "label", "value", "note" or "bad"
     tip: str
     fill: str
-    dead: bool
+    off: bool  # a ReLU whose output is 0 for this x (the replay's "dead": 0 for every x)
 
 
 class _Column(NamedTuple):
@@ -314,7 +314,7 @@ class _Drawing:
         scale = max((abs(v.data) for v in outs if v and math.isfinite(v.data)), default=0.0)
         boxes = []
         for neuron, v in zip(self.model.layers[i].neurons, outs):
-            dead = v is not None and v.op is OPS["relu"] and v.data == 0.0
+            off = v is not None and v.op is OPS["relu"] and v.data == 0.0
             tip = f"{neuron.name} ({neuron.activation}): "
             tip += f"{self._tip(v)}, " if v else ""
             tip += f"bias {neuron.b.data:.6g}"
@@ -322,11 +322,11 @@ class _Drawing:
                 parts = [("b", "label"), self._number(neuron.b.data)]
             else:
                 parts = self._parts(v, "data")
-            if dead:
-                parts.insert(2, ("dead", "note"))
-                tip += " -- a dead ReLU: output 0, so it passes no gradient back"
-            fill = DEAD_FILL if dead else _tint(v.data, scale, 0.45) if v else "#ffffff"
-            boxes.append(_Box(neuron.name, parts, tip, fill, dead))
+            if off:
+                parts.insert(2, ("off", "note"))
+                tip += " -- a ReLU off for this x: output 0, so no gradient passes back"
+            fill = OFF_FILL if off else _tint(v.data, scale, 0.45) if v else "#ffffff"
+            boxes.append(_Box(neuron.name, parts, tip, fill, off))
         return boxes
 
     def _titles(self) -> list[str]:
@@ -425,8 +425,8 @@ class _Drawing:
         height = min(20.0, min(ROW_MAX, self.rows / len(col.boxes)) - 2)
         parts = []
         for box, (_, y) in zip(col.boxes, col.centres):
-            classes = f"mg-{kind}" + (" mg-dead" if box.dead else "")
-            dash = ' stroke-dasharray="4 2"' if box.dead else ""
+            classes = f"mg-{kind}" + (" mg-off" if box.off else "")
+            dash = ' stroke-dasharray="4 2"' if box.off else ""
             parts.append(f'<g class="{classes}" data-name="{box.name}">'
                          f'<title>{escape(box.tip)}</title>'
                          f'<rect x="{col.left:.1f}" y="{y - height / 2:.1f}" '
@@ -452,7 +452,8 @@ class _Drawing:
             else:
                 grad = "grad = d loss / d output, the gradient arriving from the layers after it"
             lines = [[(f"box: a neuron's output: data = its activation for x; {grad}", None)]]
-            second = "grey dashed box: a dead ReLU (output 0, so it passes no gradient back)"
+            second = ("grey dashed box: a ReLU that is off for this x (output 0, so no gradient "
+                      "passes back through it for this sample)")
             if self.shape:
                 second += "; input cells: shade = value"
             lines.append([(second, None)])
