@@ -7,6 +7,7 @@ its output's data for an input x and, read from a loss's graph after backward(),
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 from typing import NamedTuple, Sequence
@@ -54,7 +55,20 @@ class NetworkView:
         return self.svg
 
     def _repr_html_(self) -> str:
-        return self.svg  # inline SVG, so hovering shows the names and values in notebooks
+        # A picture, which an untrusted notebook shows too (it drops inline SVG, leaving its
+        # text); trusted, the script puts the SVG inline, where hovering shows names and
+        # values.
+        return (f"{svg_image(self.svg)}<script>(() => {{ const img = document.currentScript"
+                ".previousElementSibling; img.outerHTML = new TextDecoder().decode("
+                "Uint8Array.from(atob(img.src.split(',')[1]), (c) => c.charCodeAt(0)));"
+                "})();</script>")
+
+
+def svg_image(svg: str) -> str:
+    """An <img> showing `svg` (as a data: URI), at most as wide as the page."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (f'<img src="data:image/svg+xml;base64,{data}" alt="the drawing" '
+            'style="max-width: 100%">')
 
 
 # ---------------------------------------------------------- reading the graph

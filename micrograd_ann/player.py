@@ -18,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import re
 from functools import partial
 from importlib import resources
 from os import PathLike
 from string import Template
 from typing import NamedTuple
 
-from . import trace, viz
+from . import network, trace, viz
 from .checks import check_int, check_number, check_str
 from .engine import OPS, Value, preserved_grads, topological_order
 from .files import write_atomic
@@ -114,24 +115,29 @@ class Player:
         return write_atomic(path, self.html)
 
     def _repr_html_(self) -> str:
-        return iframe(self.html, self.height, "backprop player")
+        picture = re.search(r'<template id="mg-view-0">(<svg.*?</svg>)\s*</template>',
+                            self.html, re.S)
+        return iframe(self.html, self.height, "backprop player",
+                      picture.group(1) if picture else None)
 
 
-def iframe(page: str, height: int, what: str) -> str:
-    """`page` in a sandboxed iframe `height` px tall, for Jupyter, then a note on trust.
+def iframe(page: str, height: int, what: str, picture: str | None = None) -> str:
+    """`page` in a sandboxed iframe `height` px tall, for Jupyter, then what an untrusted
+    notebook shows instead: a note saying how to trust it, and `picture` (SVG text).
 
-    Jupyter drops an untrusted notebook's iframes and scripts but keeps plain text, so the
-    note says how to see the page `what` names; a script, run only where the iframe is
-    shown too, removes it.
+    Jupyter drops an untrusted notebook's iframes and scripts but keeps text and images;
+    a script, run only where the iframe is shown too, removes the note.
     """
-    note = (f"Here is a {what}, but this notebook is not trusted, so Jupyter does not show "
-            "it. To see it, trust the notebook: in JupyterLab or Notebook 7, File \u25b8 "
-            "Trust Notebook (or run `jupyter trust NOTEBOOK.ipynb`), then reload the page; "
-            "or run the cell again.")
+    note = (f"Here is a {what}, but this notebook is not trusted, so Jupyter does not run "
+            "it. To see it, trust the notebook -- Notebook 7: File \u25b8 Trust Notebook; "
+            "JupyterLab: Trust Notebook in the command palette (Ctrl+Shift+C); or "
+            "`jupyter trust NOTEBOOK.ipynb` and reload -- or run the cell again.")
+    shown = f"<br>{network.svg_image(picture)}" if picture else ""
     return (f'<iframe srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts" '
             f'title="{html.escape(what, quote=True)}" style="width: 100%; '
-            f'height: {int(height)}px; border: 1px solid #ddd; display: block"></iframe>'
-            f'<p class="mg-untrusted">{html.escape(note)}</p>'
+            f'height: {int(height)}px; border: 1px solid #ddd; box-sizing: border-box; '
+            'display: block"></iframe>'
+            f'<div class="mg-untrusted"><p>{html.escape(note)}</p>{shown}</div>'
             "<script>document.currentScript.previousElementSibling.remove();"
             "document.currentScript.remove();</script>")
 

@@ -136,10 +136,14 @@ function measure(where) {
     const size = px(label);
     if (size < MIN_PX - 0.01) add("small label", `${label.textContent}: ${size.toFixed(1)} px`);
     for (const other of labels.slice(i + 1)) {
-      if (overlap(r, rectOf(other))) add("labels overlap", `${label.textContent} / ${other.textContent}`);
+      if (overlap(r, rectOf(other))) {
+        add("labels overlap", `${label.textContent} / ${other.textContent}`);
+      }
     }
     boxes.forEach((b, k) => {
-      if (overlap(r, b)) add("label over text", `${label.textContent} / ${nodeTexts[k].textContent}`);
+      if (overlap(r, b)) {
+        add("label over text", `${label.textContent} / ${nodeTexts[k].textContent}`);
+      }
     });
   });
   // The side panel: the names it gives, and numbers kept on one line.

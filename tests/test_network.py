@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
 import os
 import subprocess
 import sys
@@ -273,7 +276,16 @@ def test_save_writes_the_svg_and_jupyter_shows_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["network.svg"]  # no temp file left
     with pytest.raises(ValueError, match="give the file a .svg name"):
         view.save(tmp_path / "network.png")
-    assert view._repr_svg_() == view.svg == view._repr_html_()
+    assert view._repr_svg_() == view.svg
+
+
+def test_jupyter_shows_a_picture_that_a_trusted_notebook_puts_inline():
+    view = draw_network(_hand_model(), HAND_X)
+    found = re.fullmatch(r'<img src="data:image/svg\+xml;base64,([^"]*)"[^>]*>'
+                         r"<script>([^<]*)</script>", view._repr_html_())
+    assert found is not None  # an untrusted notebook drops the script, keeps the picture
+    assert base64.b64decode(found.group(1)).decode("utf-8") == view.svg
+    assert "outerHTML" in found.group(2) and "atob(" in found.group(2)
 
 
 # ------------------------------------------------------------------- in the browser

@@ -7,6 +7,7 @@ MICROGRAD_ANN_DOCS_IMAGES=1 also saves the screenshots docs/players.md shows int
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -209,18 +210,66 @@ def test_jupyter_iframe_holds_the_whole_page_attribute_escaped():
     player = Player(out, height=300)
     shown = player._repr_html_()
     found = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" [^>]*></iframe>'
-                         r'<p class="mg-untrusted">([^<]*)</p><script>([^<]*)</script>', shown)
+                         r'<div class="mg-untrusted"><p>([^<]*)</p><br>'
+                         r'<img src="data:image/svg\+xml;base64,([^"]*)"[^>]*></div>'
+                         r'<script>([^<]*)</script>', shown)
     assert found is not None
     assert html.unescape(found.group(1)) == player.html
     assert "height: 300px" in shown
-    # Untrusted, Jupyter drops the iframe and the script and shows the note; trusted, the
-    # script removes the note and itself.
+    # Untrusted, Jupyter drops the iframe and the script and shows the note and the
+    # picture (the graph after backward); trusted, the script removes them and itself.
     assert "Trust Notebook" in found.group(2) and "not trusted" in found.group(2)
-    assert found.group(3) == ("document.currentScript.previousElementSibling.remove();"
+    picture = base64.b64decode(found.group(3)).decode("utf-8")
+    assert picture.startswith("<svg") and 'id="mg-data"' not in picture
+    assert SCRIPT_END in {t.text for t in ET.fromstring(picture).iter(f"{SVG_NS}text")}
+    assert found.group(4) == ("document.currentScript.previousElementSibling.remove();"
                               "document.currentScript.remove();")
-    assert Player(out)._repr_html_().count("height: 500px") == 1  # fits a 1366x768 notebook
+    assert "height: 500px" in Player(out)._repr_html_()  # fits a notebook at 1366x768
     with pytest.raises(ValueError, match="height"):
         Player(out, height=50)
+
+
+def test_each_stop_names_the_row_of_its_neuron_in_a_layer_box():
+    require_tool("dot")
+    loss = _demo_loss()
+    page = to_html(loss)
+    top = player_data(page)["views"][0]
+    steps = list(backward_steps(loss))
+    rows = {unit: [] for unit in range(len(top["units"]))}
+    for slot, (unit, _) in enumerate(top["slots"]):
+        rows[unit].append(slot)
+    for g, _, unit, _, row in top["stops"][1:]:
+        node = steps[g - 1].node
+        if node.module.startswith(("layers.0.", "layers.1.")):  # boxes of 16 rows
+            neuron = int(node.module.rsplit(".", 1)[1])
+            assert row == rows[unit][neuron], (g, node.module)
+        else:  # the loss's nodes, and layers.2's box of one neuron
+            assert row == -1, (g, node.module)
+
+
+def test_panel_names_are_the_graphs_parameters_inside_their_neuron():
+    require_tool("dot")
+    loss = _demo_loss()
+    data = player_data(to_html(loss))
+    texts = "\n".join(step["text"] for step in data["steps"])
+    assert "layers.1.neurons.4.w15.grad +=" in texts and "layers.2.neurons.0.b.grad" in texts
+    assert not re.search(r"^ +w\d+\.grad", texts, re.M)  # never a bare w3 of some neuron
+    # Unlabelled nodes of the loss are drawn with the names the panel gives them.
+    svg = re.search(r'<template id="mg-view-0">(<svg.*?</svg>)', to_html(loss), re.S).group(1)
+    shown = {t.text for t in ET.fromstring(svg).iter(f"{SVG_NS}text")}
+    assert {"log#411", "exp#408", "score"} <= shown
+
+
+def test_like_nodes_read_side_by_side_are_one_box_of_rows():
+    require_tool("dot")
+    loss = _digits_loss()  # a softmax: sum of ten exp(score_k + c)
+    top = player_data(to_html(loss))["views"][0]
+    page = to_html(loss)
+    titles = re.findall(r"<b>([^<]*\u00d710)</b>|<text[^>]*font-weight=\"bold\"[^>]*>"
+                        r"([^<]*\u00d710)</text>", page)
+    assert {a or b for a, b in titles} == {"exp \u00d710", "add \u00d710", "const \u00d710"}
+    sums = [stop for stop in top["stops"] if len(stop[3]) == 1 and "10 values" in stop[3][0][1]]
+    assert sums  # the sum's step: one edge, to the box of its ten inputs
 
 
 def test_render_html_writes_the_page(tmp_path):
@@ -669,9 +718,9 @@ def _notebook(tmp_path, cell_html: str, frame: str = "width: 100%") -> Path:
 def test_jupyter_iframe_runs_the_player_and_the_wheel_scrolls_the_notebook(browser, tmp_path):
     out, _ = _seed_neuron()
     _open(browser, _notebook(tmp_path, Player(out)._repr_html_()))
-    assert browser.find_elements("css selector", "p.mg-untrusted") == []  # scripts ran
+    assert browser.find_elements("css selector", ".mg-untrusted") == []  # scripts ran
     frame = browser.find_element("tag name", "iframe")
-    assert frame.size["height"] == 502  # 500 and a border
+    assert frame.size["height"] == 500
     browser.execute_script("arguments[0].scrollIntoView()", frame)
     browser.switch_to.frame(frame)
     try:

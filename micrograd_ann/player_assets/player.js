@@ -423,7 +423,8 @@
       state.shownLabels.push(label);
       // Off its edge: a leader from the label to the point of the edge it was placed by.
       const { p } = box;
-      const qx = Math.min(Math.max(p.x, box.x0), box.x1), qy = Math.min(Math.max(p.y, box.y0), box.y1);
+      const qx = Math.min(Math.max(p.x, box.x0), box.x1);
+      const qy = Math.min(Math.max(p.y, box.y0), box.y1);
       if (Math.hypot(qx - p.x, qy - p.y) > 6) {
         const leader = leaderOf(state, index);
         leader.setAttribute("x1", p.x);
@@ -455,7 +456,9 @@
   function markRow(state, slot) {
     const mark = state.rowMark;
     const text = slot >= 0 ? state.gradText[slot] : null;
-    if (state.markedRow && state.markedRow !== text) state.markedRow.classList.remove("mg-row-current");
+    if (state.markedRow && state.markedRow !== text) {
+      state.markedRow.classList.remove("mg-row-current");
+    }
     state.markedRow = text;
     if (!text) {
       mark.remove();
