@@ -552,8 +552,12 @@ def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, name, v
         assert found["perView"][view][0] == len(states)  # every step
     if drill:
         assert found["perView"]["drill"][0] > len(states)  # every neuron's steps, and more
-    if view in ("auto", "ops") and name != "neuron":  # a step mid-way, for the docs and a look
-        _slide(browser, len(states) // 2)
+    if view in ("auto", "ops") and name != "neuron":  # for the docs and a look: the first
+        labelled = browser.execute_script(  # step past the middle that labels edges
+            "return JSON.parse(document.getElementById('mg-data').textContent).views[0].stops"
+            ".findIndex((stop, k) => 2 * k >= arguments[0] && stop[3].length > 0);",
+            len(states))
+        _slide(browser, labelled)
         _screenshot(browser, f"player-{name}-{view}")
 
 
@@ -673,6 +677,7 @@ def test_text_size_and_presentation_mode_keep_every_step_readable(browser, pages
     assert "mg-present" in browser.find_element("tag name", "body").get_attribute("class")
     assert _text(browser, "size") == "150%"
     assert not browser.find_element("id", "mg-legend").is_displayed()
+    _screenshot(browser, "player-demo-present")
     _press(browser, "p")  # and back
     assert _text(browser, "size") == "100%"
     assert browser.find_element("id", "mg-legend").is_displayed()
@@ -737,6 +742,7 @@ def test_jupyter_iframe_runs_the_player_and_the_wheel_scrolls_the_notebook(brows
         assert _viewbox(browser)[2] > box[2]
     finally:
         browser.switch_to.default_content()
+    _screenshot(browser, "player-in-a-notebook")
 
 
 def test_a_player_mounted_at_zero_size_measures_once_it_has_one(browser, tmp_path):
