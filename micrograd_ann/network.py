@@ -7,6 +7,7 @@ its output's data for an input x and, read from a loss's graph after backward(),
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 from typing import NamedTuple, Sequence
@@ -33,7 +34,7 @@ SCALE_AT = 0.9  # lines of the layer's top 10 % of |w| are drawn at full strengt
 POSITIVE, NEGATIVE = (0x1D, 0x5F, 0xB4), (0xE0, 0x62, 0x0D)  # blue, orange
 ZERO = (0x9C, 0xA3, 0xAF)
 INK, TEXT, MUTED = "#1f2937", "#374151", "#6b7280"  # title and numbers, captions, labels
-DEAD_FILL = "#e5e7eb"  # as viz fills a dead ReLU
+OFF_FILL = "#e5e7eb"  # as viz fills a ReLU that is off
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
@@ -54,7 +55,20 @@ class NetworkView:
         return self.svg
 
     def _repr_html_(self) -> str:
-        return self.svg  # inline SVG, so hovering shows the names and values in notebooks
+        # A picture, which an untrusted notebook shows too (it drops inline SVG, leaving its
+        # text); trusted, the script puts the SVG inline, where hovering shows names and
+        # values.
+        return (f"{svg_image(self.svg)}<script>(() => {{ const img = document.currentScript"
+                ".previousElementSibling; img.outerHTML = new TextDecoder().decode("
+                "Uint8Array.from(atob(img.src.split(',')[1]), (c) => c.charCodeAt(0)));"
+                "})();</script>")
+
+
+def svg_image(svg: str) -> str:
+    """An <img> showing `svg` (as a data: URI), at most as wide as the page."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (f'<img src="data:image/svg+xml;base64,{data}" alt="the drawing" '
+            'style="max-width: 100%">')
 
 
 # ---------------------------------------------------------- reading the graph
@@ -240,7 +254,7 @@ class _Box(NamedTuple):
     parts: list[tuple[str, str]]  # (text, kind): kind is "label", "value", "note" or "bad"
     tip: str
     fill: str
-    dead: bool
+    off: bool  # a ReLU whose output is 0 for this x (the replay's "dead": 0 for every x)
 
 
 class _Column(NamedTuple):
@@ -314,7 +328,7 @@ class _Drawing:
         scale = max((abs(v.data) for v in outs if v and math.isfinite(v.data)), default=0.0)
         boxes = []
         for neuron, v in zip(self.model.layers[i].neurons, outs):
-            dead = v is not None and v.op is OPS["relu"] and v.data == 0.0
+            off = v is not None and v.op is OPS["relu"] and v.data == 0.0
             tip = f"{neuron.name} ({neuron.activation}): "
             tip += f"{self._tip(v)}, " if v else ""
             tip += f"bias {neuron.b.data:.6g}"
@@ -322,11 +336,11 @@ class _Drawing:
                 parts = [("b", "label"), self._number(neuron.b.data)]
             else:
                 parts = self._parts(v, "data")
-            if dead:
-                parts.insert(2, ("dead", "note"))
-                tip += " -- a dead ReLU: output 0, so it passes no gradient back"
-            fill = DEAD_FILL if dead else _tint(v.data, scale, 0.45) if v else "#ffffff"
-            boxes.append(_Box(neuron.name, parts, tip, fill, dead))
+            if off:
+                parts.insert(2, ("off", "note"))
+                tip += " -- a ReLU off for this x: output 0, so no gradient passes back"
+            fill = OFF_FILL if off else _tint(v.data, scale, 0.45) if v else "#ffffff"
+            boxes.append(_Box(neuron.name, parts, tip, fill, off))
         return boxes
 
     def _titles(self) -> list[str]:
@@ -425,8 +439,8 @@ class _Drawing:
         height = min(20.0, min(ROW_MAX, self.rows / len(col.boxes)) - 2)
         parts = []
         for box, (_, y) in zip(col.boxes, col.centres):
-            classes = f"mg-{kind}" + (" mg-dead" if box.dead else "")
-            dash = ' stroke-dasharray="4 2"' if box.dead else ""
+            classes = f"mg-{kind}" + (" mg-off" if box.off else "")
+            dash = ' stroke-dasharray="4 2"' if box.off else ""
             parts.append(f'<g class="{classes}" data-name="{box.name}">'
                          f'<title>{escape(box.tip)}</title>'
                          f'<rect x="{col.left:.1f}" y="{y - height / 2:.1f}" '
@@ -452,7 +466,8 @@ class _Drawing:
             else:
                 grad = "grad = d loss / d output, the gradient arriving from the layers after it"
             lines = [[(f"box: a neuron's output: data = its activation for x; {grad}", None)]]
-            second = "grey dashed box: a dead ReLU (output 0, so it passes no gradient back)"
+            second = ("grey dashed box: a ReLU that is off for this x (output 0, so no gradient "
+                      "passes back through it for this sample)")
             if self.shape:
                 second += "; input cells: shade = value"
             lines.append([(second, None)])

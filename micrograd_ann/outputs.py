@@ -10,7 +10,9 @@ skipped) -- for the caller to report; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
+import re
 import tempfile
 from typing import Callable, NamedTuple, Sequence
 
@@ -20,6 +22,7 @@ from .trace import preserved_grads
 from .nn import MLP
 
 DOT_TIMEOUT = 60  # seconds: a drawing within viz.MAX_NODES that takes longer is given up
+SCREEN = 1366  # CSS px: the width a static drawing should fit (a laptop's screen)
 # A player page does work for every Value of its graph, drawn or boxed: 20,000 take a few
 # seconds, the 200,000 of MLP(2, [440, 440, 1])'s loss 40 s. Bigger graphs get no page.
 PLAYER_VALUES = 20_000
@@ -111,7 +114,7 @@ def write_graph(root: Value, folder: str, name: str, *, level: str = "auto",
     if static:
         options = {"collapse": _COLLAPSE[level], "max_nodes": budget}
         try:
-            svg = viz.to_svg(root, timeout=DOT_TIMEOUT, **options)
+            svg = _fitting_svg(root, options, page)
         except viz.DotNotFoundError:
             path = files.write_atomic(os.path.join(folder, f"{name}.dot"),
                                       viz.to_dot(root, **options))
@@ -122,6 +125,34 @@ def write_graph(root: Value, folder: str, name: str, *, level: str = "auto",
     if page:
         written.add(_write_player(root, os.path.join(folder, page), level, budget))
     return written
+
+
+def _fitting_svg(root: Value, options: dict, page: str | None) -> str:
+    """root's graph as SVG no wider than SCREEN: drawn left to right, else top down, else
+    the narrower of the two with a line on top saying how to read it."""
+    drawings = []
+    for rankdir in ("LR", "TB"):
+        svg = viz.to_svg(root, timeout=DOT_TIMEOUT, rankdir=rankdir, **options)
+        if svg_width(svg) <= SCREEN:
+            return svg
+        drawings.append((svg_width(svg), rankdir))
+    width, rankdir = min(drawings)
+    player = f", or open {page}, which steps through it at a readable size" if page else ""
+    note = (f"This drawing is {width:,.0f} px wide, more than a screen: scroll sideways or "
+            f"zoom out to follow it{player}.")
+    opts = viz.DrawOptions(rankdir=rankdir, **options)
+    graph = (f'label=<{html.escape(note)}> labelloc=t labeljust=l fontsize=14 '
+             'fontname=Helvetica')
+    return viz.run_dot(viz.dot_source(viz.plan(root, opts), opts, graph), "svg",
+                       DOT_TIMEOUT).decode("utf-8")
+
+
+def svg_width(svg: str) -> float:
+    """The width in CSS px of an SVG document Graphviz wrote (its width is in pt)."""
+    found = re.search(r'<svg\b[^>]*?\swidth="([\d.]+)(pt|px)?"', svg)
+    if found is None:
+        raise ValueError("the SVG has no width")
+    return float(found.group(1)) * (4 / 3 if found.group(2) == "pt" else 1)
 
 
 def _trouble(exc: viz.DrawError) -> str:
@@ -178,14 +209,16 @@ def write_loss_curve(losses: Sequence[float], folder: str) -> Written:
 
 
 def write_boundary(classify: Callable[[float, float], int], points: Sequence[Sequence[float]],
-                   classes: Sequence[int], folder: str, resolution: int = 60) -> Written:
+                   classes: Sequence[int], folder: str, resolution: int = 60,
+                   held_out: int = 0) -> Written:
     """boundary.svg -- the classes `classify(x0, x1)` predicts on a resolution x resolution
-    grid around the points -- and boundary.png when matplotlib is installed."""
+    grid around the points, the last `held_out` of them (a test set) drawn as rings -- and
+    boundary.png when matplotlib is installed."""
     grid = plots.boundary_grid(classify, points, resolution)
-    svg = plots.decision_boundary_svg(grid, points, classes)
+    svg = plots.decision_boundary_svg(grid, points, classes, held_out=held_out)
     written = Written([files.write_atomic(os.path.join(folder, "boundary.svg"), svg)])
     png = plots.save_png_decision_boundary(grid, points, classes,
-                                           os.path.join(folder, "boundary.png"))
+                                           os.path.join(folder, "boundary.png"), held_out)
     return _png(written, png)
 
 

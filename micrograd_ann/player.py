@@ -18,14 +18,15 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import re
 from functools import partial
 from importlib import resources
 from os import PathLike
 from string import Template
 from typing import NamedTuple
 
-from . import trace, viz
-from .checks import check_number, check_str
+from . import network, trace, viz
+from .checks import check_int, check_number, check_str
 from .engine import OPS, Value, topological_order
 from .files import write_atomic
 from .trace import format_number, formula, preserved_grads
@@ -33,8 +34,15 @@ from .trace import format_number, formula, preserved_grads
 VIEWS = ("auto", "network", "layer", "neuron", "ops")
 _COLLAPSE = {"network": "layer", "layer": "layer", "neuron": "neuron", "ops": None}
 _LEVEL_OF = {None: "ops", "neuron": "neuron", "layer": "layer"}  # viz's collapse= spelling
-# Room between ranks for the current step's edge labels, which the layout does not reserve.
-_SPACING = {"LR": "ranksep=1.6", "TB": "ranksep=0.4"}
+# Coarser levels a step is shown at when it does not fit the pane readably at the level
+# asked for (a neuron's dot step updates all its inputs: 16 boxes do not fit, one does).
+_COARSER = {"ops": ("neuron", "layer"), "neuron": ("layer",), "layer": (), "network": ()}
+# Room between ranks for the current step's edge labels, which the layout does not reserve:
+# a label in two or three lines fits between ranks drawn left to right, a few rows of
+# one-line labels between ranks drawn top down. More room would also stretch the edges
+# that span ranks (a loss's short path beside its long one) beyond a pane.
+_SPACING = {"LR": "ranksep=1.3", "TB": "ranksep=0.7"}
+JUPYTER_HEIGHT = 500  # px: a notebook at 1366x768 shows about 505 px of one output
 
 
 def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "auto",
@@ -56,6 +64,7 @@ def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "aut
     level = _level(root, view, viz_options.pop("collapse", "auto"), viz_options.get("focus"))
     timeout = viz_options.pop("timeout", 60)
     viz_options.pop("edge_labels", None)  # drawn by the page, so they never size the layout
+    viz_options.setdefault("style", "compact")  # an op in its node: half the ranks
     opts = viz.DrawOptions(**viz_options, collapse=_COLLAPSE[level])
     grad = check_number("grad", grad, finite=True)
     names = _names(root)
@@ -72,6 +81,8 @@ def to_html(root: Value, path: str | PathLike | None = None, *, view: str = "aut
     data["views"] = [_view_data(v, links[i], shared[i], i, steps, names, opts.precision)
                      for i, v in enumerate(views)]
     data["views"][0].update(_forward_data(views[0].plan, names))
+    data["views"][0]["coarser"] = [i for i, v in enumerate(views)
+                                   if i and v.parent is None]
     data["startForward"] = bool(forward)
     page = _page(title or f"backprop player: {names[root]}", svgs, data)
     if path is not None:
@@ -88,23 +99,47 @@ def render_html(root: Value, path: str | PathLike, **options) -> str:
 class Player:
     """A player page that shows itself inline in Jupyter (an iframe holding the page).
 
-    `Player(root, **options)` takes to_html's options; `.html` is the page, `save(path)`
-    writes it. The iframe is sandboxed: the page's script runs, nothing else is allowed.
+    `Player(root, height=500, **options)` takes to_html's options; `.html` is the page,
+    `save(path)` writes it. The iframe is sandboxed: the page's script runs, nothing else
+    is allowed. `height` (px) fits a notebook on a 1366x768 screen; raise it on a taller
+    one. A notebook that is not trusted shows, instead of the player, a note saying how to
+    trust it.
     """
 
-    def __init__(self, root: Value, *, height: int = 640, **options):
+    def __init__(self, root: Value, *, height: int = JUPYTER_HEIGHT, **options):
+        self.height = check_int("height", height, 200)
         self.html = to_html(root, **options)
-        self.height = height
 
     def save(self, path: str | PathLike) -> str:
         """Write the page to `path` and return the path."""
         return write_atomic(path, self.html)
 
     def _repr_html_(self) -> str:
-        page = html.escape(self.html, quote=True)
-        return (f'<iframe srcdoc="{page}" sandbox="allow-scripts" '
-                f'style="width: 100%; height: {int(self.height)}px; border: 1px solid #ddd">'
-                "</iframe>")
+        picture = re.search(r'<template id="mg-view-0">(<svg.*?</svg>)\s*</template>',
+                            self.html, re.S)
+        return iframe(self.html, self.height, "backprop player",
+                      picture.group(1) if picture else None)
+
+
+def iframe(page: str, height: int, what: str, picture: str | None = None) -> str:
+    """`page` in a sandboxed iframe `height` px tall, for Jupyter, then what an untrusted
+    notebook shows instead: a note saying how to trust it, and `picture` (SVG text).
+
+    Jupyter drops an untrusted notebook's iframes and scripts but keeps text and images;
+    a script, run only where the iframe is shown too, removes the note.
+    """
+    note = (f"Here is a {what}, but this notebook is not trusted, so Jupyter does not run "
+            "it. To see it, trust the notebook -- Notebook 7: File \u25b8 Trust Notebook; "
+            "JupyterLab: Trust Notebook in the command palette (Ctrl+Shift+C); or "
+            "`jupyter trust NOTEBOOK.ipynb` and reload -- or run the cell again.")
+    shown = f"<br>{network.svg_image(picture)}" if picture else ""
+    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts" '
+            f'title="{html.escape(what, quote=True)}" style="width: 100%; '
+            f'height: {int(height)}px; border: 1px solid #ddd; box-sizing: border-box; '
+            'display: block"></iframe>'
+            f'<div class="mg-untrusted"><p>{html.escape(note)}</p>{shown}</div>'
+            "<script>document.currentScript.previousElementSibling.remove();"
+            "document.currentScript.remove();</script>")
 
 
 def _level(root: Value, view: str, collapse: object, focus: object) -> str:
@@ -129,10 +164,11 @@ def _level(root: Value, view: str, collapse: object, focus: object) -> str:
 def _names(root: Value) -> dict[Value, str]:
     """Every Value's name as the page shows it, in topological order.
 
-    Labels first ('w12', as a neuron's own graph shows its weights, 'x3', 'loss'); then,
-    for nn nodes, the names the boxes show: a neuron's output is the neuron
-    ('layers.0.neurons.3'), its inner nodes are named inside it ('layers.0.neurons.3.dot');
-    else trace's names ('add#7').
+    A neuron's parameters inside it ('layers.0.neurons.3.w12': the box shows the neuron,
+    its own graph the weight 'w12'); then labels ('x3', 'loss'); then, for nn nodes, the
+    names the boxes show: a neuron's output is the neuron ('layers.0.neurons.3'), its
+    inner nodes are named inside it ('layers.0.neurons.3.dot'); else trace's names
+    ('add#7').
     """
     plain = trace.display_names(root)
     owner: dict[Value, str] = {}
@@ -146,7 +182,7 @@ def _names(root: Value) -> dict[Value, str]:
         outputs.update(p for p in v.parents if p.module and p.module != v.module)
     names = {}
     for v, name in plain.items():
-        if v in owner and not v.label:
+        if v in owner:
             name = f"{owner[v]}.{name}"
         elif v.module and not v.label:
             unique = inner[(v.module, v.op.name)] == 1
@@ -185,11 +221,17 @@ class _Link(NamedTuple):
 
 def _views(root: Value, names: dict[Value, str], level: str,
            opts: viz.DrawOptions) -> tuple[list[_View], list[list[_Link]]]:
-    """The page's views -- the graph at `level`, then one op-level view per neuron drawn as
-    a box or a box's row in it -- and, for each view, its links to the views below."""
-    top = viz.plan(root, opts)
-    views = [_View(names[root], level, None, top, opts, None)]
-    links: list[list[_Link]] = [[]]
+    """The page's views -- the graph at `level`, the same graph at the coarser levels a
+    step too large to read falls back to, then one op-level view per neuron drawn as a box
+    or a box's row in them -- and, for each view, its links to the views below."""
+    tops = [level]
+    if any(v.module for v in topological_order(root)) and opts.focus is None:
+        tops += _COARSER[level]
+    views: list[_View] = []
+    links: list[list[_Link]] = []
+    for at in tops:
+        views.append(_View(names[root], at, None, _top_plan(root, names, opts, at), opts, None))
+        links.append([])
     neuron_opts = dataclasses.replace(opts, collapse=None, focus=None, rankdir="TB")
     opened: dict[str, int | None] = {}
 
@@ -202,18 +244,77 @@ def _views(root: Value, names: dict[Value, str], level: str,
                 links.append([])
         return opened[module]
 
-    rows = viz.box_rows(top)
-    for name, box in top.boxes.items():
-        if box.kind != "module":
-            continue
-        by_neuron = _by_neuron(box.members)
-        # A box of one neuron opens it; a layer's box opens the neuron of each row.
-        for row in (rows[name][:viz.MAX_ROWS] if len(by_neuron) > 1 else [None]):
-            module = next(iter(by_neuron)) if row is None else row.module
-            child = neuron_view(module, by_neuron.get(module, []))
-            if child is not None:
-                links[0].append(_Link(name, row, child))
+    for top in range(len(tops)):
+        shown = views[top].plan
+        rows = viz.box_rows(shown)
+        for name, box in shown.boxes.items():
+            if box.kind != "module":
+                continue
+            by_neuron = _by_neuron(box.members)
+            # A box of one neuron opens it; a layer's box opens the neuron of each row.
+            for row in (rows[name][:viz.MAX_ROWS] if len(by_neuron) > 1 else [None]):
+                module = next(iter(by_neuron)) if row is None else row.module
+                child = neuron_view(module, by_neuron.get(module, []))
+                if child is not None:
+                    links[top].append(_Link(name, row, child))
     return views, links
+
+
+def _top_plan(root: Value, names: dict[Value, str], opts: viz.DrawOptions,
+              level: str) -> viz.Plan:
+    """The whole graph at `level`, as viz plans it, with runs of like nodes in boxes
+    (_parallel_groups) and each unlabelled Value titled as the side panel names it."""
+    opts = dataclasses.replace(opts, collapse=_COLLAPSE[level])
+    shown = viz.plan(root, opts)  # checks max_nodes
+    if opts.focus is None:
+        groups = viz.module_groups(shown.order, opts.collapse) if opts.collapse else {}
+        groups.update(_parallel_groups(shown.order, groups, names))
+        shown = viz.grouped_plan(root, shown.order, groups, opts)
+    return shown._replace(titles={v: names[v] for v in shown.order if not v.label})
+
+
+def _parallel_groups(order: list[Value], groups: dict[Value, tuple[str, str]],
+                     names: dict[Value, str]) -> dict[Value, tuple[str, str]]:
+    """Boxes for like nodes read side by side: more than viz.GROUP_ABOVE inputs of one
+    node that share its op and are used only there (the ten exp(score_k + c) a softmax's
+    sum reads), then, position by position, the inputs they alone use (the ten
+    score_k + c, their constants). A step on the sum then updates the rows of one box,
+    where ten nodes would not fit a pane."""
+    uses: dict[Value, int] = {}
+    for v in order:
+        for p in v.parents:
+            uses[p] = uses.get(p, 0) + 1
+    found: dict[Value, tuple[str, str]] = {}
+
+    def free(column: list[Value]) -> bool:
+        return (len(set(column)) == len(column)
+                and all(uses.get(v) == 1 and not v.module and v not in groups
+                        and v not in found for v in column)
+                and (len({v.op for v in column}) == 1 or not any(v.parents for v in column)))
+
+    titles: set[str] = set()
+
+    def group(column: list[Value]) -> None:
+        what = column[0].op.name if column[0].op else column[0].label or "leaf"
+        title = f"{what} \u00d7{len(column)}"
+        while title in titles:
+            title += "'"
+        titles.add(title)
+        found.update((c, (title, "values")) for c in column)
+
+    for v in reversed(order):
+        column = list(dict.fromkeys(v.parents))
+        if len(column) <= viz.GROUP_ABOVE or column[0].op is None or not free(column):
+            continue
+        todo = [column]
+        while todo:
+            column = todo.pop()
+            group(column)
+            arity = {len(c.parents) for c in column}
+            if len(arity) == 1:
+                behind = ([c.parents[j] for c in column] for j in range(arity.pop()))
+                todo += [inputs for inputs in behind if free(inputs)]
+    return found
 
 
 def _by_neuron(members: list[Value]) -> dict[str, list[Value]]:
@@ -324,6 +425,8 @@ def _view_data(view: _View, links: list[_Link], layout: int, i: int,
     units: list[str] = []
     slots: list[list[int]] = []
     fixed: list[int] = []  # slots in a box's rows: left where Graphviz placed them
+    # (box, neuron or Value) -> the slot of the row showing it
+    row_of: dict[tuple[int, str | Value], int] = {}
     for value in shown.order:
         name = shown.names[value]
         if name in units:
@@ -331,10 +434,12 @@ def _view_data(view: _View, links: list[_Link], layout: int, i: int,
         listed = rows.get(name, [value])[:viz.MAX_ROWS]
         if name in shown.boxes and len(listed) > 1:
             fixed += range(len(slots), len(slots) + len(listed))
+            row_of.update(((len(units), v.module or v), len(slots) + k)
+                          for k, v in enumerate(listed))
         slots += [[len(units), index[v]] for v in listed]
         units.append(name)
     unit_of = {name: u for u, name in enumerate(units)}
-    stops = _stops(view, steps, index, _edge_labels(shown, precision))
+    stops = _stops(view, steps, index, _edge_labels(shown, precision), row_of)
     slot_of = {(unit, value): k for k, (unit, value) in enumerate(slots)}
     return {
         "title": view.title, "level": view.level, "parent": view.parent,
@@ -392,10 +497,11 @@ def _edge_labels(shown: viz.Plan, precision: int):
 
 
 def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
-           labels) -> list[list]:
-    """[g, from, unit, edge labels] for each place the view's slider stops: the state
-    after step g, showing what steps from+1..g did. A neuron's view starts just before its
-    first step; a network view makes each run of steps on one box a single stop."""
+           labels, row_of: dict[tuple[int, str | Value], int]) -> list[list]:
+    """[g, from, unit, edge labels, row] for each place the view's slider stops: the state
+    after step g, showing what steps from+1..g did, and the slot of the row of the step's
+    neuron or Value in a box of rows (else -1). A neuron's view starts just before its first step;
+    a network view makes each run of steps on one box a single stop."""
     shown = view.plan
     units: dict[str, int] = {}
     for value in shown.order:
@@ -404,12 +510,17 @@ def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
     def unit(node: Value) -> int:
         return units.get(shown.names.get(node), -1)
 
+    def stop(run: list[int]) -> list:
+        first = steps[run[0] - 1]
+        key = (unit(first.node), first.node.module or first.node)
+        row = row_of.get(key, -1) if len(run) == 1 else -1
+        return [run[-1], run[0] - 1, unit(first.node),
+                labels([steps[g - 1] for g in run]), row]
+
     if view.own is not None:
         own = [g for g, step in enumerate(steps, 1) if step.node in view.own]
         start = own[0] - 1 if own else 0
-        return [[start, start, -1, []]] + [[g, g - 1, unit(steps[g - 1].node),
-                                            labels([steps[g - 1]])] for g in own]
-    stops = [[0, 0, unit(shown.root), []]]
+        return [[start, start, -1, [], -1]] + [stop([g]) for g in own]
     runs: list[list[int]] = []
     for g, step in enumerate(steps, 1):
         if view.level == "network" and runs and unit(steps[runs[-1][-1] - 1].node) == \
@@ -417,10 +528,7 @@ def _stops(view: _View, steps: list[trace.Step], index: dict[Value, int],
             runs[-1].append(g)
         else:
             runs.append([g])
-    for run in runs:
-        stops.append([run[-1], run[0] - 1, unit(steps[run[0] - 1].node),
-                      labels([steps[g - 1] for g in run])])
-    return stops
+    return [[0, 0, unit(shown.root), [], -1]] + [stop(run) for run in runs]
 
 
 def _intro(view: _View, stops: list[list], total: int) -> str:
@@ -483,5 +591,5 @@ def _page(title: str, svgs: dict[int, str], data: dict) -> str:
     views = "\n".join(f'<template id="mg-view-{i}">{svg[svg.index("<svg"):]}</template>'
                       for i, svg in svgs.items())
     return Template(asset("player.html")).substitute(
-        title=html.escape(title), style=asset("player.css"), views=views,
+        title=html.escape(viz.printable(title)), style=asset("player.css"), views=views,
         data=script_json(data), script=asset("player.js"))

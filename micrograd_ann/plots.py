@@ -121,8 +121,10 @@ def _document(parts: list[str]) -> str:
 
 
 def loss_curve_svg(losses: Sequence[float], title: str = "training loss",
-                   xlabel: str = "epoch", ylabel: str = "loss") -> str:
-    """A line plot of `losses` against 1, 2, ... as an SVG document."""
+                   xlabel: str = "epoch", ylabel: str = "loss",
+                   label: str = "train: mean loss over each epoch's steps") -> str:
+    """A line plot of `losses` against 1, 2, ... as an SVG document, with a legend saying
+    what the line is (`label`)."""
     if not losses:
         raise ValueError("loss_curve_svg needs at least one loss value")
     bad = [v for v in losses if not math.isfinite(v)]
@@ -134,12 +136,21 @@ def loss_curve_svg(losses: Sequence[float], title: str = "training loss",
     parts = frame.axes(title, xlabel, ylabel)
     parts.append(f'<polyline points="{points}" fill="none" stroke="{POINT_COLOURS[0]}" '
                  'stroke-width="2"/>')
+    line = (f'<line x1="0" y1="-4" x2="22" y2="-4" stroke="{POINT_COLOURS[0]}" '
+            'stroke-width="2"/>')
+    parts += _legend([(line, label)])
     return _document(parts)
 
 
 def decision_boundary_svg(grid: Grid, points: Sequence[Sequence[float]],
-                          classes: Sequence[int], title: str = "decision boundary") -> str:
-    """Shaded predicted regions of `grid` with the labelled points on top, as SVG."""
+                          classes: Sequence[int], title: str = "decision boundary",
+                          held_out: int = 0) -> str:
+    """Shaded predicted regions of `grid` with the labelled points on top, as SVG: filled
+    dots for training points, rings for the last `held_out` points (a test set, never
+    trained on), and a legend saying so and naming the classes' colours."""
+    if not 0 <= held_out <= len(points):
+        raise ValueError(f"held_out must be between 0 and the {len(points)} points, "
+                         f"got {held_out}")
     frame = _Frame((grid.xs[0], grid.xs[-1]), (grid.ys[0], grid.ys[-1]))
     parts = []
     for r, row in enumerate(grid.classes):
@@ -150,11 +161,46 @@ def decision_boundary_svg(grid: Grid, points: Sequence[Sequence[float]],
             width = frame.px(grid.xs[stop]) - x_left
             parts.append(f'<rect x="{x_left:.1f}" y="{y_top:.1f}" width="{width + 0.5:.1f}" '
                          f'height="{height + 0.5:.1f}" fill="{_colour(REGION_COLOURS, cls)}"/>')
-    for (x, y, *_), cls in zip(points, classes):
-        parts.append(f'<circle cx="{frame.px(x):.1f}" cy="{frame.py(y):.1f}" r="3.5" '
-                     f'fill="{_colour(POINT_COLOURS, cls)}" stroke="black" stroke-width="0.5"/>')
+    first_test = len(points) - held_out
+    for k, ((x, y, *_), cls) in enumerate(zip(points, classes)):
+        parts.append(_point(frame.px(x), frame.py(y), _colour(POINT_COLOURS, cls),
+                            k >= first_test))
     parts.extend(frame.axes(title, "x0", "x1"))
+    entries = [(_point(6, -4, "#4b5563", False), "train")]
+    if held_out:
+        entries.append((_point(6, -4, "#4b5563", True), "test (held out)"))
+    for cls in sorted(set(classes)):
+        swatch = (f'<rect x="0" y="-10" width="12" height="12" '
+                  f'fill="{_colour(REGION_COLOURS, cls)}" stroke="{_colour(POINT_COLOURS, cls)}"/>')
+        entries.append((swatch, f"class {cls}"))
+    parts += _legend(entries)
     return _document(parts)
+
+
+def _point(x: float, y: float, colour: str, test: bool) -> str:
+    """A training point (a filled dot) or a test point (a ring in the class's colour)."""
+    if test:
+        return (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="white" stroke="{colour}" '
+                'stroke-width="1.8"/>')
+    return (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}" stroke="black" '
+            'stroke-width="0.5"/>')
+
+
+def _legend(entries: list[tuple[str, str]]) -> list[str]:
+    """A legend in the plot's top right corner: a symbol (SVG drawn about (0, -4)) and a
+    text per line, on a white box."""
+    width = 38 + 5.8 * max(len(text) for _, text in entries)
+    right = WIDTH - RIGHT - 6
+    left, top = right - width, TOP + 6
+    parts = [f'<g class="legend"><rect x="{left:.1f}" y="{top}" width="{width:.1f}" '
+             f'height="{8 + 16 * len(entries)}" fill="white" fill-opacity="0.85" '
+             'stroke="#9ca3af"/>']
+    for k, (symbol, text) in enumerate(entries):
+        y = top + 18 + 16 * k
+        parts.append(f'<g transform="translate({left + 6:.1f} {y})">{symbol}</g>')
+        parts.append(_text(left + 32, y, text, "start"))
+    parts.append("</g>")
+    return parts
 
 
 def _runs(row: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -181,14 +227,17 @@ def save_png_loss_curve(losses: Sequence[float], path: str) -> str | None:
     if fig is None:
         return None
     ax = fig.subplots()
-    ax.plot(range(1, len(losses) + 1), losses)
+    ax.plot(range(1, len(losses) + 1), losses, label="train: mean loss over each epoch's steps")
     ax.set(title="training loss", xlabel="epoch", ylabel="loss")
+    ax.legend()
     return _save(fig, path)
 
 
 def save_png_decision_boundary(grid: Grid, points: Sequence[Sequence[float]],
-                               classes: Sequence[int], path: str) -> str | None:
-    """Draw the regions and points with matplotlib into `path`; None without matplotlib."""
+                               classes: Sequence[int], path: str,
+                               held_out: int = 0) -> str | None:
+    """Draw the regions and points with matplotlib into `path` (the last `held_out` points,
+    a test set, as rings); None without matplotlib."""
     fig = _figure((5, 5))
     if fig is None:
         return None
@@ -198,10 +247,17 @@ def save_png_decision_boundary(grid: Grid, points: Sequence[Sequence[float]],
     top = len(POINT_COLOURS) - 1
     ax.pcolormesh(grid.xs, grid.ys, grid.classes, cmap=ListedColormap(REGION_COLOURS),
                   vmin=0, vmax=top)
-    ax.scatter([p[0] for p in points], [p[1] for p in points], c=list(classes),
-               cmap=ListedColormap(POINT_COLOURS), vmin=0, vmax=top,
-               edgecolors="black", linewidths=0.5, s=20)
+    first_test = len(points) - held_out
+    for test, part in ((False, slice(0, first_test)), (True, slice(first_test, None))):
+        shown, colours = points[part], [_colour(POINT_COLOURS, c) for c in classes[part]]
+        if not shown:
+            continue
+        ax.scatter([p[0] for p in shown], [p[1] for p in shown], s=22,
+                   facecolors="white" if test else colours,
+                   edgecolors=colours if test else "black", linewidths=1.6 if test else 0.5,
+                   label="test (held out)" if test else "train")
     ax.set(title="decision boundary", xlabel="x0", ylabel="x1")
+    ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
 
 

@@ -18,7 +18,7 @@ import math
 import re
 from typing import Mapping, NamedTuple
 
-from . import network, plots
+from . import network, player, plots
 from .nn import MLP
 from .player import asset, script_json
 
@@ -164,10 +164,11 @@ def page(record: dict, signs: list[list[WarningSign]], title: str | None = None)
     return _document(title, svg, data)
 
 
-def iframe(page_html: str, height: int = 760) -> str:
-    """The page in a sandboxed iframe, for Jupyter: only its own script may run."""
-    return (f'<iframe srcdoc="{html.escape(page_html, quote=True)}" sandbox="allow-scripts" '
-            f'style="width: 100%; height: {int(height)}px; border: 1px solid #ddd"></iframe>')
+def iframe(page_html: str, height: int = player.JUPYTER_HEIGHT) -> str:
+    """The page in a sandboxed iframe, for Jupyter: only its own script may run. The page
+    scrolls inside it; `height` (px) fits a notebook on a 1366x768 screen. An untrusted
+    notebook shows a note saying how to trust it instead."""
+    return player.iframe(page_html, height, "training replay")
 
 
 # ------------------------------------------------------------------- page data

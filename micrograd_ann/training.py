@@ -470,7 +470,8 @@ def write_outputs(run: Run, folder: str, graph: str = "auto") -> Iterator[output
         side = math.isqrt(BOUNDARY_WORK // len(run.model.parameters()))
         yield outputs.write_boundary(lambda a, b: predict(run.model([a, b])),
                                      [x for x, _ in samples], [y for _, y in samples],
-                                     folder, resolution=max(10, min(60, side)))
+                                     folder, resolution=max(10, min(60, side)),
+                                     held_out=len(run.test_set))
     if run.history is not None:  # history.json and its replay page, training.html
         yield outputs.Written(run.history.write_files(folder))
     if graph == "none":

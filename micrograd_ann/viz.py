@@ -120,7 +120,7 @@ class Plan(NamedTuple):
     targets: dict[Value, str]  # the DOT node each Value's input edges point to
     boxes: dict[str, Box]
     edges: list[Edge]
-    titles: dict[Value, str]  # the name a value node shows when its Value has no label
+    titles: dict[Value, str]  # the name a value node or box row shows for a Value unlabelled
 
     @property
     def size(self) -> int:
@@ -185,7 +185,7 @@ def _outside_operands(order: list[Value], groups: dict[Value, tuple[str, str]]) 
     return [p for p in found if p in shown]
 
 
-def _module_groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, str]]:
+def module_groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, str]]:
     """collapse="neuron"/"layer": each nn node and its parameters go in its module's box;
     more than GROUP_ABOVE model inputs go in one box, "inputs"."""
     shown = set(order)
@@ -224,15 +224,15 @@ def _unchecked_plan(root: Value, opts: DrawOptions) -> tuple[Plan, str | None]:
     if collapse == "auto":
         nn_nodes = opts.focus is None and any(v.module for v in order)
         collapse = "layer" if nn_nodes else None
-    groups = _module_groups(order, collapse) if collapse else {}
+    groups = module_groups(order, collapse) if collapse else {}
     return grouped_plan(root, order, groups, opts), collapse
 
 
 def grouped_plan(root: Value, order: list[Value], groups: dict[Value, tuple[str, str]],
                  opts: DrawOptions, titles: dict[Value, str] | None = None) -> Plan:
     """The plan drawing `order` (topological) with each Value of `groups` inside the box
-    (title, kind) it maps to, and unlabelled value nodes named by `titles`; no max_nodes
-    check."""
+    (title, kind) it maps to, and unlabelled value nodes and rows named by `titles`; no
+    max_nodes check."""
     names: dict[Value, str] = {}
     targets: dict[Value, str] = {}
     box_of_title: dict[str, str] = {}
@@ -295,18 +295,18 @@ def box_rows(shown: Plan) -> dict[str, list[Value]]:
     return rows
 
 
-def row_name(v: Value, box: Box) -> str:
+def row_name(v: Value, box: Box, titles: dict[Value, str] | None = None) -> str:
     """How a box names one of its rows: the Value's label ('x12', 'score'), else its dotted
-    name inside the box ('neurons.3')."""
-    name = v.label or v.module
+    name inside the box ('neurons.3'), else its title in `titles` ('exp#2550')."""
+    name = v.label or v.module or (titles or {}).get(v, "")
     return name[len(box.title) + 1:] if name.startswith(box.title + ".") else name
 
 
 def layout_key(shown: Plan, opts: DrawOptions) -> tuple:
     """Plans with equal keys are laid out alike by Graphviz, up to the numbers and labels
-    they show: the same nodes, boxes, rows and edges, and the same marks (dead, NaN)."""
+    they show: the same nodes, boxes, rows and edges, and the same marks (ReLU off, NaN)."""
     fills = _grad_fills(shown.order) if opts.color_by == "grad" else {}
-    marks = tuple((shown.names[v], bool(v.label or shown.titles.get(v)), _is_dead(v),
+    marks = tuple((shown.names[v], bool(v.label or shown.titles.get(v)), _is_off(v),
                    _finite(v), fills.get(v)) for v in shown.order)
     boxes = tuple((box.title, box.kind, len(box.members)) for box in shown.boxes.values())
     edges = tuple((e.tail, e.head) for e in shown.edges)
@@ -323,7 +323,8 @@ _ROLE = {  # (fill, border): leaves, intermediate nodes, the root
 _BOX = ("#fef3c7", "#b45309")
 _GROUP = ("#eff6ff", "#2563eb")  # a box of leaves: the colours of a leaf, lighter
 _BAD = ("#fee2e2", "#dc2626")  # NaN or inf in data or grad
-_DEAD = "#e5e7eb"  # a ReLU with output 0 passes no gradient back
+_OFF_FILL = "#e5e7eb"  # a ReLU with output 0 passes no gradient back
+OFF = "ReLU off (0)"  # how a drawing marks such a ReLU
 _OP = 'shape=ellipse style=filled fillcolor="#f3f4f6" width=0.4 height=0.3 margin=0.03'
 
 
@@ -362,8 +363,10 @@ def _numbers(v: Value, opts: DrawOptions) -> list[str]:
             _red_if(not math.isfinite(v.grad), f"grad {number(v.grad, p)}")]
 
 
-def _is_dead(v: Value) -> bool:
-    """A ReLU whose output is 0: its local derivative is 0, so no gradient passes back."""
+def _is_off(v: Value) -> bool:
+    """A ReLU whose output is 0 here: its local derivative is 0, so no gradient passes back
+    through it for this input. (The training replay calls a ReLU that is off for every
+    sample of an epoch dead.)"""
     return v.op is OPS["relu"] and v.data == 0.0
 
 
@@ -399,10 +402,10 @@ def _value_node(v: Value, name: str, title: str, role: str, fill: str | None,
         lines.append(f"<I>{_text(op_symbol(v))}</I>")
     lines += _numbers(v, opts)
     extra = " penwidth=2" if role == "root" or v is opts.focus else ""
-    if _is_dead(v):
-        lines.append("<I>dead ReLU</I>")
+    if _is_off(v):
+        lines.append(f"<I>{OFF}</I>")
         extra += ' style="rounded,filled,dashed"'
-    fill = fill or (_DEAD if _is_dead(v) else _ROLE[role][0])
+    fill = fill or (_OFF_FILL if _is_off(v) else _ROLE[role][0])
     border = _ROLE[role][1]
     if not _finite(v):
         fill, border = _BAD
@@ -410,19 +413,22 @@ def _value_node(v: Value, name: str, title: str, role: str, fill: str | None,
     return _node(name, "<BR/>".join(lines), fill, border, extra)
 
 
-def _box_label(box: Box, rows: list[Value], opts: DrawOptions) -> str:
+def _box_label(box: Box, rows: list[Value], opts: DrawOptions,
+               titles: dict[Value, str]) -> str:
     """Title and count, then the rows: a value's lines for a module with one, else a table
     of rows "name: data D  grad G" in columns of up to COLUMN_ROWS, read across."""
     count = (f"{sum(not v.parents for v in box.members)} params" if box.kind == "module"
              else f"{len(box.members)} {box.kind}")
     head = [f"<B>{_text(box.title or 'module')}</B>", count]
     if len(rows) == 1 and box.kind == "module":
-        dead = ["<I>dead ReLU</I>"] if _is_dead(rows[0]) else []
-        return "<BR/>".join(head + _numbers(rows[0], opts) + dead)
+        # A labelled output ("score") is named, as explain() and the player name it.
+        named = [_text(rows[0].label)] if rows[0].label else []
+        off = [f"<I>{OFF}</I>"] if _is_off(rows[0]) else []
+        return "<BR/>".join(head[:1] + named + head[1:] + _numbers(rows[0], opts) + off)
     tail = [f"<I>... and {len(rows) - MAX_ROWS} more</I>"] if len(rows) > MAX_ROWS else []
     rows = rows[:MAX_ROWS]
-    cols = _columns(len(rows), opts.rankdir)
-    cells = [_cell(v, box, opts) for v in rows]
+    cols = _columns(len(rows))
+    cells = [_cell(v, box, opts, titles) for v in rows]
     grid = ["<TR>" + "".join(cells[i:i + cols]) + "</TR>" for i in range(0, len(cells), cols)]
     span = [f'<TR><TD COLSPAN="{cols}">{line}</TD></TR>' for line in head]
     end = [f'<TR><TD COLSPAN="{cols}">{line}</TD></TR>' for line in tail]
@@ -430,22 +436,21 @@ def _box_label(box: Box, rows: list[Value], opts: DrawOptions) -> str:
             + "".join(span + grid + end) + "</TABLE>")
 
 
-def _columns(rows: int, rankdir: str) -> int:
-    """Columns of up to COLUMN_ROWS rows; where boxes stand side by side (TB), two
-    columns of half as many once there are more than half as many."""
-    least = 2 if rankdir == "TB" and rows > COLUMN_ROWS // 2 else 1
-    return max(least, math.ceil(rows / COLUMN_ROWS))
+def _columns(rows: int) -> int:
+    """Columns of up to COLUMN_ROWS rows (read across)."""
+    return math.ceil(rows / COLUMN_ROWS)
 
 
-def _cell(v: Value, box: Box, opts: DrawOptions) -> str:
-    """One row of a box: "name: data D  grad G"; a dead ReLU's row is grey, as its node
-    would be."""
-    grey = f' BGCOLOR="{_DEAD}"' if _is_dead(v) else ""
-    return (f'<TD ALIGN="LEFT"{grey}>{_text(row_name(v, box))}: '
+def _cell(v: Value, box: Box, opts: DrawOptions, titles: dict[Value, str]) -> str:
+    """One row of a box: "name: data D  grad G"; the row of a ReLU that is off is grey, as
+    its node would be."""
+    grey = f' BGCOLOR="{_OFF_FILL}"' if _is_off(v) else ""
+    return (f'<TD ALIGN="LEFT"{grey}>{_text(row_name(v, box, titles))}: '
             f'{"  ".join(_numbers(v, opts))}</TD>')
 
 
-def _box_node(name: str, box: Box, rows: list[Value], is_root: bool, opts: DrawOptions) -> str:
+def _box_node(name: str, box: Box, rows: list[Value], is_root: bool, opts: DrawOptions,
+              titles: dict[Value, str]) -> str:
     """A collapsed neuron or layer, or a group of inputs, with its rows' data and grad."""
     fill, border = _BOX if box.kind == "module" else _GROUP
     extra = ' shape=box3d style="filled"' if box.kind == "module" else ""
@@ -454,7 +459,7 @@ def _box_node(name: str, box: Box, rows: list[Value], is_root: bool, opts: DrawO
         extra += " penwidth=2"
     if not all(_finite(v) for v in box.members):
         fill, border = _BAD
-    return _node(name, _box_label(box, rows, opts), fill, border, extra)
+    return _node(name, _box_label(box, rows, opts, titles), fill, border, extra)
 
 
 # -------------------------------------------------------------------------- DOT
@@ -491,7 +496,8 @@ def dot_lines(shown: Plan, opts: DrawOptions, graph: str = "") -> list[str]:
         if name in shown.boxes:
             box = shown.boxes[name]
             if box.members[0] is v:
-                lines.append(_box_node(name, box, rows[name], root in rows[name], opts))
+                lines.append(_box_node(name, box, rows[name], root in rows[name], opts,
+                                       shown.titles))
         else:
             role = "root" if v is root else "node" if v.parents else "leaf"
             title = v.label or shown.titles.get(v, "")

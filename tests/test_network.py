@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
 import os
 import subprocess
 import sys
@@ -18,11 +21,11 @@ from micrograd_ann.network import NEGATIVE, POSITIVE, ZERO, NetworkView, _mix, d
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 BLUE, ORANGE, GREY = _mix(POSITIVE, 1.0), _mix(NEGATIVE, 1.0), _mix(ZERO, 1.0)
 
-# MLP(2, [3, 1]) by hand, on x = [1, 2]: hidden pre-activations 0.5, -1.5 (a dead ReLU) and
+# MLP(2, [3, 1]) by hand, on x = [1, 2]: hidden pre-activations 0.5, -1.5 (a ReLU off) and
 # 2; output 2 * 0.5 + 3 * 0 - 0.5 * 2 + 0.25 = 0.25. With mse(out, 1): d loss / d out =
 # 2 (0.25 - 1) = -1.5, so the hidden outputs get -1.5 * (2, 3, -0.5) = (-3, -4.5, 0.75),
-# and the inputs 0.5 * -3 - 1 * 0.75 = -2.25 and -0.25 * -3 + 1 * 0.75 = 1.5 (the dead
-# neuron passes nothing back).
+# and the inputs 0.5 * -3 - 1 * 0.75 = -2.25 and -0.25 * -3 + 1 * 0.75 = 1.5 (the neuron
+# that is off passes nothing back).
 HAND = {"layers.0.neurons.0.w.0": 0.5, "layers.0.neurons.0.w.1": -0.25,
         "layers.0.neurons.0.b": 0.5,
         "layers.0.neurons.1.w.0": 1.0, "layers.0.neurons.1.w.1": -1.0,
@@ -34,7 +37,7 @@ HAND = {"layers.0.neurons.0.w.0": 0.5, "layers.0.neurons.0.w.1": -0.25,
 HAND_X = [1.0, 2.0]
 HAND_TEXTS = {"x0": "x0 1 grad -2.25", "x1": "x1 2 grad 1.5",
               "layers.0.neurons.0": "data 0.5 grad -3",
-              "layers.0.neurons.1": "data 0 dead grad -4.5",
+              "layers.0.neurons.1": "data 0 off grad -4.5",
               "layers.0.neurons.2": "data 2 grad 0.75",
               "layers.1.neurons.0": "data 0.25 grad -1.5"}
 
@@ -151,22 +154,24 @@ def test_a_negative_zero_is_shown_as_0():
     assert texts["layers.0.neurons.0"] == "b 0"
 
 
-def test_dead_relus_are_marked_and_only_they():
+def test_relus_off_for_this_x_are_marked_and_only_they():
     root = _tree(draw_network(_hand_model(), HAND_X))
     neurons = _groups(root, "mg-neuron")
-    dead = sorted(name for name, g in neurons.items() if "mg-dead" in g.get("class").split())
-    assert dead == ["layers.0.neurons.1"]
+    off = sorted(name for name, g in neurons.items() if "mg-off" in g.get("class").split())
+    assert off == ["layers.0.neurons.1"]
     rect = neurons["layers.0.neurons.1"].find(f"{SVG_NS}rect")
-    assert rect.get("stroke-dasharray") and "dead ReLU" in \
+    assert rect.get("stroke-dasharray") and "ReLU off for this x" in \
         neurons["layers.0.neurons.1"].find(f"{SVG_NS}title").text
-    # A tanh neuron at 0 passes gradient back (slope 1): not dead.
+    # "dead" is the replay's word, for a ReLU at 0 for every sample: not used here.
+    assert "dead" not in draw_network(_hand_model(), HAND_X).svg
+    # A tanh neuron at 0 passes gradient back (slope 1): not off.
     tanh = MLP(2, [1, 1], activation="tanh")
     tanh.load_state_dict({"layers.0.neurons.0.w.0": 1.0, "layers.0.neurons.0.w.1": -1.0,
                           "layers.0.neurons.0.b": 0.0, "layers.1.neurons.0.w.0": 1.0,
                           "layers.1.neurons.0.b": 0.0})
     root = _tree(draw_network(tanh, [2.0, 2.0]))
     assert _box_texts(root, "mg-neuron")["layers.0.neurons.0"] == "data 0"
-    assert not any("mg-dead" in g.get("class") for g in _groups(root, "mg-neuron").values())
+    assert not any("mg-off" in g.get("class") for g in _groups(root, "mg-neuron").values())
 
 
 def test_line_colour_is_the_weight_sign_and_width_grows_with_its_size():
@@ -271,7 +276,16 @@ def test_save_writes_the_svg_and_jupyter_shows_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["network.svg"]  # no temp file left
     with pytest.raises(ValueError, match="give the file a .svg name"):
         view.save(tmp_path / "network.png")
-    assert view._repr_svg_() == view.svg == view._repr_html_()
+    assert view._repr_svg_() == view.svg
+
+
+def test_jupyter_shows_a_picture_that_a_trusted_notebook_puts_inline():
+    view = draw_network(_hand_model(), HAND_X)
+    found = re.fullmatch(r'<img src="data:image/svg\+xml;base64,([^"]*)"[^>]*>'
+                         r"<script>([^<]*)</script>", view._repr_html_())
+    assert found is not None  # an untrusted notebook drops the script, keeps the picture
+    assert base64.b64decode(found.group(1)).decode("utf-8") == view.svg
+    assert "outerHTML" in found.group(2) and "atob(" in found.group(2)
 
 
 # ------------------------------------------------------------------- in the browser

@@ -13,7 +13,8 @@ import pytest
 from conftest import require_module, require_tool
 from helpers import SVG_NS, grads_by_node, player_data
 
-from micrograd_ann import MLP, Value, checkpoint, network, outputs, topological_order, viz
+from micrograd_ann import (MLP, Value, checkpoint, network, outputs, sum_values,
+                           topological_order, viz)
 from micrograd_ann.losses import binary_cross_entropy
 
 
@@ -96,6 +97,32 @@ def test_a_graph_is_written_at_the_level_asked_for(tmp_path):
         assert ET.fromstring(svg).tag == f"{SVG_NS}svg"
         assert f">{box}<" in svg
     assert ">layers.1.neurons.3<" not in (tmp_path / "layer.svg").read_text()
+
+
+def test_a_drawing_fits_a_screen_or_says_how_to_read_it(tmp_path):
+    require_tool("dot")
+    _, _, loss = _model_loss([16, 16])  # layer boxes and a loss: 1,700 pt drawn across
+    svg = (tmp_path / outputs.write_graph(loss, str(tmp_path), "layers").files[0]).read_text()
+    assert outputs.svg_width(svg) <= outputs.SCREEN and "This drawing" not in svg
+    assert ET.fromstring(svg).tag == f"{SVG_NS}svg"
+    chains = []  # 25 chains of six tanh: too wide either way
+    for i in range(25):
+        v = Value(float(i), f"x{i}")
+        for _ in range(6):
+            v = v.tanh()
+        chains.append(v)
+    out = sum_values(chains)
+    outputs.write_graph(out, str(tmp_path), "wide", level="ops", page="wide.html")
+    svg = (tmp_path / "wide.svg").read_text()
+    note = next(t.text for t in ET.fromstring(svg).iter(f"{SVG_NS}text")
+                if t.text and t.text.startswith("This drawing"))
+    width = outputs.svg_width(svg)
+    assert width > outputs.SCREEN
+    assert note == (f"This drawing is {width:,.0f} px wide, more than a screen: scroll "
+                    "sideways or zoom out to follow it, or open wide.html, which steps "
+                    "through it at a readable size.")
+    assert outputs.svg_width('<svg width="300px" height="2">') == 300
+    assert outputs.svg_width('<svg width="300pt" height="2">') == 400
 
 
 def test_a_player_page_replays_backward_from_zero_and_keeps_the_grads(tmp_path):

@@ -36,6 +36,30 @@ def test_loss_curve_svg_has_one_point_per_epoch_falling_to_the_axis():
     assert [y for _, y in points] == sorted(y for _, y in points)  # falling loss
 
 
+def test_loss_curve_has_a_legend_saying_what_the_line_is():
+    root = ET.fromstring(plots.loss_curve_svg([4.0, 2.0]))
+    legend = next(g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "legend")
+    texts = [t.text for t in legend.iter(f"{SVG_NS}text")]
+    assert texts == ["train: mean loss over each epoch's steps"]
+
+
+def test_test_points_are_rings_and_the_legend_says_so():
+    grid = plots.Grid([0, 1, 2], [0, 1, 2], [[0, 1], [1, 1]])
+    points, classes = [[0.5, 0.5], [1.5, 1.5], [0.2, 0.4]], [0, 1, 0]
+    root = ET.fromstring(plots.decision_boundary_svg(grid, points, classes, held_out=1))
+    legend = next(g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "legend")
+    drawn = [c for c in root.iter(f"{SVG_NS}circle") if c not in set(legend.iter())]
+    assert [c.get("fill") for c in drawn] == [plots.POINT_COLOURS[0], plots.POINT_COLOURS[1],
+                                              "white"]
+    assert drawn[2].get("stroke") == plots.POINT_COLOURS[0]  # a ring in its class's colour
+    assert [t.text for t in legend.iter(f"{SVG_NS}text")] == [
+        "train", "test (held out)", "class 0", "class 1"]
+    no_test = ET.fromstring(plots.decision_boundary_svg(grid, points, classes))
+    assert "test (held out)" not in [t.text for t in no_test.iter(f"{SVG_NS}text")]
+    with pytest.raises(ValueError, match="held_out"):
+        plots.decision_boundary_svg(grid, points, classes, held_out=4)
+
+
 def test_loss_curve_refuses_nan():
     with pytest.raises(ValueError, match="finite"):
         plots.loss_curve_svg([1.0, float("nan")])
@@ -44,11 +68,12 @@ def test_loss_curve_refuses_nan():
 def test_decision_boundary_merges_runs_and_draws_every_point():
     grid = plots.Grid([0, 1, 2, 3], [0, 1, 2], [[0, 0, 1], [1, 1, 1]])
     root = ET.fromstring(plots.decision_boundary_svg(grid, [[0.5, 0.5], [2.5, 1.5]], [0, 1]))
-    fills = [r.get("fill") for r in root.iter(f"{SVG_NS}rect")]
+    legend = set(next(g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "legend").iter())
+    fills = [r.get("fill") for r in root.iter(f"{SVG_NS}rect") if r not in legend]
     regions = [f for f in fills if f in plots.REGION_COLOURS]
     assert regions == [plots.REGION_COLOURS[0], plots.REGION_COLOURS[1],
                        plots.REGION_COLOURS[1]]  # row 0: two runs, row 1: one
-    circles = [c.get("fill") for c in root.iter(f"{SVG_NS}circle")]
+    circles = [c.get("fill") for c in root.iter(f"{SVG_NS}circle") if c not in legend]
     assert circles == [plots.POINT_COLOURS[0], plots.POINT_COLOURS[1]]
 
 
@@ -56,8 +81,8 @@ def test_png_with_matplotlib_and_none_without(tmp_path, monkeypatch):
     require_module("matplotlib")
     grid = plots.Grid([0, 1, 2], [0, 1, 2], [[0, 1], [1, 1]])
     for path in (plots.save_png_loss_curve([2.0, 1.0], str(tmp_path / "loss.png")),
-                 plots.save_png_decision_boundary(grid, [[0.5, 0.5]], [0],
-                                                  str(tmp_path / "b.png"))):
+                 plots.save_png_decision_boundary(grid, [[0.5, 0.5], [1.5, 0.5]], [0, 1],
+                                                  str(tmp_path / "b.png"), held_out=1)):
         assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert plots.save_png_loss_curve([1.0], str(tmp_path / "none.png")) is None

@@ -116,10 +116,13 @@ def test_text_from_the_user_cannot_end_the_script():
 def test_jupyter_shows_the_page_in_a_sandboxed_iframe():
     history = dead_units()
     shown = history._repr_html_()
-    found = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" [^>]*></iframe>',
+    found = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" [^>]*></iframe>'
+                         r'<div class="mg-untrusted"><p>([^<]*)</p></div><script>[^<]*</script>',
                          shown)
     assert found is not None
     assert html.unescape(found.group(1)) == history.to_html()
+    assert "height: 500px" in shown  # a notebook at 1366x768 shows about 505 px
+    assert "training replay" in found.group(2) and "Trust Notebook" in found.group(2)
 
 
 def test_to_html_writes_the_page_and_write_files_both_files(tmp_path):

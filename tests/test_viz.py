@@ -207,15 +207,15 @@ def test_nan_and_inf_are_flagged_red():
     assert "#dc2626" not in _node_line(dot, names[b])
 
 
-def test_dead_relu_is_marked():
+def test_relu_off_is_marked():
     x = Value(-2.0, "x")
-    dead, alive = x.relu(), (-x).relu()
-    root = sum_values([dead, alive])
+    off, on = x.relu(), (-x).relu()
+    root = sum_values([off, on])
     dot = viz.to_dot(root)
     names = viz.dot_ids(root)
-    assert "<I>dead ReLU</I>" in _node_line(dot, names[dead])
-    assert 'style="rounded,filled,dashed"' in _node_line(dot, names[dead])
-    assert "dead ReLU" not in _node_line(dot, names[alive])
+    assert "<I>ReLU off (0)</I>" in _node_line(dot, names[off])
+    assert 'style="rounded,filled,dashed"' in _node_line(dot, names[off])
+    assert "ReLU off" not in _node_line(dot, names[on]) and "dead" not in dot
 
 
 # ------------------------------------------------------------------ big graphs

@@ -367,8 +367,10 @@
   const tiles = [];
   const sheet = document.createElement("canvas");
   if (plane) {
-    const pitch = (column) => (column.length > 1
-      ? Math.abs(column[1].getBBox().y - column[0].getBBox().y) : 40);
+    // From the boxes' attributes: in a notebook this can run in a frame of 0 x 0, where
+    // every measured box is empty.
+    const top = (group) => Number(group.querySelector("rect").getAttribute("y"));
+    const pitch = (column) => (column.length > 1 ? Math.abs(top(column[1]) - top(column[0])) : 40);
     const place = (group, kind, i, j, size) => {
       const rect = group.querySelector("rect");
       const x = Number(rect.getAttribute("x")) - size - 3;
