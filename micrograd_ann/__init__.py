@@ -8,7 +8,7 @@ from . import pickling  # noqa: F401 - how Values are pickled and copied, regist
 from .nn import MLP, Layer, Module, Neuron
 from .optim import SGD, Adam
 from .trace import AnomalyError, Step, detect_anomaly, explain
-from .compiler import compile  # noqa: A001 - micrograd_ann.compile; not in __all__ (a builtin)
+from .compiler import compile  # noqa: A001,F401 - micrograd_ann.compile; not in __all__
 
 __version__ = "0.1.0"
 
