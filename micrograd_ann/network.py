@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import os
 from typing import NamedTuple, Sequence
-from xml.sax.saxutils import escape
 
+from . import markup
 from .checks import check_int, is_number
 from .engine import OPS, Value, topological_order
 from .files import write_atomic
@@ -375,11 +375,11 @@ class _Drawing:
         if self.loss is not None:
             title += f"  \u00b7  loss {self._num(self.loss.data)}"
         parts = [f'<text x="{SIDE}" y="20" font-size="14" font-weight="bold" fill="{INK}">'
-                 f'{escape(title)}</text>']
+                 f'{markup.text(title)}</text>']
         for col in self.columns:  # centred on the column, but never cut by the left edge
             middle = max(col.left + col.width / 2, SIDE + len(col.title) * SANS / 2)
             parts.append(f'<text x="{middle:.1f}" y="{TOP - 8}" text-anchor="middle" '
-                         f'font-weight="bold" fill="{TEXT}">{escape(col.title)}</text>')
+                         f'font-weight="bold" fill="{TEXT}">{markup.text(col.title)}</text>')
         return parts
 
     def _weights(self, i: int) -> list[str]:
@@ -401,7 +401,7 @@ class _Drawing:
             lines.append(f'<line data-neuron="{j}" data-input="{k}" x1="{x1:.1f}" '
                          f'y1="{y1:.1f}" x2="{target.left:.1f}" '
                          f'y2="{y2:.1f}" {_stroke(w.data, scale, dense)}>'
-                         f'<title>{escape(tip)}</title></line>')
+                         f'<title>{markup.text(tip)}</title></line>')
         lines.append("</g>")
         return lines
 
@@ -416,7 +416,7 @@ class _Drawing:
             parts.append(f'<rect class="mg-input" data-name="x{i}" x="{cx - half:.1f}" '
                          f'y="{cy - half:.1f}" width="{self.cell:.1f}" height="{self.cell:.1f}" '
                          f'fill="{fill}" stroke="#d1d5db" stroke-width="0.5">'
-                         f'<title>{escape(tip)}</title></rect>')
+                         f'<title>{markup.text(tip)}</title></rect>')
         return parts
 
     def _boxes(self, c: int) -> list[str]:
@@ -427,8 +427,8 @@ class _Drawing:
         for box, (_, y) in zip(col.boxes, col.centres):
             classes = f"mg-{kind}" + (" mg-dead" if box.dead else "")
             dash = ' stroke-dasharray="4 2"' if box.dead else ""
-            parts.append(f'<g class="{classes}" data-name="{box.name}">'
-                         f'<title>{escape(box.tip)}</title>'
+            parts.append(f'<g class="{classes}" data-name="{markup.text(box.name)}">'
+                         f'<title>{markup.text(box.tip)}</title>'
                          f'<rect x="{col.left:.1f}" y="{y - height / 2:.1f}" '
                          f'width="{col.width:.1f}" height="{height:.1f}" rx="3" '
                          f'fill="{box.fill}" stroke="#4b5563"{dash}/>'
@@ -466,8 +466,8 @@ class _Drawing:
         top = self.height - BOTTOM + 14
         parts = []
         for n, line in enumerate(self.legend):  # coloured runs are bold
-            runs = "".join(escape(text) if colour is None else
-                           f'<tspan fill="{colour}" font-weight="bold">{escape(text)}</tspan>'
+            runs = "".join(markup.text(text) if colour is None else
+                           f'<tspan fill="{colour}" font-weight="bold">{markup.text(text)}</tspan>'
                            for text, colour in line)
             parts.append(f'<text x="{SIDE}" y="{top + 14 * n:.0f}" fill="{TEXT}">{runs}</text>')
         return parts
@@ -481,5 +481,5 @@ def _spans(parts: list[tuple[str, str]]) -> str:
     spans = []
     for text, kind in parts:
         style = ' font-style="italic"' if kind == "note" else ""
-        spans.append(f'<tspan fill="{_KIND_FILL[kind]}"{style}>{escape(text)}</tspan>')
+        spans.append(f'<tspan fill="{_KIND_FILL[kind]}"{style}>{markup.text(text)}</tspan>')
     return " ".join(spans)
