@@ -235,8 +235,9 @@ def gradgradcheck(f: Function, inputs: Sequence[Value], eps: float = 1e-6, atol:
 SHRINK = 10.0  # a step that does not work is divided by this and tried again,
 MAX_SHRINKS = 8  # at most this many times: the smallest step is eps * max(1, |x|) / 10**8
 # Central differences at h and 2h within this fraction of their size have settled: the
-# error of the one at h is then about a third of that (PyTorch's default rtol is 1e-3).
-SETTLED = 1e-3
+# error of the one at h is then about a third of that, well inside any rtol a float64
+# check asks for (PyTorch's default is 1e-3).
+SETTLED = 1e-6
 Probe = tuple[float, tuple[tuple[str, int], ...]]  # f's value and its kink sides
 
 
