@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from typing import Any, Mapping, NamedTuple
 
 from .checks import check_number
-from .files import write_atomic
+from .files import RefusedFileError, read_limited, write_atomic
 from .limits import MAX_PARAMETERS
 
 FORMAT = "micrograd_ann.checkpoint"
@@ -182,38 +181,16 @@ def _check_architecture(where: str, found: dict[str, Any], expected: dict[str, A
 
 def _read_text(where: str, max_bytes: int, largest: str) -> str:
     """The file's text, read only if it is a regular file of at most max_bytes bytes."""
-    # NONBLOCK: opening a FIFO must not wait for a writer. A missing file is an OSError.
-    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise CheckpointError(f"{where}: not a checkpoint: it is {_kind(info.st_mode)}, "
-                                  f"not a regular file")
-        chunks, size = [], 0
-        # In chunks, never past max_bytes + 1: the size may change after fstat, or lie (/proc).
-        while info.st_size <= max_bytes and size <= max_bytes:
-            chunk = os.read(fd, min(2**20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if info.st_size > max_bytes or size > max_bytes:
-        raise CheckpointError(f"{where}: not a checkpoint: it is larger than {max_bytes:,} "
-                              f"bytes, {largest}")
+        data = read_limited(where, max_bytes)
+    except RefusedFileError as exc:
+        more = f", {largest}" if exc.too_large else ""
+        raise CheckpointError(f"{where}: not a checkpoint: {exc.reason}{more}") from None
     try:
-        return b"".join(chunks).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CheckpointError(f"{where}: not valid checkpoint JSON (not UTF-8 text: "
                               f"{exc.reason} at byte {exc.start})") from None
-
-
-def _kind(mode: int) -> str:
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket")]
-    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 def _json_int(digits: str) -> int | float:
