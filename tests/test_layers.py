@@ -17,6 +17,7 @@ LAYERS = {
     "nn": 1, "losses": 1, "optim": 1, "datasets": 1, "checkpoint": 1,
     "trace": 2, "gradcheck": 2, "viz": 2, "player": 2, "plots": 2, "expr": 2,
     "network": 2, "outputs": 2, "codegen": 2, "torch_bridge": 2, "higher": 2, "history": 2,
+    "history_file": 2,
     "replay": 2,
     "training": 3, "cli": 3, "__main__": 3, "__init__": 3,
 }
