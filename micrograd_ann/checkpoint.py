@@ -18,23 +18,25 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from typing import Any, Mapping, NamedTuple
 
 from .checks import check_number
-from .files import write_atomic
+from .files import RefusedFileError, read_limited, write_atomic
+from .limits import MAX_PARAMETERS
 
 FORMAT = "micrograd_ann.checkpoint"
 VERSION = 1
 _KEYS = ("format", "version", "architecture", "parameters")
 _ARCHITECTURE_KEYS = ("nin", "nouts", "activation", "output_activation")
 
-# Reading is bounded before any parsing: a file is at most MAX_BYTES (a million parameters
-# take ~53 MB), and one loaded into an existing model at most what that model's parameters
-# could take, written in any layout (~50 bytes each as saved, so this is ~5x that).
-MAX_BYTES = 64 * 2**20
+# Reading is bounded before any parsing. A checkpoint holds at most MAX_PARAMETERS
+# parameters, the largest model train builds (write() refuses more), and a file is read
+# only if it is at most what that many could take: _HEADER_BYTES plus _BYTES_PER_PARAMETER
+# each, about twice the longest line save() writes for one, so other layouts fit too.
+# load(model, ...) allows the same for the model's own parameters.
 _HEADER_BYTES = 64 * 2**10
-_BYTES_PER_PARAMETER = 256
+_BYTES_PER_PARAMETER = 128
+MAX_BYTES = _HEADER_BYTES + MAX_PARAMETERS * _BYTES_PER_PARAMETER  # 25,665,536
 _LONGEST_INT = 18  # JSON integers with more digits are read as floats (huge: inf), not ints
 
 PathLike = str | os.PathLike
@@ -75,8 +77,13 @@ def write(path: PathLike, architecture: Mapping[str, Any],
           parameters: Mapping[str, float]) -> None:
     """Write a checkpoint atomically (files.write_atomic): a failed write leaves any old file.
 
-    Non-finite parameters are a ValueError (such a file could not be loaded back).
+    Non-finite parameters, or more than MAX_PARAMETERS of them, are a ValueError (such a
+    file could not be loaded back).
     """
+    if len(parameters) > MAX_PARAMETERS:
+        raise ValueError(f"cannot save a model of {len(parameters):,} parameters: a checkpoint "
+                         f"holds at most {MAX_PARAMETERS:,} (limits.MAX_PARAMETERS), so "
+                         f"it could not be loaded back")
     bad = [name for name, value in parameters.items() if not math.isfinite(value)]
     if bad:
         raise ValueError(f"cannot save a model with non-finite parameters (it could not be "
@@ -103,7 +110,7 @@ def load(model: Any, path: PathLike) -> None:
     The whole file is checked first -- as read() does, and against the model's
     architecture and parameter names -- and on any problem CheckpointError names the file
     and the problem, leaving the model untouched. The file may be at most what this
-    model's parameters can take (a few hundred bytes each).
+    model's parameters can take (64 KiB and 128 bytes each).
     """
     expected = _architecture(model)
     count = len(model.state_dict())
@@ -116,9 +123,10 @@ def read(path: PathLike) -> Checkpoint:
     """The checked content of a checkpoint file, as plain data.
 
     CheckpointError naming the file for anything that is not a checkpoint: a special file
-    (directory, FIFO, device), more than MAX_BYTES, not UTF-8 JSON, nested too deeply, a
-    wrong layout, non-finite or non-number parameters, or more or fewer parameters than the
-    architecture's sizes imply. A missing or unreadable file is the usual OSError.
+    (directory, FIFO, device), more than MAX_BYTES (checked before reading), not UTF-8
+    JSON, nested too deeply, a wrong layout, non-finite or non-number parameters, an
+    architecture of more than MAX_PARAMETERS parameters, or more or fewer parameters than
+    its sizes imply. A missing or unreadable file is the usual OSError.
     """
     return _read(path, MAX_BYTES, "the most any checkpoint may take (checkpoint.MAX_BYTES)")
 
@@ -152,6 +160,9 @@ def _read(path: PathLike, max_bytes: int, largest: str,
         _check_architecture(where, doc["architecture"], expected)
     else:
         count = _parameter_count(doc["architecture"])
+        if count is not None and count > MAX_PARAMETERS:
+            raise CheckpointError(f"{where}: the architecture has {count:,} parameters, more "
+                                  f"than the {MAX_PARAMETERS:,} a checkpoint may hold")
         if count is not None and count != len(parameters):
             raise CheckpointError(f"{where}: the architecture has {count} parameters, "
                                   f"the file holds {len(parameters)}")
@@ -170,38 +181,16 @@ def _check_architecture(where: str, found: dict[str, Any], expected: dict[str, A
 
 def _read_text(where: str, max_bytes: int, largest: str) -> str:
     """The file's text, read only if it is a regular file of at most max_bytes bytes."""
-    # NONBLOCK: opening a FIFO must not wait for a writer. A missing file is an OSError.
-    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise CheckpointError(f"{where}: not a checkpoint: it is {_kind(info.st_mode)}, "
-                                  f"not a regular file")
-        chunks, size = [], 0
-        # In chunks, never past max_bytes + 1: the size may change after fstat, or lie (/proc).
-        while info.st_size <= max_bytes and size <= max_bytes:
-            chunk = os.read(fd, min(2**20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if info.st_size > max_bytes or size > max_bytes:
-        raise CheckpointError(f"{where}: not a checkpoint: it is larger than {max_bytes:,} "
-                              f"bytes, {largest}")
+        data = read_limited(where, max_bytes)
+    except RefusedFileError as exc:
+        more = f", {largest}" if exc.too_large else ""
+        raise CheckpointError(f"{where}: not a checkpoint: {exc.reason}{more}") from None
     try:
-        return b"".join(chunks).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CheckpointError(f"{where}: not valid checkpoint JSON (not UTF-8 text: "
                               f"{exc.reason} at byte {exc.start})") from None
-
-
-def _kind(mode: int) -> str:
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket")]
-    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 def _json_int(digits: str) -> int | float:

@@ -105,10 +105,19 @@ def check_str(what: str, x: object) -> str:
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def check_op(op: object) -> None:
-    """An Op's name is an identifier, its symbol a plain str (it is drawn and named), its
-    forward and partials functions, its kinks numbers."""
+def check_op(op: object, op_type: type, builtins: dict, inputs: tuple) -> None:
+    """apply()'s op: an `op_type` (engine.Op) with at least one input, and, if not one of
+    the `builtins`, a name that is an identifier no built-in has, a symbol that is a plain
+    str (it is drawn and named), functions for forward and partials, numbers for kinks."""
+    if not isinstance(op, op_type):
+        raise TypeError(f"apply needs an engine.Op, got {type(op).__name__}")
+    if not inputs:
+        raise ValueError(f"apply({op.name!r}) needs at least one input")
+    if builtins.get(op.name) is op:
+        return
     name, symbol = op.name, op.symbol
+    if name in builtins:
+        raise ValueError(f"{name!r} is a built-in op's name; give your Op another name")
     if not isinstance(name, str) or not _NAME_OK.match(name):
         raise ValueError(f"an Op's name must be an identifier such as 'softplus', got "
                          f"{name!r}")

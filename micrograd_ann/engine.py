@@ -4,8 +4,8 @@ Each op in `OPS` is its forward (floats in, a float out) beside its local partia
 derivatives (one float per input). A node stores its Op and those partials as numbers when
 it is made, so backward() is: reset intermediate grads, seed the root, then, outputs first,
 `parent.grad += node.grad * local`. No closures, no reference cycles, no recursion. This is
-the reference interpreter; higher.py (the rules run on Values), codegen.py (the rules as
-Python source, the fast path) and trace.py (one step at a time) read the same table.
+the reference interpreter; higher.py (rules on Values), codegen.py and compiler.py (rules as
+Python source: the fast path) and trace.py (one step at a time) read the same table.
 """
 
 from __future__ import annotations
@@ -34,15 +34,6 @@ class Op(NamedTuple):
 
 
 # ------------------------------------------------------------ rules longer than a line
-
-
-def _sigmoid(a: float) -> float:
-    """1 / (1 + e^-a), computed without overflow for any |a|."""
-    # NOTE: exp() only ever sees a non-positive argument, so it cannot overflow.
-    if a >= 0.0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
 
 
 def _real_pow(a: float, n: float) -> float:
@@ -105,7 +96,10 @@ OPS: dict[str, Op] = {
         Op("exp", "exp", math.exp, lambda a, out: (out,)),
         Op("log", "log", math.log, lambda a, out: (1.0 / a,)),
         Op("tanh", "tanh", math.tanh, lambda a, out: (1.0 - out * out,)),
-        Op("sigmoid", "sigmoid", _sigmoid, lambda a, out: (out * (1.0 - out),)),
+        # NOTE: exp() only ever sees a number <= 0, so it cannot overflow for any a
+        Op("sigmoid", "sigmoid",
+           lambda a: 1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a)),
+           lambda a, out: (out * (1.0 - out),)),
         # NOTE: at the kink a == 0 the subgradient 0 is used (as PyTorch does); written as
         # "a <= 0" so that NaN passes through rather than becoming 0.
         Op("relu", "ReLU", lambda a: 0.0 if a <= 0.0 else a,
@@ -127,8 +121,7 @@ _EXP, _LOG, _TANH, _SIGMOID = OPS["exp"], OPS["log"], OPS["tanh"], OPS["sigmoid"
 _RELU, _LEAKY_RELU, _ABS, _SQRT = OPS["relu"], OPS["leaky_relu"], OPS["abs"], OPS["sqrt"]
 _SUM, _DOT = OPS["sum"], OPS["dot"]
 
-# Creation order: a node's inputs always exist before it, so they have smaller ids.
-_ids = itertools.count()
+_ids = itertools.count()  # creation order: a node's inputs always have smaller ids
 # Hooks other modules plug in (set_hook); while one is None it costs one global lookup.
 _on_create: Callable[[Value], None] | None = None  # each new node (trace.detect_anomaly)
 _on_step: Callable[[Value], None] | None = None  # each node after its chain rule (same)
@@ -144,8 +137,7 @@ class Value:
     `Value(data, _children=(), _op='')` is accepted for leaves.
     """
 
-    # NOTE: __dict__ lets programs keep their own state on a node (an optimiser's p.m);
-    # it costs nothing until one does.
+    # NOTE: __dict__ lets programs keep state on a node (p.m), costing nothing until they do
     __slots__ = ("data", "grad", "label", "op", "parents", "partials", "params", "id",
                  "module", "__dict__")
     grad_value: Value | None = None  # set by backward(create_graph=True): see higher.py
@@ -160,15 +152,10 @@ class Value:
         if not is_number(data):
             hint = " (use v itself, or v.data for its number)" if isinstance(data, Value) else ""
             raise TypeError(f"Value() takes an int or float, got {type(data).__name__}{hint}")
-        self.data = as_float("Value()'s data", data)
-        self.grad = 0.0
+        self.data, self.grad = as_float("Value()'s data", data), 0.0
         self.label = check_str("label", label)
-        self.op = None
-        self.parents: tuple[Value, ...] = ()
-        self.partials: tuple[float, ...] = ()
-        self.params: tuple[float, ...] = ()
-        self.id = next(_ids)
-        self.module = ""
+        self.op, self.parents, self.partials, self.params = None, (), (), ()
+        self.id, self.module = next(_ids), ""
         if _on_create is not None:
             _on_create(self)
 
@@ -264,6 +251,9 @@ class Value:
         if create_graph is not False:  # second order, plugged in by higher.py
             if not isinstance(create_graph, bool):
                 raise TypeError(f"create_graph must be True or False, got {create_graph!r}")
+            if _create_graph is None:
+                raise RuntimeError("backward(create_graph=True) is higher.py's: import "
+                                   "micrograd_ann.higher (using the package's names does)")
             _create_graph(self, grad)
         chain_rule(backward_order(self, grad))
 
@@ -278,15 +268,9 @@ class Value:
 
     # -- micrograd's names -----------------------------------------------------------
 
-    @property
-    def _prev(self) -> set[Value]:
-        """micrograd's name for the inputs (a set there; `parents` keeps order)."""
-        return set(self.parents)
-
-    @property
-    def _op(self) -> str:
-        """micrograd's op label, e.g. '+', '*', '**2', 'ReLU'; '' for a leaf."""
-        return op_symbol(self)
+    _prev = property(lambda self: set(self.parents), doc="micrograd's name for the inputs "
+                     "(a set there; `parents` keeps their order and duplicates)")
+    _op = property(lambda self: op_symbol(self), doc="micrograd's op label: '*', '**2', ''...")
 
     @property
     def _backward(self) -> Callable[[], None]:
@@ -294,18 +278,50 @@ class Value:
         return lambda: chain_rule((self,))
 
     @_backward.setter
-    def _backward(self, fn: object) -> None:
-        raise AttributeError("a node's backward rule is its Op's partials, not a closure: make "
-                             "an Op(name, symbol, forward, partials), then engine.apply(op, ...)")
+    def _backward(self, fn: object) -> None:  # micrograd's closures are not used here
+        raise AttributeError("a node's backward rule is its Op's partials: make an Op(name, "
+                             "symbol, forward, partials), then engine.apply(op, ...)")
+
+    def __reduce__(self) -> tuple:  # pickle and copy
+        """The graph flat: leaves as themselves (a shallow copy shares them), the nodes above
+        as records rebuilt in order, so depth costs no recursion."""
+        nodes = topological_order(self)
+        index = {node: i for i, node in enumerate(nodes)}
+        return _rebuild, ([_record(node, index) if node.parents or node is self else node
+                           for node in nodes],)
+
+
+def _record(node: Value, index: dict[Value, int]) -> tuple:
+    """A node as data: a built-in op by name (yours as itself), its inputs by position, and
+    its fields with what a program stored on it (not grad_value, a graph of its own)."""
+    op = node.op.name if node.op is not None and OPS.get(node.op.name) is node.op else node.op
+    fields = {k: v for k, v in vars(node).items() if k != "grad_value"}
+    fields.update((k, getattr(node, k)) for k in ("grad", "label", "partials", "params",
+                                                  "module"))
+    return op, node.data, [index[p] for p in node.parents], fields
+
+
+def _rebuild(records: list) -> Value:
+    """The graph __reduce__ recorded, with fresh ids in the same (topological) order."""
+    nodes: list[Value] = []
+    for record in records:
+        if not isinstance(record, Value):
+            op, data, parents, fields = record
+            record = Value(data)
+            record.op = OPS[op] if isinstance(op, str) else op
+            record.parents = tuple(nodes[i] for i in parents)
+            for name, value in fields.items():
+                setattr(record, name, value)
+        nodes.append(record)
+    return nodes[-1]
 
 
 # ------------------------------------------------------------------ building nodes
 
 def make_node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = (),
               checked: bool = False) -> Value:
-    """The one way a node is made: run `op` on its parents' data (Values: the operators,
-    apply and dot make numbers leaves first) and keep the partials. `checked`: the Op is
-    yours, so its results are checked (the built-ins are checked by the test suite)."""
+    """The one way a node is made: run `op` on its parents' data (Values) and keep the
+    partials; `checked`: the Op is yours, so its results are checked (built-ins: by tests)."""
     args = [p.data for p in parents]
     args += params
     try:
@@ -315,8 +331,8 @@ def make_node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = ()
         raise op_error(op.name, args, exc) from None
     if checked:
         out, partials = check_op_result(op.name, args, out, partials, len(parents))
-    # NOTE: float + and * overflow to inf (or inf - inf = nan) silently where math.exp
-    # raises; x - x != 0 only for inf and nan. Non-finite inputs may give them freely.
+    # NOTE: float + and * overflow silently where math.exp raises; x - x != 0 for inf and
+    # nan only. Non-finite inputs may give them freely.
     if out - out != 0.0 and all(map(math.isfinite, args)):
         raise OpOverflowError(op.name, args, "result too large for a float")
     node = object.__new__(Value)  # (Value.__init__ makes leaves)
@@ -336,9 +352,7 @@ def make_node(op: Op, parents: tuple[Value, ...], params: tuple[float, ...] = ()
 
 def _as_value(x: object) -> Value:
     """x itself if a Value, a new leaf for a plain number, else NotImplemented."""
-    if isinstance(x, Value):
-        return x
-    return Value(x) if is_number(x) else NotImplemented
+    return x if isinstance(x, Value) else Value(x) if is_number(x) else NotImplemented
 
 
 def _as_values(items: Sequence[object]) -> tuple[Value, ...]:
@@ -357,18 +371,10 @@ def op_symbol(node: Value) -> str:
 
 
 def apply(op: Op, *inputs: Value | float, params: Sequence[float] = ()) -> Value:
-    """One new node: `op` (a table entry, or an Op of your own) applied to `inputs`.
-
-    The node carries its Op, so every tool knows yours like a built-in (`OPS` stays fixed);
-    a rule of your own is checked here, so a bad one fails where it is applied.
-    """
-    if not isinstance(op, Op):
-        raise TypeError(f"apply needs an engine.Op, got {type(op).__name__}")
-    if OPS.get(op.name, op) is not op:
-        raise ValueError(f"{op.name!r} is a built-in op's name; give your Op another name")
-    check_op(op)
-    if not inputs:
-        raise ValueError(f"apply({op.name!r}) needs at least one input")
+    """One new node: `op` (a table entry, or an Op of your own) applied to `inputs`. The node
+    carries its Op, so every tool knows yours like a built-in (`OPS` stays fixed); a rule of
+    your own is checked here, so a bad one fails where it is applied."""
+    check_op(op, Op, OPS, inputs)
     params = tuple(check_number(f"{op.name} param", p) for p in params)
     return make_node(op, _as_values(inputs), params, checked=op is not OPS.get(op.name))
 
@@ -398,11 +404,8 @@ def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
 
 
 def topological_order(root: Value) -> list[Value]:
-    """Every node that `root` depends on, inputs before the nodes made from them.
-
-    NOTE: iterative, so depth is unbounded; inputs are made before the nodes that use them,
-    so sorting the reachable nodes by id (creation order) is a topological order.
-    """
+    """Every node `root` depends on, inputs first. NOTE: iterative, so depth is unbounded;
+    inputs are made before the nodes using them, so sorting by id is a topological order."""
     nodes = [root]
     seen = {root}
     for node in nodes:  # the list grows while we walk it: a breadth-first search
@@ -440,7 +443,7 @@ def chain_rule(nodes: Iterable[Value]) -> None:
 
 
 def set_hook(name: str, fn: Callable | None) -> None:
-    """Plug `fn` in as the hook 'on_create', 'on_step' or 'create_graph'; None: off."""
+    """Plug in `fn` as the hook 'on_create', 'on_step' or 'create_graph' (None: off)."""
     if name not in ("on_create", "on_step", "create_graph"):
         raise ValueError(f"no hook {name!r}: 'on_create', 'on_step' or 'create_graph'")
     globals()[f"_{name}"] = fn

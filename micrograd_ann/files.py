@@ -12,7 +12,9 @@ it was and the temporary file is removed. What the user had is kept: an existing
 permission bits (and owner, where allowed), and a symlink, which still points to the file,
 now holding the new data. Errors are OSErrors naming the path asked for, never the
 temporary file. A temporary file left by a killed process is removed by the next write of
-the same file. This module imports nothing of the package: every layer may use it.
+the same file. read_limited() is the other direction: a file is read only if it is a
+regular file no larger than the reader allows, decided before anything is read. This module
+imports nothing of the package: every layer may use it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,49 @@ _TEMP_TAIL = re.compile(r"[0-9a-f]{8}\.tmp")
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class RefusedFileError(ValueError):
+    """A file read_limited() would not read: `reason` says why ("it is a FIFO, not a
+    regular file"; "it is larger than 1,024 bytes", then `too_large` is set)."""
+
+    def __init__(self, reason: str, too_large: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.too_large = too_large
+
+
+def read_limited(path: PathLike, max_bytes: int) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `max_bytes` bytes, else
+    RefusedFileError -- a FIFO, a device or a directory at once (no waiting for a writer),
+    a larger file before reading it. A missing or unreadable file is the usual OSError."""
+    where = os.fsdecode(path)
+    # NONBLOCK: opening a FIFO must not wait for a writer.
+    fd = os.open(where, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RefusedFileError(f"it is {_kind(info.st_mode)}, not a regular file")
+        chunks, size = [], 0
+        # In chunks, never past max_bytes + 1: the size may change after fstat, or lie (/proc).
+        while info.st_size <= max_bytes and size <= max_bytes:
+            chunk = os.read(fd, min(2**20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if info.st_size > max_bytes or size > max_bytes:
+        raise RefusedFileError(f"it is larger than {max_bytes:,} bytes", too_large=True)
+    return b"".join(chunks)
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 def write_atomic(path: PathLike, data: str | bytes, *, encoding: str = "utf-8") -> str:

@@ -4,11 +4,14 @@
 compares its gradient with the central difference (f(x+h) - f(x-h)) / 2h. An input passes
 when |analytic - numeric| <= atol + rtol * |numeric| (PyTorch's rule and default tolerances).
 
-The step h starts at eps and is divided by 10 (up to 8 times) while x +- 2h would leave
-an op's domain (log near 0), move an argument across a kink listed in `Op.kinks` that it
-is not on, or give central differences at h and 2h that disagree (a pole such as 1/y near
-y = 0): so an input near an edge is still checked, inside the domain, and its row says
-which step was used. At a kink the central difference averages the two one-sided slopes
+The step is relative: h starts at eps * max(1, |x|), so x = 1e10 is moved by 1e4, not by
+1e-6 (which is below its float spacing). It is divided by 10 (up to 8 times) while x +- 2h
+would leave an op's domain (log near 0), move an argument across a kink listed in
+`Op.kinks` that it is not on, or give central differences at h and 2h that differ by more
+than SETTLED of their size (a pole such as 1/y near y = 0) -- a test of the differences
+alone, so the step does not depend on the tolerances the answer is then judged by. An
+input near an edge is still checked, inside the domain, and its row says which step was
+used. At a kink the central difference averages the two one-sided slopes
 and can match a subgradient by accident, so an input is reported "nondifferentiable" --
 not checked, neither passed nor failed -- when it sits on a listed kink, when its left
 and right slopes differ with the analytic gradient between them (outside them it is a
@@ -93,8 +96,8 @@ class GradcheckReport:
             verdict += " nondifferentiable here (not checked)"
         elif skipped:
             verdict += f", {skipped} nondifferentiable here (not checked)"
-        # A step column only when some input was checked with a smaller step than eps.
-        steps = any(row.step not in (None, self.eps) for row in self.rows)
+        # A step column only when some input was checked with a smaller step than its first.
+        steps = any(row.step not in (None, first_step(row.value, self.eps)) for row in self.rows)
         header = ("", "input" if self.order == 1 else "inputs", "value", "analytic",
                   "numeric", "abs err", "rel err", *(("step",) if steps else ()), "status")
         table = [header] + [_cells(row, steps) for row in self.rows]
@@ -127,13 +130,15 @@ class GradcheckError(AssertionError):
 
 
 def numerical_grad(f: Function, inputs: Sequence[Value], eps: float = 1e-6) -> list[float]:
-    """(f(x+eps) - f(x-eps)) / 2eps for each input; every input's data is restored."""
+    """(f(x+h) - f(x-h)) / 2h for each input, h = eps * max(1, |x|); every input's data is
+    restored."""
     inputs = _checked_inputs(inputs)
     _check_tolerances(eps, 0.0, 0.0)
     grads = []
-    for i in range(len(inputs)):
-        plus, minus = _probe(f, inputs, i, (eps, -eps), _data)
-        grads.append((plus - minus) / (2 * eps))
+    for i, x in enumerate(inputs):
+        h = first_step(x.data, eps)
+        plus, minus = _probe(f, inputs, i, (h, -h), _data)
+        grads.append((plus - minus) / (2 * h))
     return grads
 
 
@@ -229,19 +234,30 @@ def gradgradcheck(f: Function, inputs: Sequence[Value], eps: float = 1e-6, atol:
 # ------------------------------------------------------------------------ internals
 
 SHRINK = 10.0  # a step that does not work is divided by this and tried again,
-MAX_SHRINKS = 8  # at most this many times: the smallest step is eps / 10**8
+MAX_SHRINKS = 8  # at most this many times: the smallest step is eps * max(1, |x|) / 10**8
+# Central differences at h and 2h within this fraction of their size have settled: the
+# error of the one at h is then about a third of that, well inside any rtol a float64
+# check asks for (PyTorch's default is 1e-3).
+SETTLED = 1e-6
 Probe = tuple[float, tuple[tuple[str, int], ...]]  # f's value and its kink sides
+
+
+def first_step(x: float, eps: float) -> float:
+    """The first step tried for an input of value x: eps * max(1, |x|), so that x +- h
+    differ from x by many of its float spacings however large x is."""
+    return eps * max(1.0, abs(x))
 
 
 def _check_input(f: Function, inputs: list[Value], i: int, name: str, base: Probe,
                  analytic: float, eps: float, atol: float, rtol: float,
                  measure: Callable[[Value], Probe] | None = None) -> GradcheckRow:
-    """inputs[i]'s row, from the largest step h = eps / 10**k that keeps x +- 2h inside
-    every op's domain and off every kink, with central differences at h and 2h agreeing.
-    `measure(f's output)` gives what is differenced and the kink sides (default: f's
-    value; gradgradcheck: a gradient entry)."""
+    """inputs[i]'s row, from the largest step h = first_step / 10**k that keeps x +- 2h
+    inside every op's domain and off every kink, with central differences at h and 2h
+    agreeing. `measure(f's output)` gives what is differenced and the kink sides (default:
+    f's value; gradgradcheck: a gradient entry)."""
+    first = first_step(inputs[i].data, eps)
     for shrinks in range(MAX_SHRINKS + 1):
-        h = eps / SHRINK**shrinks
+        h = first / SHRINK**shrinks
         numeric, reason, retry = _at_step(f, inputs, i, base, analytic, h, atol, rtol,
                                           measure or _data_and_kink_sides)
         if not retry:
@@ -272,11 +288,14 @@ def _at_step(f: Function, inputs: list[Value], i: int, base: Probe, analytic: fl
         return numeric, where, not on_it
     # NOTE: the central difference's own rounding is ~|f| * 2^-52 / h; a pole or an
     # unlisted kink within 2h shows as differences at h and 2h that disagree by more.
-    tol = atol + rtol * max(abs(numeric), abs(analytic))
+    # Neither the analytic gradient nor the user's tolerances enter: a loose rtol must
+    # not accept a step across a pole.
+    wide = (f_p2 - f_m2) / (4 * h)
+    size = SETTLED * max(abs(numeric), abs(wide))
     f_max = max(abs(v) for v in (f_m2, f_m1, f0, f_p1, f_p2))
     rounding = 4 * sys.float_info.epsilon * f_max / h
-    settled = abs(numeric - (f_p2 - f_m2) / (4 * h)) <= tol + rounding
-    retry = not settled and rounding * SHRINK <= tol  # unless rounding would swamp the check
+    settled = abs(numeric - wide) <= size + rounding
+    retry = not settled and rounding * SHRINK <= size  # unless rounding would swamp the test
     if _unlisted_kink(f0, f_m2, f_m1, f_p1, f_p2, h, analytic, atol, rtol):
         return numeric, "its left and right slopes differ", retry
     return numeric, "", retry

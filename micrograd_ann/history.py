@@ -5,8 +5,9 @@ backward() and before the optimiser's step, `on_epoch()` after each epoch -- and
 `Frame` for epoch 0 (before training) and every `record_every`-th epoch: train and test
 loss and accuracy, every parameter, and per layer what makemore part 3 plots to tell a
 healthy network from a stuck one (activation and gradient histograms, dead ReLUs,
-saturated tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON; drawn
-as the replay page of replay.py.
+saturated tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON (the
+format, its checks and its limits are history_file.py's); drawn as the replay page of
+replay.py.
 
 Recording is cheap by construction: the training loss, the activations and the gradients
 are read from the graphs the training steps built anyway, and the test set is evaluated
@@ -22,29 +23,22 @@ import math
 import os
 from typing import Callable, Mapping, NamedTuple, Sequence
 
-from . import network, replay
+from . import history_file, network, replay
 from .checks import check_int
 from .engine import OPS, Value
 from .files import write_atomic
+from .history_file import BINS, FRAMES, HistoryError  # noqa: F401 - history.HistoryError
+from .limits import MAX_PARAMETERS
 from .nn import MLP
 
 Sample = tuple[Sequence[float], int]
 Output = Value | list[Value]
 
-FORMAT = "micrograd_ann.history"
-VERSION = 1
-FRAMES = 20  # by default a run of known length is recorded about this many times
 RECORD_EVERY = 5  # otherwise every 5th epoch (the demo's 100 epochs give 21 frames either way)
-BINS = 20
 SATURATION = 0.97  # |out| > 0.97 for tanh; |2 out - 1| > 0.97 for sigmoid (the same slope)
-MAX_BYTES = 64 * 2**20
 
 _LEAKY_SLOPE = inspect.signature(Value.leaky_relu).parameters["slope"].default
 _DOT = OPS["dot"].forward
-
-
-class HistoryError(ValueError):
-    """A file that is not a saved History; the message names the file and what is wrong."""
 
 
 class Histogram(NamedTuple):
@@ -92,8 +86,17 @@ class History:
     set (and for the training set at epoch 0); the predicted class is predicted_class()'s
     (training.predict's rule). Epoch 0, every `record_every`-th epoch and, when `epochs`
     is given, the last are recorded; by default record_every is epochs // FRAMES (at least
-    1), or RECORD_EVERY without `epochs`. `info` (JSON-able) is shown on the page.
+    1), or RECORD_EVERY without `epochs`. `info` (JSON data) is shown on the page.
+
+    A history stays within what its file may hold (history_file's limits): the model at
+    most limits.MAX_PARAMETERS parameters, the samples finite inputs and classes the
+    model's outputs can tell apart, checked here. When one more frame would take more
+    than MAX_FRAME_BYTES, every other recorded epoch is dropped and record_every doubles:
+    a long run is kept at an even, coarser step instead of growing without bound.
     """
+
+    saturation = SATURATION  # the diagnostics' constants, as the page needs them
+    leaky_slope = _LEAKY_SLOPE
 
     def __init__(self, model: MLP, train_set: Sequence[Sample],
                  test_set: Sequence[Sample] = (), *,
@@ -110,10 +113,20 @@ class History:
         self.record_every = check_int("record_every", record_every, 1)
         self.architecture = model.architecture()
         self.names = [name for name, _ in model.named_parameters()]
+        if len(self.names) > MAX_PARAMETERS:
+            raise ValueError(f"History records models of at most {MAX_PARAMETERS:,} parameters "
+                             f"(limits.MAX_PARAMETERS); this one has {len(self.names):,}")
         self.train_set = [(list(x), y) for x, y in train_set]
         self.test_set = [(list(x), y) for x, y in test_set]
+        history_file.check_samples(self.train_set, self.test_set, model.nin,
+                                   history_file.classes(model.nouts))
+        self.train_set = [([float(v) for v in x], int(y)) for x, y in self.train_set]
+        self.test_set = [([float(v) for v in x], int(y)) for x, y in self.test_set]
         self.info = dict(info or {})
+        history_file.check_info("info", self.info)
         self.frames: list[Frame] = []
+        each = history_file.frame_bytes(len(self.names), len(self.test_set), model.nouts)
+        self._max_frames = max(2, history_file.MAX_FRAME_BYTES // each)
         self._model, self._loss_fn = model, loss_fn
         self._params = model.parameters()
         self._weights = _weight_indices(model)
@@ -152,14 +165,22 @@ class History:
         self._reset()
 
     def _reset(self) -> None:
-        """Empty the per-epoch accumulators; decide whether the coming epoch is recorded."""
+        """Empty the per-epoch accumulators; decide whether the coming epoch is recorded,
+        first thinning the frames if it would be one too many."""
         coming = self._epoch + 1
-        self._recording = coming % self.record_every == 0 or coming == self.epochs
+        self._recording = self._records(coming)
+        while self._recording and len(self.frames) >= self._max_frames:
+            self.record_every *= 2
+            self.frames = [f for f in self.frames if f.epoch % self.record_every == 0]
+            self._recording = self._records(coming)
         self._data = [[] for _ in self._model.layers]
         self._grad_at = [[] for _ in self._model.layers]
         self._before: list[float] = []
         self._grads: list[float] = []
         self._loss_total, self._seen, self._right = 0.0, 0, 0
+
+    def _records(self, epoch: int) -> bool:
+        return epoch % self.record_every == 0 or epoch == self.epochs
 
     def _frame(self, layers: list[LayerStats] | None) -> Frame:
         params = [p.data for p in self._params]
@@ -235,9 +256,9 @@ class History:
     # -- files and display ---------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """The history as JSON-able data (nan as None), as save() writes it."""
-        return {"format": FORMAT, "version": VERSION, "architecture": self.architecture,
-                "names": self.names, "record_every": self.record_every,
+        """The history as JSON data, as save() writes it (history_file's format)."""
+        return {"format": history_file.FORMAT, "version": history_file.VERSION,
+                "architecture": self.architecture, "record_every": self.record_every,
                 "epochs": self.epochs, "info": self.info, "saturation": SATURATION,
                 "leaky_slope": _LEAKY_SLOPE,
                 "train": [[x, y] for x, y in self.train_set],
@@ -245,57 +266,44 @@ class History:
                 "frames": [_frame_dict(f) for f in self.frames]}
 
     def save(self, path: str | os.PathLike) -> str:
-        """Write the history as JSON, atomically (files.write_atomic); returns the path."""
-        try:
-            text = json.dumps(self.to_dict(), allow_nan=False, separators=(",", ":"))
-        except ValueError:
-            raise ValueError("cannot save a history whose parameters are not finite "
-                             "(the run diverged)") from None
-        return write_atomic(path, text)
+        """Write the history as JSON, atomically (files.write_atomic); returns the path.
+        What would not load back (history_file.check) is a ValueError naming the field."""
+        doc = self._checked("save")
+        return write_atomic(path, json.dumps(doc, separators=(",", ":")))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        """A History read from a file save() wrote; HistoryError naming the file if not."""
-        where = os.fsdecode(path)
-        if os.path.getsize(where) > MAX_BYTES:
-            raise HistoryError(f"{where}: larger than {MAX_BYTES:,} bytes; not a history")
-        with open(where, encoding="utf-8") as f:
-            try:
-                doc = json.load(f)
-            except (ValueError, RecursionError) as exc:
-                raise HistoryError(f"{where}: not valid JSON: {exc}") from None
-        try:
-            return cls._from_dict(doc)
-        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
-            raise HistoryError(f"{where}: not a saved History: {exc}") from None
-
-    @classmethod
-    def _from_dict(cls, doc: dict) -> History:
-        if doc.get("format") != FORMAT or doc.get("version") != VERSION:
-            raise ValueError(f"format {doc.get('format')!r} version {doc.get('version')!r}, "
-                             f"expected {FORMAT!r} version {VERSION}")
+        """A History read from a file save() wrote; HistoryError naming the file and the
+        field if it is not one, checked before anything is built (history_file.read)."""
+        doc = history_file.read(path)
         self = cls.__new__(cls)
         self._model = None
         self.architecture = dict(doc["architecture"])
         self.names = [name for name, _ in MLP(**self.architecture).named_parameters()]
-        if doc["names"] != self.names:
-            raise ValueError("the parameter names do not match the architecture")
-        self.record_every = check_int("record_every", doc["record_every"], 1)
-        self.epochs = None if doc["epochs"] is None else check_int("epochs", doc["epochs"], 1)
-        self.info = dict(doc["info"])
-        self.train_set = [(list(map(float, x)), int(y)) for x, y in doc["train"]]
-        self.test_set = [(list(map(float, x)), int(y)) for x, y in doc["test"]]
-        self.frames = [_frame_from(f, len(self.names), len(self.activations))
-                       for f in doc["frames"]]
+        self.record_every, self.epochs = doc["record_every"], doc["epochs"]
+        self.info = doc["info"]
+        self.train_set = [([float(v) for v in x], y) for x, y in doc["train"]]
+        self.test_set = [([float(v) for v in x], y) for x, y in doc["test"]]
+        self.frames = [_frame_from(f) for f in doc["frames"]]
         return self
 
     def to_html(self, path: str | os.PathLike | None = None, *, title: str | None = None) -> str:
-        """The replay page (replay.page); also written to `path`, atomically, when given."""
-        page = replay.page(self.to_dict(), [self.warnings(k) for k in range(len(self.frames))],
-                           title=title)
+        """The replay page (replay.page); also written to `path`, atomically, when given.
+        What the page cannot show (history_file.check) is a ValueError naming the field."""
+        self._checked("draw")
+        page = replay.page(self, title=title)
         if path is not None:
             write_atomic(path, page)
         return page
+
+    def _checked(self, doing: str) -> dict:
+        """to_dict(), checked as load() checks a file: ValueError naming the field if not."""
+        doc = self.to_dict()
+        try:
+            history_file.check(doc)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot {doing} this history: {exc}") from None
+        return doc
 
     def write_files(self, folder: str | os.PathLike) -> list[str]:
         """history.json and its replay page training.html in `folder`; returns their paths."""
@@ -483,35 +491,22 @@ def _frame_dict(frame: Frame) -> dict:
     return {"epoch": frame.epoch, "train_loss": _number(frame.train_loss),
             "train_accuracy": _number(frame.train_accuracy),
             "test_loss": _number(frame.test_loss),
-            "test_accuracy": _number(frame.test_accuracy), "params": frame.params,
+            "test_accuracy": _number(frame.test_accuracy),
+            "params": history_file.encode_params(frame.params),
             "test_predictions": frame.test_predictions, "layers": layers}
 
 
-def _float(x: object) -> float:
-    """A saved metric: a number, or None for nan."""
-    if x is None:
-        return math.nan
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"expected a number, got {type(x).__name__}")
-    return float(x)
+def _nan_if_none(x: float | None) -> float:
+    return math.nan if x is None else float(x)
 
 
-def _frame_from(doc: dict, n_params: int, n_layers: int) -> Frame:
-    params = [_float(p) for p in doc["params"]]
-    if len(params) != n_params or not all(map(math.isfinite, params)):
-        raise ValueError(f"epoch {doc['epoch']}: expected {n_params} finite parameters")
-    layers = doc["layers"]
-    if layers is not None:
-        if len(layers) != n_layers:
-            raise ValueError(f"epoch {doc['epoch']}: {len(layers)} layers, expected {n_layers}")
-        layers = [LayerStats(
-            Histogram(**s["activations"]), Histogram(**s["gradients"]),
-            None if s["dead"] is None else [int(j) for j in s["dead"]],
-            None if s["flat"] is None else _float(s["flat"]),
-            _float(s["grad_norm"]),
-            None if s["update_ratio"] is None else _float(s["update_ratio"]))
-            for s in layers]
-    return Frame(check_int("epoch", doc["epoch"], 0), _float(doc["train_loss"]),
-                 _float(doc["train_accuracy"]), _float(doc["test_loss"]),
-                 _float(doc["test_accuracy"]), params,
-                 [int(p) for p in doc["test_predictions"]], layers)
+def _frame_from(doc: dict) -> Frame:
+    """A Frame from a frame of a checked file (history_file.check)."""
+    layers = None if doc["layers"] is None else [
+        LayerStats(Histogram(**s["activations"]), Histogram(**s["gradients"]), s["dead"],
+                   s["flat"], _nan_if_none(s["grad_norm"]), s["update_ratio"])
+        for s in doc["layers"]]
+    return Frame(doc["epoch"], _nan_if_none(doc["train_loss"]),
+                 _nan_if_none(doc["train_accuracy"]), _nan_if_none(doc["test_loss"]),
+                 _nan_if_none(doc["test_accuracy"]), history_file.decode_params(doc["params"]),
+                 doc["test_predictions"], layers)

@@ -8,11 +8,12 @@ its output's data for an input x and, read from a loss's graph after backward(),
 from __future__ import annotations
 
 import base64
+import heapq
 import math
 import os
 from typing import NamedTuple, Sequence
-from xml.sax.saxutils import escape
 
+from . import markup
 from .checks import check_int, is_number
 from .engine import OPS, Value, topological_order
 from .files import write_atomic
@@ -182,7 +183,8 @@ def _input_shape(nin: int, shape: object) -> tuple[int, int] | None:
 
 def draw_network(model: MLP, x: Sequence[float | Value] | None = None, *,
                  loss: Value | None = None, precision: int = 3,
-                 input_shape: tuple[int, int] | None = None) -> NetworkView:
+                 input_shape: tuple[int, int] | None = None,
+                 max_lines: int | None = None) -> NetworkView:
     """The MLP as columns: inputs, then one column of neurons per layer, a line per weight.
 
     With `x`, each neuron shows its output's data (its activation) for that input. With
@@ -191,11 +193,15 @@ def draw_network(model: MLP, x: Sequence[float | Value] | None = None, *,
     output; `x` then picks the sample when the loss covers a batch. Lines: blue for w > 0,
     orange for w < 0, wider and darker for larger |w| (the layer's top 10 % the most).
     More than 16 inputs are drawn as a grid of cells (`input_shape=(rows, cols)`, or about
-    square). Hover over a neuron, cell or line for its name and values.
+    square). Hover over a neuron, cell or line for its name and values. With `max_lines`,
+    at most that many weight lines are drawn (drawn_weights() says which), and the legend
+    says how many of how many.
     """
     if not isinstance(model, MLP):
         raise TypeError(f"draw_network draws an MLP, got {type(model).__name__}")
     check_int("precision", precision, 1)
+    if max_lines is not None:
+        check_int("max_lines", max_lines, 1)
     if x is not None:
         _check_x(model, x)
     shape = _input_shape(model.nin, input_shape)
@@ -207,7 +213,42 @@ def draw_network(model: MLP, x: Sequence[float | Value] | None = None, *,
     elif x is not None:
         out = model(x)
         found = forward_passes(model, out if isinstance(out, list) else [out])[0]
-    return NetworkView(_Drawing(model, found, loss, precision, shape).svg())
+    return NetworkView(_Drawing(model, found, loss, precision, shape,
+                                drawn_weights(model, max_lines)).svg())
+
+
+def drawn_weights(model: MLP, max_lines: int | None = None) -> list[list[int]]:
+    """Per layer, the weights drawn as lines, numbered j * nin + k for neuron j's w.k, in
+    ascending order: all of them, or if there are more than `max_lines`, the largest |w|
+    of each layer, layers sharing max_lines by their sizes (at least one line each)."""
+    weights = [layer_weights(layer) for layer in model.layers]
+    total = sum(map(len, weights))
+    if max_lines is None or total <= max_lines:
+        return [list(range(len(w))) for w in weights]
+    drawn = []
+    for w in weights:
+        share = max(1, max_lines * len(w) // total)
+        drawn.append(sorted(heapq.nlargest(share, range(len(w)), key=lambda n: _size(w[n]))))
+    return drawn
+
+
+def layer_weights(layer) -> list[float]:
+    """A layer's weights (no biases) as numbers, neuron by neuron: w.0 .. w.(nin-1) each."""
+    return [w.data for neuron in layer.neurons for w in neuron.w]
+
+
+def weight_strokes(weights: Sequence[float], which: Sequence[int]
+                   ) -> list[tuple[str, float, float]]:
+    """(colour, width, opacity) of the lines of weights[n] for n in `which`, as the drawing
+    writes them (two decimals), judged against all of the layer's `weights`."""
+    scale = _weight_scale([abs(w) for w in weights])
+    dense = len(weights) > DENSE
+    return [_stroke(weights[n], scale, dense) for n in which]
+
+
+def _size(w: float) -> float:
+    """|w| for ranking lines; nan and inf last (they are drawn as no weight, grey)."""
+    return abs(w) if math.isfinite(w) else -1.0
 
 
 def _mix(rgb: tuple[int, int, int], t: float) -> str:
@@ -231,8 +272,9 @@ def _weight_scale(sizes: list[float]) -> float:
     return finite[int(SCALE_AT * (len(finite) - 1))] or finite[-1]
 
 
-def _stroke(w: float, scale: float, dense: bool) -> str:
-    """A weight line's colour (sign), width and opacity (from s = |w| / scale, at most 1).
+def _stroke(w: float, scale: float, dense: bool) -> tuple[str, float, float]:
+    """A weight line's colour (sign), width and opacity (from s = |w| / scale, at most 1),
+    the numbers rounded as the SVG writes them.
 
     NOTE: the summarising rule for wide layers: with more than DENSE weights, width and
     opacity grow with s cubed, so the many weak weights fade to a haze and the strong
@@ -244,7 +286,7 @@ def _stroke(w: float, scale: float, dense: bool) -> str:
         width, opacity = 0.3 + 1.2 * s ** 3, 0.02 + 0.5 * s ** 3
     else:
         width, opacity = 0.5 + 2.5 * s, 0.15 + 0.75 * s
-    return f'stroke="{colour}" stroke-width="{width:.2f}" stroke-opacity="{opacity:.2f}"'
+    return colour, round(width, 2), round(opacity, 2)
 
 
 class _Box(NamedTuple):
@@ -269,8 +311,9 @@ class _Drawing:
     """The columns laid out, and the SVG written from them."""
 
     def __init__(self, model: MLP, found: _Pass | None, loss: Value | None,
-                 precision: int, shape: tuple[int, int] | None):
+                 precision: int, shape: tuple[int, int] | None, drawn: list[list[int]]):
         self.model, self.found, self.loss, self.shape = model, found, loss, shape
+        self.drawn = drawn
         self.p = precision
         self.grads = loss is not None
         blank = [[None] * model.nin] + [[None] * len(layer.neurons) for layer in model.layers]
@@ -389,33 +432,37 @@ class _Drawing:
         if self.loss is not None:
             title += f"  \u00b7  loss {self._num(self.loss.data)}"
         parts = [f'<text x="{SIDE}" y="20" font-size="14" font-weight="bold" fill="{INK}">'
-                 f'{escape(title)}</text>']
+                 f'{markup.text(title)}</text>']
         for col in self.columns:  # centred on the column, but never cut by the left edge
             middle = max(col.left + col.width / 2, SIDE + len(col.title) * SANS / 2)
             parts.append(f'<text x="{middle:.1f}" y="{TOP - 8}" text-anchor="middle" '
-                         f'font-weight="bold" fill="{TEXT}">{escape(col.title)}</text>')
+                         f'font-weight="bold" fill="{TEXT}">{markup.text(col.title)}</text>')
         return parts
 
     def _weights(self, i: int) -> list[str]:
-        """One line per weight of layer i, weakest first so the strong ones lie on top."""
+        """One line per drawn weight of layer i, weakest first so the strong ones lie on top."""
         source, target = self.columns[i], self.columns[i + 1]
         right = source.left + source.width
         neurons = self.model.layers[i].neurons
-        weights = [(abs(w.data), j, k, w)
-                   for j, n in enumerate(neurons) for k, w in enumerate(n.w)]
-        scale = _weight_scale([a for a, *_ in weights])
-        dense = len(weights) > DENSE
+        nin = neurons[0].nin
+        drawn = self.drawn[i]
+        weights = layer_weights(self.model.layers[i])
+        strokes = dict(zip(drawn, weight_strokes(weights, drawn)))
         lines = [f'<g class="mg-weights" data-layer="{i}">']
-        for _, j, k, w in sorted(weights, key=lambda t: t[0]):
+        for n in sorted(drawn, key=lambda n: abs(weights[n])):
+            colour, width, opacity = strokes[n]
+            j, k = divmod(n, nin)
+            w = neurons[j].w[k]
             x1, y1 = source.centres[k]
             x1 = x1 if self.shape and i == 0 else right  # from a cell's centre, or a box's edge
             y2 = target.centres[j][1]
             tip = f"{neurons[j].name}.w.{k} = {w.data:.6g}"
             tip += f", grad {w.grad:.6g}" if self.grads else ""
             lines.append(f'<line data-neuron="{j}" data-input="{k}" x1="{x1:.1f}" '
-                         f'y1="{y1:.1f}" x2="{target.left:.1f}" '
-                         f'y2="{y2:.1f}" {_stroke(w.data, scale, dense)}>'
-                         f'<title>{escape(tip)}</title></line>')
+                         f'y1="{y1:.1f}" x2="{target.left:.1f}" y2="{y2:.1f}" '
+                         f'stroke="{colour}" stroke-width="{width:.2f}" '
+                         f'stroke-opacity="{opacity:.2f}">'
+                         f'<title>{markup.text(tip)}</title></line>')
         lines.append("</g>")
         return lines
 
@@ -430,7 +477,7 @@ class _Drawing:
             parts.append(f'<rect class="mg-input" data-name="x{i}" x="{cx - half:.1f}" '
                          f'y="{cy - half:.1f}" width="{self.cell:.1f}" height="{self.cell:.1f}" '
                          f'fill="{fill}" stroke="#d1d5db" stroke-width="0.5">'
-                         f'<title>{escape(tip)}</title></rect>')
+                         f'<title>{markup.text(tip)}</title></rect>')
         return parts
 
     def _boxes(self, c: int) -> list[str]:
@@ -441,8 +488,8 @@ class _Drawing:
         for box, (_, y) in zip(col.boxes, col.centres):
             classes = f"mg-{kind}" + (" mg-off" if box.off else "")
             dash = ' stroke-dasharray="4 2"' if box.off else ""
-            parts.append(f'<g class="{classes}" data-name="{box.name}">'
-                         f'<title>{escape(box.tip)}</title>'
+            parts.append(f'<g class="{classes}" data-name="{markup.text(box.name)}">'
+                         f'<title>{markup.text(box.tip)}</title>'
                          f'<rect x="{col.left:.1f}" y="{y - height / 2:.1f}" '
                          f'width="{col.width:.1f}" height="{height:.1f}" rx="3" '
                          f'fill="{box.fill}" stroke="#4b5563"{dash}/>'
@@ -475,14 +522,19 @@ class _Drawing:
                       ("orange w < 0", orange), ("; wider and darker = larger |w| (relative "
                                                  "to its layer). Hover for names and values.",
                                                  None)])
+        drawn = sum(map(len, self.drawn))
+        weights = sum(len(n.w) for layer in self.model.layers for n in layer.neurons)
+        if drawn < weights:
+            lines.append([(f"only the largest |w| of each layer are drawn: {drawn:,} lines of "
+                           f"{weights:,} weights", None)])
         return lines
 
     def _legend(self) -> list[str]:
         top = self.height - BOTTOM + 14
         parts = []
         for n, line in enumerate(self.legend):  # coloured runs are bold
-            runs = "".join(escape(text) if colour is None else
-                           f'<tspan fill="{colour}" font-weight="bold">{escape(text)}</tspan>'
+            runs = "".join(markup.text(text) if colour is None else
+                           f'<tspan fill="{colour}" font-weight="bold">{markup.text(text)}</tspan>'
                            for text, colour in line)
             parts.append(f'<text x="{SIDE}" y="{top + 14 * n:.0f}" fill="{TEXT}">{runs}</text>')
         return parts
@@ -496,5 +548,5 @@ def _spans(parts: list[tuple[str, str]]) -> str:
     spans = []
     for text, kind in parts:
         style = ' font-style="italic"' if kind == "note" else ""
-        spans.append(f'<tspan fill="{_KIND_FILL[kind]}"{style}>{escape(text)}</tspan>')
+        spans.append(f'<tspan fill="{_KIND_FILL[kind]}"{style}>{markup.text(text)}</tspan>')
     return " ".join(spans)

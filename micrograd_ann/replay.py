@@ -7,22 +7,31 @@ its own script and style (player_assets/replay.*). For the chosen epoch it shows
 decision boundary and each neuron's response over the input plane (2-D data; the script
 evaluates the network from the stored weights), or test digits and a confusion matrix
 (image data); the loss and accuracy curves; the network's weights, restyled per epoch
-exactly as network.py styles them (Python draws each epoch and the page keeps the line
-styles); and the per-layer diagnostics with the warning signs. No network, no server.
+exactly as network.py styles them (Python computes each epoch's line styles); and the
+per-layer diagnostics with the warning signs. No network, no server.
+
+The page's size is bounded: it holds at most PAGE_NUMBERS numbers of frame data and
+PAGE_LINES weight lines, so a large model's page shows evenly spaced epochs (the first
+and last always) and each layer's largest weights, and says so under its title.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import re
 from typing import Mapping, NamedTuple
 
 from . import network, player, plots
+from .limits import MAX_PARAMETERS
 from .nn import MLP
 from .player import asset, script_json
 
 IMAGE_SAMPLES = 24  # test images shown for image data
+# The page's frame data holds at most PAGE_NUMBERS numbers (parameters, line styles and test
+# predictions: about 20 bytes each), so the largest model still shows 5 epochs, and at most
+# PAGE_LINES weight lines are drawn (the digits model's 2,368 all are).
+PAGE_NUMBERS = 5 * MAX_PARAMETERS
+PAGE_LINES = 5_000
 
 # When a diagnostic is a warning sign (see warnings()).
 DEAD_HINT = 0.5  # of a ReLU layer's units dead
@@ -32,8 +41,6 @@ LARGE_UPDATE_HINT = -0.5  # log10 of update / data: each step moves weights by >
 SMALL_UPDATE_HINT = -4.0  # ... by < 0.01 % (makemore: about -3 is healthy)
 FITTED = 0.99  # train accuracy from which small steps and a flat loss are a finished fit
 STALL_EPOCHS, STALL_CHANGE = 20, 0.01  # a loss within 1 % of itself for 20 epochs: stalled
-_LINE = re.compile(r'<line data-neuron="(\d+)" data-input="(\d+)" [^>]*?'
-                   r'stroke="(#[0-9a-f]{6})" stroke-width="([\d.]+)" stroke-opacity="([\d.]+)"')
 
 
 class WarningSign(NamedTuple):
@@ -133,33 +140,37 @@ def _times(factors: Mapping[int, float]) -> str:
 # ------------------------------------------------------------------------ page
 
 
-def page(record: dict, signs: list[list[WarningSign]], title: str | None = None) -> str:
-    """The page for a History's to_dict() `record`, with each frame's warning signs."""
-    frames = record["frames"]
-    arch = record["architecture"]
+def page(history, title: str | None = None) -> str:
+    """The page for a History (checked by the caller, as History.to_html does)."""
+    frames = history.frames
+    arch = history.architecture
     model = MLP(**arch)
-    names = [name for name, _ in model.named_parameters()]
-    styles, palette = [], []
-    for frame in frames:  # network.py styles each epoch's weights; the page replays them
-        model.load_state_dict(dict(zip(names, frame["params"])))
-        styles.append(_line_styles(network.draw_network(model).svg, model, palette))
-    svg = network.draw_network(model).svg  # laid out for the last epoch's numbers
+    params = model.parameters()
+    for p, v in zip(params, frames[-1].params):  # the layout is the last epoch's
+        p.data = v
+    drawn = network.drawn_weights(model, PAGE_LINES)
+    svg = network.draw_network(model, max_lines=PAGE_LINES).svg
+    each = len(params) + 3 * sum(map(len, drawn)) + len(history.test_set)
+    shown = _shown_frames(len(frames), each)
+    palette: list[str] = []
     if title is None:
         title = f"training replay: MLP({arch['nin']}, {arch['nouts']})"
     data = {
         "title": title,
-        "info": _info_line(record["info"]),
+        "info": _info_line(history.info),
+        "note": _note(len(frames), len(shown), drawn, model),
         "nin": arch["nin"], "sizes": arch["nouts"],
-        "activations": [arch["activation"]] * (len(arch["nouts"]) - 1)
-        + [arch["output_activation"]],
-        "leakySlope": record["leaky_slope"],
-        "saturation": record["saturation"],
+        "activations": history.activations,
+        "leakySlope": history.leaky_slope,
+        "saturation": history.saturation,
         "colours": {"points": list(plots.POINT_COLOURS), "positive": _hex(network.POSITIVE),
                     "negative": _hex(network.NEGATIVE)},
-        "classes": 1 + max(y for _, y in record["train"] + record["test"]),
+        "classes": 1 + max(y for _, y in history.train_set + history.test_set),
         "palette": palette,
-        "frames": [_frame_data(f, w, s) for f, w, s in zip(frames, signs, styles)],
-        **_inputs(record),
+        "frames": [_frame_data(frames[k], warnings(history, k),
+                               _line_styles(frames[k].params, model, drawn, palette))
+                   for k in shown],
+        **_inputs(history),
     }
     return _document(title, svg, data)
 
@@ -174,40 +185,75 @@ def iframe(page_html: str, height: int = player.JUPYTER_HEIGHT) -> str:
 # ------------------------------------------------------------------- page data
 
 
-def _frame_data(frame: dict, signs: list[WarningSign], styles: list[list]) -> dict:
-    return {"epoch": frame["epoch"],
-            "loss": [frame["train_loss"], frame["test_loss"]],
-            "accuracy": [frame["train_accuracy"], frame["test_accuracy"]],
-            "params": frame["params"],
-            "testPredictions": frame["test_predictions"],
-            "layers": frame["layers"], "warnings": [w._asdict() for w in signs],
+def _shown_frames(count: int, each: int) -> list[int]:
+    """The frames the page holds: all if `count` frames of `each` numbers fit PAGE_NUMBERS,
+    else as many as fit (at least the first and the last), evenly spaced."""
+    fit = max(2, PAGE_NUMBERS // max(each, 1))
+    if count <= fit:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (fit - 1)) for i in range(fit)})
+
+
+def _note(recorded: int, shown: int, drawn: list[list[int]], model: MLP) -> str:
+    """What the page leaves out to stay small, in a sentence; "" when nothing."""
+    parts = []
+    if shown < recorded:
+        parts.append(f"{shown} of the {recorded} recorded epochs")
+    weights = sum(len(network.layer_weights(layer)) for layer in model.layers)
+    lines = sum(map(len, drawn))
+    if lines < weights:
+        parts.append(f"the {lines:,} largest of {weights:,} weights")
+    if not parts:
+        return ""
+    return (f"This page shows {' and '.join(parts)}, to stay small; history.json holds "
+            f"them all.")
+
+
+def _frame_data(frame, signs: list[WarningSign], styles: list[list]) -> dict:
+    return {"epoch": frame.epoch,
+            "loss": [_finite(frame.train_loss), _finite(frame.test_loss)],
+            "accuracy": [_finite(frame.train_accuracy), _finite(frame.test_accuracy)],
+            "params": frame.params,
+            "testPredictions": frame.test_predictions,
+            "layers": None if frame.layers is None else [_layer_data(s) for s in frame.layers],
+            "warnings": [w._asdict() for w in signs],
             "lines": styles}
 
 
-def _line_styles(svg: str, model: MLP, palette: list[str]) -> list[list]:
-    """Per layer, [colour index, width, opacity] of each weight's line, neuron by neuron
-    (w.0 .. w.(n-1) of neuron 0 first), as network.py drew them in `svg`."""
-    layers = svg.split('<g class="mg-weights" data-layer="')[1:]
-    styles = []
-    for layer, drawn in zip(model.layers, layers):
-        nin = layer.neurons[0].nin
-        found = [None] * (nin * len(layer.neurons))
-        for j, k, colour, width, opacity in _LINE.findall(drawn.split("</g>")[0]):
+def _layer_data(stats) -> dict:
+    return {"activations": stats.activations._asdict(), "gradients": stats.gradients._asdict(),
+            "dead": stats.dead, "flat": stats.flat, "grad_norm": _finite(stats.grad_norm),
+            "update_ratio": stats.update_ratio}
+
+
+def _finite(x: float) -> float | None:
+    """A number for the page: nan (a metric without a test set) is null."""
+    return x if math.isfinite(x) else None
+
+
+def _line_styles(params: list[float], model: MLP, drawn: list[list[int]],
+                 palette: list[str]) -> list[list]:
+    """Per layer, [colour index, width, opacity] of each drawn weight line (in the order of
+    `drawn`), as network.py styles it for these parameters."""
+    styles, at = [], 0
+    for layer, which in zip(model.layers, drawn):
+        nin, width = layer.neurons[0].nin, len(layer.neurons)
+        weights = [params[at + j * (nin + 1) + k] for j in range(width) for k in range(nin)]
+        at += width * (nin + 1)
+        found = []
+        for colour, line_width, opacity in network.weight_strokes(weights, which):
             if colour not in palette:
                 palette.append(colour)
-            found[int(j) * nin + int(k)] = [palette.index(colour), float(width), float(opacity)]
-        if None in found:
-            raise ValueError("network.py's weight lines changed form: the replay page cannot "
-                             "read their styles")
+            found.append([palette.index(colour), line_width, opacity])
         styles.append(found)
     return styles
 
 
-def _inputs(record: dict) -> dict:
+def _inputs(history) -> dict:
     """What the page draws the data with: points on the plane (2 inputs), a few test images
     (more inputs than network.py draws as boxes), or nothing."""
-    nin = record["architecture"]["nin"]
-    train, test = record["train"], record["test"]
+    nin = history.architecture["nin"]
+    train, test = history.train_set, history.test_set
     if nin == 2:
         points = [x for x, _ in train + test]
         grid = plots.boundary_grid(lambda a, b: 0, points, resolution=2)  # the plots' extent

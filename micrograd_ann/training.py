@@ -17,6 +17,7 @@ from . import compiler, datasets, losses, outputs
 from .checks import OpError
 from .engine import Value, topological_order
 from .history import History
+from .limits import MAX_EPOCHS, MAX_PARAMETERS, MAX_SAMPLES, MAX_STEP_SIZE
 from .nn import MLP
 from .optim import SGD, Adam
 
@@ -32,11 +33,8 @@ GRAPHS = ("auto", "network", "layer", "neuron", "ops", "none")
 # ------------------------------------------------------------------------- limits
 # Work is bounded before it starts: a run holds at most MAX_SAMPLES samples, MAX_EPOCHS
 # loss values and MAX_PARAMETERS parameters, and one step's graph is at most
-# MAX_STEP_SIZE weight-sample products (~50 bytes each: MAX_STEP_SIZE is ~250 MB).
-MAX_SAMPLES = 100_000
-MAX_EPOCHS = 100_000
-MAX_PARAMETERS = 200_000
-MAX_STEP_SIZE = 5_000_000
+# MAX_STEP_SIZE weight-sample products (~50 bytes each: MAX_STEP_SIZE is ~250 MB). The
+# numbers live in limits.py, where checkpoints and histories read them too.
 MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise alone
 # The decision boundary evaluates the model on a grid of up to 60 x 60 points, coarser for
 # big models, so that it costs at most ~BOUNDARY_WORK weight uses (seconds).

@@ -11,7 +11,6 @@ has a line "data <number>" and a line "grad <number>"; a box's rows (box_rows) a
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import shutil
@@ -27,6 +26,8 @@ import graphviz
 from .checks import check_int
 from .engine import OPS, Value, op_symbol, topological_order
 from .files import write_atomic
+from .markup import printable  # noqa: F401 - viz.printable, as the player reads it
+from .markup import text as _text
 from .trace import format_number
 from .network import NetworkView, draw_network  # noqa: F401 - the network view, here too
 
@@ -326,18 +327,6 @@ _BAD = ("#fee2e2", "#dc2626")  # NaN or inf in data or grad
 _OFF_FILL = "#e5e7eb"  # a ReLU with output 0 passes no gradient back
 OFF = "ReLU off (0)"  # how a drawing marks such a ReLU
 _OP = 'shape=ellipse style=filled fillcolor="#f3f4f6" width=0.4 height=0.3 margin=0.03'
-
-
-def printable(s: str) -> str:
-    """s as labels show it: unprintable characters written as Python escapes."""
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
-
-
-def _text(s: str) -> str:
-    """s escaped for an HTML-like label, as printable() shows it."""
-    return html.escape(printable(s), quote=True)
 
 
 def _red_if(bad: bool, line: str) -> str:

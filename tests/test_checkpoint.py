@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from micrograd_ann import MLP, Value, checkpoint
+from micrograd_ann import MLP, Value, checkpoint, training
 from micrograd_ann.checkpoint import MAX_BYTES, CheckpointError
+from micrograd_ann.limits import MAX_PARAMETERS
 from micrograd_ann.nn import IncompatibleKeys, Layer
 
 
@@ -321,7 +322,11 @@ def test_a_different_architecture_is_rejected(saved, key, value, message):
 def test_from_file_checks_the_parameter_count_before_building(saved):
     path, _ = saved
     _edit(path, _set("architecture", "nouts", [10**9, 1]))  # would never finish building
-    with pytest.raises(CheckpointError, match="has 4000000001 parameters, the file holds 13"):
+    with pytest.raises(CheckpointError, match="has 4,000,000,001 parameters, more than the "
+                                              "200,000 a checkpoint may hold"):
+        MLP.from_file(path)
+    _edit(path, _set("architecture", "nouts", [1000, 1]))
+    with pytest.raises(CheckpointError, match="has 4001 parameters, the file holds 13"):
         MLP.from_file(path)
 
 
@@ -401,7 +406,47 @@ def test_a_file_larger_than_any_checkpoint_is_refused_before_reading(tmp_path):
     with open(path, "wb") as file:
         file.truncate(MAX_BYTES + 1)  # sparse: takes no disk space
     _refused_quickly(path, f"larger than ({MAX_BYTES:,} bytes, the most any checkpoint may "
-                           r"take \(checkpoint\.MAX_BYTES\)|68,864 bytes)")
+                           r"take \(checkpoint\.MAX_BYTES\)|67,200 bytes)")
+
+
+def test_the_byte_limit_is_what_the_largest_model_train_builds_may_take():
+    assert MAX_PARAMETERS == training.MAX_PARAMETERS
+    assert MAX_BYTES == 64 * 2**10 + 128 * MAX_PARAMETERS < 50_000_000
+
+
+def test_a_50_mb_file_is_refused_by_from_file_without_reading_it(tmp_path):
+    # from_file used to read and parse it all (~560 MB resident) before refusing it
+    path = tmp_path / "model.json"
+    with open(path, "wb") as file:
+        file.write(b'{"format": "micrograd_ann.checkpoint", "version": 1, "parameters": {')
+        file.truncate(50_000_000)
+    _refused_quickly(path, "larger than")
+
+
+def test_an_architecture_beyond_the_limit_is_refused_before_building(tmp_path):
+    # a file whose parameter count matches its architecture used to build the model first
+    nin = MAX_PARAMETERS  # and a bias: one too many
+    architecture = {"nin": nin, "nouts": [1], "activation": "relu",
+                    "output_activation": "linear"}
+    parameters = {f"p{i}": 0.0 for i in range(nin + 1)}
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"format": checkpoint.FORMAT, "version": checkpoint.VERSION,
+                                "architecture": architecture, "parameters": parameters}))
+    with pytest.raises(CheckpointError, match=f"the architecture has {nin + 1:,} parameters, "
+                                              f"more than the {MAX_PARAMETERS:,} a checkpoint "
+                                              "may hold"):
+        MLP.from_file(path)
+
+
+def test_save_refuses_a_model_it_could_not_read_back(tmp_path):
+    architecture = {"nin": MAX_PARAMETERS, "nouts": [1], "activation": "relu",
+                    "output_activation": "linear"}
+    parameters = {f"p{i}": 0.0 for i in range(MAX_PARAMETERS + 1)}
+    with pytest.raises(ValueError, match=f"cannot save a model of {MAX_PARAMETERS + 1:,} "
+                                         f"parameters: a checkpoint holds at most "
+                                         f"{MAX_PARAMETERS:,}"):
+        checkpoint.write(tmp_path / "big.json", architecture, parameters)
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_file_larger_than_the_model_needs_is_refused_by_load(saved):
@@ -409,7 +454,7 @@ def test_a_file_larger_than_the_model_needs_is_refused_by_load(saved):
     text = path.read_text()
     path.write_text(text[:-2] + " " * 100_000 + text[-2:])  # valid JSON, padded
     assert MLP.from_file(path).state_dict() == model.state_dict()  # within MAX_BYTES
-    limit = 64 * 2**10 + 256 * len(model.state_dict())
+    limit = 64 * 2**10 + 128 * len(model.state_dict())
     with pytest.raises(CheckpointError, match=rf"larger than {limit:,} bytes, the most a "
                                               r"checkpoint of a 13-parameter model takes"):
         checkpoint.load(_model(4), path)
@@ -485,9 +530,15 @@ def _saved_text() -> str:
 
 @st.composite
 def damaged_files(draw) -> bytes:
-    kind = draw(st.sampled_from(["bytes", "edits", "json"]))
+    kind = draw(st.sampled_from(["bytes", "edits", "json", "sizes"]))
     if kind == "bytes":
         return draw(st.binary(max_size=400))
+    if kind == "sizes":  # around the parameter limit: refused before anything is built
+        doc = json.loads(_saved_text())
+        doc["architecture"]["nin"] = draw(st.integers(1, 2 * MAX_PARAMETERS))
+        doc["architecture"]["nouts"] = draw(st.lists(st.integers(1, 10**6), min_size=1,
+                                                     max_size=3))
+        return json.dumps(doc).encode()
     if kind == "edits":
         data = bytearray(_saved_text().encode())
         for _ in range(draw(st.integers(1, 6))):

@@ -15,6 +15,7 @@ import pytest
 
 from helpers import SVG_NS, headless_chromium
 from micrograd_ann import MLP, Value
+from micrograd_ann.markup import printable
 from micrograd_ann.losses import cross_entropy, mse
 from micrograd_ann.network import NEGATIVE, POSITIVE, ZERO, NetworkView, _mix, draw_network
 
@@ -115,6 +116,28 @@ def test_one_box_per_neuron_and_one_line_per_weight(make, inputs):
         cells = [r for r in root.iter(f"{SVG_NS}rect") if r.get("class") == "mg-input"]
         assert [c.get("data-name") for c in cells] == [f"x{i}" for i in range(64)]
         assert len({c.get("x") for c in cells}) == len({c.get("y") for c in cells}) == 8
+
+
+CRAFTED = 'n" onload="alert(1)"><script>alert(2)</script><g x="\x00\ud800&amp;\'\n'
+
+
+@pytest.mark.parametrize("with_loss", [False, True])
+def test_a_crafted_neuron_name_stays_text_in_well_formed_svg(with_loss):
+    model = _hand_model(activation="relu")
+    model.layers[1].neurons[0].name = CRAFTED
+    loss = None
+    if with_loss:
+        loss = mse(model(HAND_X), 1.0)
+        loss.backward()
+    root = _tree(draw_network(model, HAND_X if with_loss else None, loss=loss))  # parses
+    shown = printable(CRAFTED)  # the NUL, the lone surrogate and the newline as escapes
+    assert shown == 'n" onload="alert(1)"><script>alert(2)</script><g x="\\x00\\ud800&amp;\'\\n'
+    neurons = _groups(root, "mg-neuron")
+    assert sorted(neurons) == sorted([shown, "layers.0.neurons.0", "layers.0.neurons.1",
+                                      "layers.0.neurons.2"])
+    assert neurons[shown].find(f"{SVG_NS}title").text.startswith(f"{shown} (linear): ")
+    assert not [e for e in root.iter() if e.tag.endswith("script") or "onload" in e.attrib]
+    assert sorted(_weight_lines(root))[-3:] == [f"{shown}.w.{k}" for k in range(3)]
 
 
 def test_numbers_shown_are_the_activations_and_grads_of_the_model():

@@ -17,7 +17,7 @@ from micrograd_ann import MLP, network, replay, training
 from micrograd_ann.datasets import load_digits, train_test_split
 from micrograd_ann.history import History, float_network, forward
 from micrograd_ann.training import batch_loss
-from test_history import hand_built, run
+from test_history import TEST, hand_built, run
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DEMO_BYTES, DIGITS_BYTES = 2_000_000, 5_000_000
@@ -134,9 +134,46 @@ def test_to_html_writes_the_page_and_write_files_both_files(tmp_path):
     assert History.load(written[0]).to_dict() == history.to_dict()
 
 
-def test_a_changed_line_format_is_reported_not_guessed():
-    with pytest.raises(ValueError, match="weight lines changed form"):
-        replay._line_styles('<g class="mg-weights" data-layer="0"></g>', MLP(2, [1]), [])
+def wide() -> History:
+    """MLP(2, [80, 80, 1]): 6,640 weights, more lines than the page draws, 9 epochs."""
+    history = run(MLP(2, [80, 80, 1], seed=1), epochs=8, record_every=1, lr=0.05)
+    assert sum(len(n.w) for layer in history.model_at(0).layers for n in layer.neurons) \
+        > replay.PAGE_LINES
+    return history
+
+
+def test_a_wide_model_draws_each_layers_largest_weights_and_says_so():
+    history = wide()
+    page = history.to_html()
+    data = page_data(page)
+    model = history.model_at(len(history.frames) - 1)
+    drawn = network.drawn_weights(model, replay.PAGE_LINES)
+    assert [len(d) for d in drawn] == [5000 * n // 6640 for n in (160, 6400, 80)]
+    for i, (layer, which) in enumerate(zip(model.layers, drawn)):  # the largest |w| ...
+        sizes = sorted((abs(w) for w in network.layer_weights(layer)), reverse=True)
+        assert min(abs(network.layer_weights(layer)[n]) for n in which) == sizes[len(which) - 1]
+    lines = re.findall(r'<line data-neuron="(\d+)" data-input="(\d+)"', page)
+    assert len(lines) == sum(map(len, drawn))  # ... are the lines in the page
+    assert "only the largest |w| of each layer are drawn: 4,999 lines of 6,640 weights" in page
+    assert data["note"] == ("This page shows the 4,999 largest of 6,640 weights, to stay "
+                            "small; history.json holds them all.")
+    for frame, shown in zip(history.frames, data["frames"]):  # styled for each epoch
+        at = history.model_at(history.frames.index(frame))
+        for i, (layer, which) in enumerate(zip(at.layers, drawn)):
+            strokes = network.weight_strokes(network.layer_weights(layer), which)
+            assert [[data["palette"][c], w, o] for c, w, o in shown["lines"][i]] == \
+                [list(s) for s in strokes]
+
+
+def test_a_long_run_of_a_large_model_shows_evenly_spaced_epochs(monkeypatch):
+    history = run(MLP(2, [3, 1], seed=0), epochs=20, record_every=1)
+    monkeypatch.setattr(replay, "PAGE_NUMBERS", 6 * (13 + 3 * 9 + len(TEST)))  # 6 frames
+    data = page_data(history.to_html())
+    assert [f["epoch"] for f in data["frames"]] == [0, 4, 8, 12, 16, 20]
+    assert data["note"] == ("This page shows 6 of the 21 recorded epochs, to stay small; "
+                            "history.json holds them all.")
+    assert data["frames"][2]["params"] == history.frames[8].params
+    assert [w["text"] for w in data["frames"][2]["warnings"]] == history.hints(8)
 
 
 def test_digits_page_is_small(digits):
@@ -289,6 +326,24 @@ def test_switching_epochs_is_fast(browser, request, tmp_path, make):
         browser.execute_script("replay.show(3)")
         screenshot(browser, "digits")
     print(f"{make}: median switch {statistics.median(times):.1f} ms, slowest {max(times):.1f}")
+
+
+def test_a_page_drawing_some_lines_restyles_them_for_each_epoch(browser, tmp_path):
+    history = wide()
+    open_page(browser, history, tmp_path / "wide.html")
+    data = page_data(history.to_html())
+    for k in (0, len(history.frames) - 1):
+        browser.execute_script("replay.show(arguments[0])", k)
+        shown = browser.execute_script(
+            "return [...document.querySelectorAll('#rp-network g.mg-weights')].map((g) =>"
+            " [...g.querySelectorAll('line')].map((l) => [Number(l.dataset.neuron),"
+            " Number(l.dataset.input), l.getAttribute('stroke-width')]))")
+        for i, lines in enumerate(shown):
+            nin = 2 if i == 0 else 80
+            widths = dict(zip(sorted(j * nin + n for j, n, _ in lines),
+                              (w for _, w, _ in data["frames"][k]["lines"][i])))
+            assert {j * nin + n: float(w) for j, n, w in lines} == widths
+    assert "to stay small" in browser.find_element("id", "rp-info").text
 
 
 def test_a_page_without_a_plane_or_a_test_set_shows_the_rest(browser, tmp_path):

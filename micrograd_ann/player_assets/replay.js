@@ -350,7 +350,7 @@
     for (const line of group.querySelectorAll("line")) {
       lines[Number(line.dataset.neuron) * nin + Number(line.dataset.input)] = line;
     }
-    lineEls.push(lines);
+    lineEls.push(lines.filter(Boolean)); // the lines drawn, in the order of frame.lines
   }
   const boxes = [...networkSvg.querySelectorAll("g.mg-neuron")].map((box) => {
     const [, layer, , neuron] = box.dataset.name.split(".");
@@ -816,6 +816,7 @@
   if (!hasTest) byId("rp-test-legend").remove();
   byId("rp-title").textContent = data.title;
   byId("rp-info").textContent = data.info;
+  if (data.note) byId("rp-info").append(document.createElement("br"), data.note);
   byId("rp-plane-card").hidden = !plane;
   byId("rp-digits-card").hidden = byId("rp-confusion-card").hidden = data.kind !== "image";
   if (plane) boundaryLegend();
