@@ -50,11 +50,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what editors and type checkers read; test_init checks it matches _HOMES
-    from . import datasets, higher, losses, optim
-    from .checks import (OpDomainError, OpError, OpOverflowError, OpZeroDivisionError,
-                         check_int, check_number)
-    from .compiler import compile
-    from .engine import OPS, Op, Value, apply, dot, sum_values, topological_order
-    from .nn import MLP, Layer, Module, Neuron
-    from .optim import SGD, Adam
-    from .trace import AnomalyError, Step, detect_anomaly, explain
+    from . import datasets, higher, losses, optim  # noqa: F401
+    from .checks import (OpDomainError, OpError, OpOverflowError,  # noqa: F401
+                         OpZeroDivisionError, check_int, check_number)
+    from .compiler import compile  # noqa: A004,F401
+    from .engine import OPS, Op, Value, apply, dot, sum_values, topological_order  # noqa: F401
+    from .nn import MLP, Layer, Module, Neuron  # noqa: F401
+    from .optim import SGD, Adam  # noqa: F401
+    from .trace import AnomalyError, Step, detect_anomaly, explain  # noqa: F401
