@@ -3,7 +3,7 @@
 neuron_graph.svg needs Graphviz's `dot`; player.png also needs chromium, chromedriver and
 selenium (a dev dependency): it is the backprop player of the demo's one-sample loss at
 1366x768, mid-way through backward (tests/test_player.py saves the same view as
-test-artifacts/player-demo.png). network.svg is drawn
+player-demo.png among its screenshots: see docs/testing.md). network.svg is drawn
 in pure Python; network.png (the digits model's view) needs Chromium and scikit-learn;
 training.png (the demo's replay page) needs Chromium.
 """

@@ -22,7 +22,6 @@ from micrograd_ann.player import Player, render_html, script_json, to_html
 from micrograd_ann.trace import backward_steps
 from micrograd_ann.training import labelled_loss
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT_END = '</script><script>document.title="pwned"</script><!--'
 PRECISION = 12  # grad texts with 12 significant digits compare tightly with floats
@@ -438,7 +437,8 @@ def test_each_label_sits_where_its_own_edge_leaves_its_input(browser, seed_page)
 
 
 @pytest.mark.parametrize("name", ["neuron", "demo", "digits"])
-def test_every_step_is_in_view_readable_and_shows_backward_steps_grads(browser, pages, name):
+def test_every_step_is_in_view_readable_and_shows_backward_steps_grads(browser, pages,
+                                                                       screenshots, name):
     path, root, states, _ = pages[name]
     _open(browser, path)
     stops = browser.execute_script(
@@ -454,11 +454,11 @@ def test_every_step_is_in_view_readable_and_shows_backward_steps_grads(browser, 
         values, shown = browser.execute_script(SHOWN_GRADS)
         assert shown == [states[k][v] for v in values], (name, k)
         if k == sample[len(sample) // 2]:  # a step mid-way, for the README and a look
-            ARTIFACTS.mkdir(exist_ok=True)
-            browser.save_screenshot(str(ARTIFACTS / f"player-{name}.png"))
+            browser.save_screenshot(str(screenshots / f"player-{name}.png"))
 
 
-def test_drilling_into_a_neuron_shows_its_own_steps_and_up_comes_back(browser, pages):
+def test_drilling_into_a_neuron_shows_its_own_steps_and_up_comes_back(browser, pages,
+                                                                      screenshots):
     from selenium.webdriver.common.keys import Keys
 
     path, root, states, _ = pages["demo"]
@@ -484,8 +484,7 @@ def test_drilling_into_a_neuron_shows_its_own_steps_and_up_comes_back(browser, p
         assert shown == [states[g][v] for v in values], (k, g)
         position = browser.find_element("id", "mg-position").text
         assert position == f"layers.1.neurons.4 step {k} / 2 (backward step {g} / 68)"
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "player-demo-neuron.png"))
+    browser.save_screenshot(str(screenshots / "player-demo-neuron.png"))
     _press(browser, Keys.ESCAPE)  # up: the layer view, at the step the neuron view was at
     assert browser.find_element("id", "mg-crumbs").text == "loss (class 1) (layer level)"
     assert browser.find_element("id", "mg-position").text == f"backward step {stops[-1]} / 68"
