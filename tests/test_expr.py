@@ -219,3 +219,24 @@ def test_fuzz_only_expr_errors_escape(text):
         assert "\n" not in message and len(message) < 400, message
         message.encode("utf-8")
     assert time.perf_counter() - start < 0.5, text
+
+
+# ------------------------------------------------------------- naming the problem
+
+
+@pytest.mark.parametrize("text, named", [
+    # an unlisted function's call comes first in the text, before its strings
+    ('__import__("os").system("ls")', "'__import__' is not an allowed function (in "
+                                      "'__import__(\"os\")')"),
+    ("x + exec('1') + 'a'", "'exec' is not an allowed function (in \"exec('1')\")"),
+    ("'a' + exec('1')", "\"'a'\" is not a number"),
+    ("x.real(1)", "attribute access ('x.real') is not allowed"),  # inside the call
+    ("x + y[0] + z.w", "indexing ('y[0]') is not allowed"),
+])
+def test_the_first_problem_in_the_text_is_named_with_what_is_allowed(text, named):
+    with pytest.raises(ExprError) as info:
+        parse(text)  # refused before anything is evaluated: no variable needs a value
+    message = str(info.value)
+    assert message.startswith(named), message
+    assert message.endswith("; use only numbers, variables, + - * / **, unary -, and the "
+                            "functions " + ", ".join(FUNCTIONS)), message
