@@ -21,7 +21,7 @@ SCREENSHOTS = os.environ.get("MICROGRAD_ANN_SCREENSHOTS")
 # How to install the package each extra brings, when `pip install -e '.[EXTRA]'` is not
 # the best advice: PyPI's torch for Linux is a CUDA build (gigabytes), a CPU build is enough.
 INSTALL = {"torch": "pip install torch --index-url https://download.pytorch.org/whl/cpu "
-                    "(a CPU build; see docs/testing.md)"}
+                    "(a CPU build, all the tests need: see docs/testing.md)"}
 
 
 def pytest_addoption(parser):
@@ -67,7 +67,7 @@ def require_module(name: str, extra: str = "dev"):
         return importlib.import_module(name)
     except ImportError:
         install = INSTALL.get(name, f"pip install -e '.[{extra}]'")
-        message = f"Python package {name!r} is not installed ({install})"
+        message = f"Python package {name!r} is not installed: {install}"
         if REQUIRE_TOOLS:
             pytest.fail(message + " -- CI must have it")
         pytest.skip(message)
