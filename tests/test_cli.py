@@ -529,23 +529,25 @@ def test_names_are_normalised_as_the_formula_parser_does(capsys, tmp_path):
 
 
 # ----------------------------------------------------------------- bounded work
+# Bounded in CPU seconds of this process (time.process_time), which other processes
+# busy on the machine do not stretch as they stretch the wall clock.
 
 
 def test_tens_of_thousands_of_assignments_are_refused_quickly(capsys, tmp_path):
     pairs = [f"v{i}=1" for i in range(40_000)]
-    start = time.perf_counter()
+    start = time.process_time()
     assert_main_error(capsys, ["draw", "v0 + v1", *pairs, "--out", str(tmp_path)],
                       "the limit is 100")
-    assert time.perf_counter() - start < 3.0
+    assert time.process_time() - start < 3.0
 
 
 def test_gradcheck_of_the_largest_formula_allowed_is_quick(capsys):
     names = [f"v{i}" for i in range(expr.MAX_VARIABLES)]
-    start = time.perf_counter()
+    start = time.process_time()
     code, out, _ = main_output(capsys, "gradcheck", "tanh(" + " * ".join(names) + ")",
                                *(f"{n}=1.001" for n in names))
     assert code == 0 and out.startswith(f"gradcheck passed: {len(names)} of {len(names)}")
-    assert time.perf_counter() - start < 10.0
+    assert time.process_time() - start < 10.0
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -558,10 +560,10 @@ def test_gradcheck_of_the_largest_formula_allowed_is_quick(capsys):
      "5,000,000: use a smaller batch_size or model"),
 ])
 def test_sizes_beyond_the_limits_are_one_line_errors_at_once(capsys, tmp_path, args, fragment):
-    start = time.perf_counter()
+    start = time.process_time()
     line = assert_main_error(capsys, ["train", *args, "--out", str(tmp_path / "out")],
                              fragment)
-    assert time.perf_counter() - start < 3.0 and len(line) < 300
+    assert time.process_time() - start < 3.0 and len(line) < 300
 
 
 def test_an_unwritable_out_is_found_before_training(capsys):
