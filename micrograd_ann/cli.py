@@ -13,6 +13,8 @@ import dataclasses
 import importlib.metadata
 import math
 import os
+import pathlib
+import shutil
 import sys
 from typing import Callable, NamedTuple, Sequence
 
@@ -33,6 +35,17 @@ DOT_NOTE = ("Graphviz's `dot` is not installed: graphs were saved as DOT source 
             "apt-get install graphviz (Debian/Ubuntu), brew install graphviz (macOS) or "
             "conda install graphviz.")
 _LONGEST_ERROR = 300  # characters: an error quoting a huge argument stays readable
+# What to run first (`--help` lists them all; the demo ends with the ones after itself).
+TRY_FIRST = (
+    ("demo", "train an MLP, explain a neuron"),
+    ("explain 'tanh(x*w + b)' x=0.5 w=-3 b=2", "backward, step by step"),
+    ("draw 'tanh(x*w + b)' x=0.5 w=-3 b=2 --html", "its graph, a page to step"),
+    ("COMMAND --help", "options and examples"),
+)
+# The pages the demo writes, as its closing lines describe them.
+PAGES = {"training.html": "the training run, epoch by epoch",
+         "backprop.html": "backprop of the hardest sample's loss, step by step",
+         "neuron.html": "the tutorial's neuron, step by step"}
 
 EXPR_HELP = (
     f"EXPR is Python syntax using only {expr.ALLOWED}. It is parsed, never run as code. "
@@ -117,8 +130,13 @@ def _non_negative(text: str) -> float:
 
 
 def _sizes(text: str) -> list[int]:
-    """'16,16' -> [16, 16]; '' -> [] (no hidden layer)."""
-    parts = [p for p in text.replace(" ", "").split(",") if p]
+    """'16,16' -> [16, 16]; '' -> [] (no hidden layer); '16,,16' is refused (a size left
+    out is more likely a typo than a wish for two layers)."""
+    text = text.replace(" ", "")
+    parts = text.split(",") if text else []
+    if "" in parts:
+        raise argparse.ArgumentTypeError(f"a layer size is missing in {_quoted(text)} (two "
+                                         "commas, or one at an end); give sizes like 16,16")
     if not all(p.isascii() and p.isdigit() and len(p) <= 18 and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(f"expected positive layer sizes like 16,16, "
                                          f"got {_quoted(text)}")
@@ -177,16 +195,25 @@ def _formula_argv(argv: list[str]) -> list[str]:
 
 
 class Report:
-    """Prints what a command wrote: a line per file, a note per drawing skipped, and the
-    note that `dot` is missing once per run (`dot_missing` remembers it)."""
+    """Prints what a command wrote: a line per file ("replaced" for a file an earlier run
+    left in the folder, "wrote" for a new one), a note per drawing skipped, and the note
+    that `dot` is missing once per run (`dot_missing` remembers it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: str | None = None) -> None:
         self.dot_missing = False
+        self.before = _files_in(folder)  # what the output folder held before this run
+        self.written: list[str] = []
+        self.replaced: list[str] = []
 
     def files(self, written: outputs.Written, graph_option: bool = False) -> None:
         """List `written`; with `graph_option`, a skipped drawing names the --graph to use."""
         for path in written.files:
-            print(f"wrote {path}")
+            self.written.append(path)
+            if os.path.realpath(path) in self.before:
+                self.replaced.append(path)
+                print(f"replaced {path}")
+            else:
+                print(f"wrote {path}")
         for skipped in written.skipped:
             use = ""
             if graph_option and skipped.fits:
@@ -196,6 +223,15 @@ class Report:
         if written.dot_missing and not self.dot_missing:
             print(f"NOTE: {DOT_NOTE}", file=sys.stderr)
         self.dot_missing = self.dot_missing or written.dot_missing
+
+
+def _files_in(folder: str | None) -> set[str]:
+    """The real paths of the files in `folder` (none if it is not a readable folder)."""
+    try:
+        names = os.listdir(folder) if folder else []
+    except OSError:
+        return set()
+    return {os.path.realpath(os.path.join(folder, name)) for name in names}
 
 
 def _prepare(out: str) -> None:
@@ -242,8 +278,8 @@ def _neuron(inputs: Sequence[float], weights: Sequence[float], bias: float,
     Products are labelled "w0x0", ..., running sums "s1", "s2", ..., the last one "n".
     """
     if len(inputs) != len(weights):
-        raise CliError(f"--inputs has {len(inputs)} values but --weights has "
-                       f"{len(weights)}; give one weight per input")
+        raise CliError(f"--inputs has {training.plural(len(inputs), 'value')} but --weights "
+                       f"has {len(weights)}; give one weight per input")
     neuron = Neuron(len(inputs), activation, fused=False)
     for w, value in zip(neuron.w, weights):
         w.data = value
@@ -357,11 +393,53 @@ def cmd_demo(args: argparse.Namespace, report: Report) -> int:
     _run(["neuron", "--out", args.out, "--html"], report)
     where = os.path.abspath(args.out)
     if report.dot_missing:
-        print(f"\n{DOT_NOTE}\nAll files are in {where}/.")
-    else:
-        print(f"\nAll files are in {where}/ -- open the .svg graphs and plots, and the .html "
-              "pages (step through backprop), in a browser.")
+        print(f"\n{DOT_NOTE}")
+    replaced = (f" ({training.plural(len(report.replaced), 'file')} of an earlier run "
+                "replaced)" if report.replaced else "")
+    print(f"\nAll files are in {where}/{replaced}.")
+    pages = [path for path in report.written if path.endswith(".html")]
+    if pages:
+        print("Open the pages in a browser (click, or paste the address); the .svg files "
+              "open there too:")
+        width = max(len(_uri(path)) for path in pages)
+        for path in pages:
+            print(f"  {_uri(path):<{width}}  {PAGES.get(os.path.basename(path), '')}".rstrip())
+    prog, hint = _how_to_run()
+    print("Next, try:")
+    width = max(len(command) for command, _ in TRY_FIRST[1:])
+    for command, does in TRY_FIRST[1:]:
+        print(f"  {prog} {command:<{width}}  {does}")
+    if hint:
+        print(hint)
     return 0
+
+
+def _uri(path: str) -> str:
+    """file:///... for `path`: terminals make it a link, and browsers take it pasted."""
+    return pathlib.Path(path).resolve().as_uri()
+
+
+def _how_to_run() -> tuple[str, str | None]:
+    """How to type this command line here -- 'micrograd-ann', else `python -m micrograd_ann`
+    with this Python -- and a line on how to have it on PATH, when it is not."""
+    folder = os.path.dirname(sys.executable)
+    script = os.path.join(folder, PROG)
+    found = shutil.which(PROG)
+    if found and os.path.exists(script) and os.path.samefile(found, script):
+        return PROG, None
+    if not os.path.exists(script):  # not installed: run from a source tree
+        return f"{_short(sys.executable)} -m micrograd_ann", None
+    shown = _short(folder)
+    activate = os.path.join(folder, "activate")
+    first = (f"run `source {_short(activate)}` first" if os.path.exists(activate)
+             else f"add {shown} to PATH")
+    return PROG, f"({PROG} is in {shown}, not on your PATH: {first}, or type {_short(script)})"
+
+
+def _short(path: str) -> str:
+    """`path` relative to the working folder when it is inside it, else absolute."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
 
 
 def _run(argv: list[str], report: Report) -> int:
@@ -381,7 +459,7 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--noise", type=_non_negative,
                      help=f"2-D datasets, at most {training.MAX_NOISE:g} ({per_dataset})")
     cmd.add_argument("--hidden", type=_sizes, metavar="N,N,...",
-                     help=f"hidden layer sizes, e.g. 16,16; at most "
+                     help=f"hidden layer sizes, e.g. 16,16 ('' for none); at most "
                      f"{training.MAX_PARAMETERS:,} parameters in all ({per_dataset})")
     cmd.add_argument("--activation", choices=[a for a in ACTIVATIONS if a != "linear"],
                      help=f"hidden activation ({per_dataset})")
@@ -450,7 +528,9 @@ def _formula_arguments(optional: bool = False, output: bool = False,
 
 
 def _out_argument(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    cmd.add_argument("--out", default=DEFAULT_OUT,
+                     help="output folder (default: %(default)s); a file of the same name "
+                     "from an earlier run is replaced, and listed as replaced")
 
 
 def _output_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -530,16 +610,20 @@ COMMANDS: list[Command] = [
             _formula_arguments(), cmd_code,
             ("code 'tanh(x*w + b)' x=0.5 w=-3 b=2", "code 'x*x' x=3"), formula=True),
     Command("demo", "train on moons, then explain the neuron",
-            "Train an MLP on two moons with the default settings, then run `neuron --html`, "
-            "and list the files written.", _out_argument, cmd_demo, ("demo", "demo --out /tmp/mg")),
+            "Train an MLP on two moons with the default settings, then run `neuron --html`; "
+            "list the files written, the pages to open and what to try next.",
+            _out_argument, cmd_demo, ("demo", "demo --out /tmp/mg")),
 ]
 FORMULA_COMMANDS = tuple(c.name for c in COMMANDS if c.formula)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface; each subcommand sets `run` (see COMMANDS)."""
-    parser = _Parser(prog=PROG,
-                     description="A scalar autograd engine where every gradient step is visible.")
+    width = max(len(command) for command, _ in TRY_FIRST)
+    start = "".join(f"  {PROG} {command:<{width}}  {does}\n" for command, does in TRY_FIRST)
+    parser = _Parser(prog=PROG, epilog="start with:\n" + start,
+                     description="A scalar autograd engine where every gradient step is visible.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
@@ -577,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in FORMULA_COMMANDS:
             argv = _formula_argv(argv)
         args = build_parser().parse_args(argv)
-        return args.run(args, Report())
+        return args.run(args, Report(getattr(args, "out", None)))
     except SystemExit as exc:  # argparse: --help, --version, a usage error (printed)
         return int(exc.code or 0)
     except (CliError, expr.ExprError, OpError) as exc:

@@ -116,8 +116,9 @@ def evaluate(text: str,
 def parse(text: str) -> Formula:
     """`text` parsed once, to evaluate at many points (gradcheck).
 
-    ExprError for bad syntax, an assignment, a number that is not finite, or more than
-    MAX_LENGTH characters or MAX_VARIABLES variables (checked before any costly work).
+    ExprError for bad syntax, an assignment, anything outside the grammar (a string, an
+    attribute, a call of an unlisted function, ...), a number that is not finite, or more
+    than MAX_LENGTH characters or MAX_VARIABLES variables (checked before any costly work).
     """
     check_str("the formula", text)
     if len(text) > MAX_LENGTH:
@@ -166,20 +167,65 @@ def _assigns(text: str) -> bool:
 
 
 def _check_tree(text: str, body: ast.expr) -> None:
-    """Refuse non-numbers and non-finite numbers, and too many variables, before any work."""
+    """Refuse anything outside the grammar, and too many variables, before any work.
+
+    Of several problems the one that comes first in the text is named, the innermost of
+    those starting at one place: in `__import__("os").system("ls")` that is the call of
+    __import__, not the attribute around it or the string inside it.
+    """
     names = set()
+    problems = []
     for node in ast.walk(body):  # iterative: any depth
         if isinstance(node, ast.Name) and node.id not in FUNCTIONS:
             names.add(node.id)
-        elif isinstance(node, ast.Constant):
-            if not is_number(node.value):
-                raise ExprError(f"{_source(text, node)} is not a number; use only {ALLOWED}")
-            if not _is_finite(node.value):
-                raise ExprError(f"{_source(text, node)} is not a finite number (too large "
-                                "for a float); numbers must be finite, as variables' are")
+        problem = _problem(text, node) if isinstance(node, ast.expr) else None
+        if problem:
+            where = (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+            problems.append((where, problem))
+    if problems:
+        raise ExprError(min(problems)[1])
     if len(names) > MAX_VARIABLES:
         raise ExprError(f"{_shorten(text)} uses {len(names)} variables; the limit is "
                         f"{MAX_VARIABLES}")
+
+
+def _problem(text: str, node: ast.expr) -> str | None:
+    """Why `node` itself is outside the grammar (its children are judged on their own), or
+    None when it is allowed."""
+    if isinstance(node, ast.Constant):
+        if not is_number(node.value):
+            return f"{_source(text, node)} is not a number; use only {ALLOWED}"
+        if not _is_finite(node.value):
+            return (f"{_source(text, node)} is not a finite number (too large for a float); "
+                    "numbers must be finite, as variables' are")
+        return None
+    if isinstance(node, ast.Call):
+        return _call_problem(text, node)
+    if (isinstance(node, ast.Name) or (isinstance(node, ast.BinOp) and type(node.op) in _BINARY)
+            or (isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY)):
+        return None
+    return f"{_what(text, node)} is not allowed; use only {ALLOWED}"
+
+
+def _call_problem(text: str, node: ast.Call) -> str | None:
+    """Why a call is not allowed: not a listed function called by its name with x and its
+    optional numbers, by position. (Its arguments are judged on their own.)"""
+    func = node.func
+    if not isinstance(func, ast.Name):
+        return f"{_what(text, func)} is not allowed; call a function by name, e.g. tanh(x)"
+    if func.id not in FUNCTIONS:
+        return (f"{func.id!r} is not an allowed function (in {_source(text, node)}); use "
+                f"only {ALLOWED}")
+    function = FUNCTIONS[func.id]
+    if node.keywords:
+        given = ", ".join(f"{k.arg}=" if k.arg else "**" for k in node.keywords)
+        return (f"{_source(text, node)}: keyword arguments ({given}) are not allowed; pass "
+                "numbers by position, e.g. leaky_relu(x, 0.1)")
+    if not 1 <= len(node.args) <= function.max_args:
+        takes = (f"x and an optional {', '.join(function.optional)}"
+                 if function.optional else "one argument")
+        return f"{_source(text, node)}: {func.id} takes {takes}"
+    return None
 
 
 class Formula:
@@ -230,7 +276,7 @@ class Formula:
 
 
 class _Walker:
-    """Evaluates an allowed expression tree; numbers stay floats, variables are leaves."""
+    """Evaluates a tree _check_tree allowed; numbers stay floats, variables are leaves."""
 
     def __init__(self, text: str, leaves: Mapping[str, Value]):
         self.text = text
@@ -242,18 +288,16 @@ class _Walker:
             return self.constant(node)
         if isinstance(node, ast.Name):
             return self.name(node)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        if isinstance(node, ast.BinOp):
             out = _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
             # Numbers alone are Python floats: 1e300 * 1e300 is inf, (-8) ** 0.5 complex.
             if not isinstance(out, Value) and not (type(out) is float and math.isfinite(out)):
                 raise ExprError(f"cannot compute {_shorten(self.text)}: {self.source(node)} "
                                 f"is {out!r}, not a finite real number")
             return out
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](self.visit(node.operand))
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        raise ExprError(f"{self.what(node)} is not allowed; use only {ALLOWED}")
+        return self.call(node)  # _check_tree allowed nothing else
 
     def constant(self, node: ast.Constant) -> float:
         return float(node.value)  # checked by parse(); floats never grow into huge ints
@@ -267,22 +311,7 @@ class _Walker:
         return self.leaves[node.id]
 
     def call(self, node: ast.Call) -> Value:
-        func = node.func
-        if not isinstance(func, ast.Name):
-            raise ExprError(f"{self.what(func)} is not allowed; "
-                            f"call a function by name, e.g. tanh(x)")
-        if func.id not in FUNCTIONS:
-            raise ExprError(f"{func.id!r} is not an allowed function; use one of "
-                            + ", ".join(FUNCTIONS))
-        function = FUNCTIONS[func.id]
-        if node.keywords:
-            given = ", ".join(f"{k.arg}=" if k.arg else "**" for k in node.keywords)
-            raise ExprError(f"{self.source(node)}: keyword arguments ({given}) are not "
-                            f"allowed; pass numbers by position, e.g. leaky_relu(x, 0.1)")
-        if not 1 <= len(node.args) <= function.max_args:
-            takes = (f"x and an optional {', '.join(function.optional)}"
-                     if function.optional else "one argument")
-            raise ExprError(f"{self.source(node)}: {func.id} takes {takes}")
+        function = FUNCTIONS[node.func.id]
         arg = self.visit(node.args[0])
         numbers = [self.visit(extra) for extra in node.args[1:]]
         if any(isinstance(number, Value) for number in numbers):
@@ -293,14 +322,15 @@ class _Walker:
     def source(self, node: ast.AST) -> str:
         return _source(self.text, node)
 
-    def what(self, node: ast.AST) -> str:
-        """A short description of a disallowed construct, quoting the text."""
-        kinds = {ast.Attribute: "attribute access", ast.Lambda: "a lambda",
-                 ast.Subscript: "indexing", ast.Compare: "a comparison",
-                 ast.NamedExpr: "an assignment", ast.BoolOp: "and/or",
-                 ast.IfExp: "if/else", ast.Call: "a call"}
-        kind = next((k for t, k in kinds.items() if isinstance(node, t)), "this syntax")
-        return f"{kind} ({self.source(node)})"
+
+def _what(text: str, node: ast.AST) -> str:
+    """A short description of a disallowed construct, quoting the text."""
+    kinds = {ast.Attribute: "attribute access", ast.Lambda: "a lambda",
+             ast.Subscript: "indexing", ast.Compare: "a comparison",
+             ast.NamedExpr: "an assignment", ast.BoolOp: "and/or",
+             ast.IfExp: "if/else", ast.Call: "a call"}
+    kind = next((k for t, k in kinds.items() if isinstance(node, t)), "this syntax")
+    return f"{kind} ({_source(text, node)})"
 
 
 def _source(text: str, node: ast.AST) -> str:

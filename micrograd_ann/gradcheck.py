@@ -85,10 +85,11 @@ class GradcheckReport:
         n, failed, skipped = len(self.rows), len(self.failures), len(self.nondifferentiable)
         check, unit = ("gradcheck", "input") if self.order == 1 else ("gradgradcheck",
                                                                      "second derivative")
+        units, s = (unit, "s") if n == 1 else (f"{unit}s", "")  # "1 of 1 input agrees"
         if failed:
-            verdict = f"{check} FAILED: {failed} of {n} {unit}s disagree (marked >>)"
+            verdict = f"{check} FAILED: {failed} of {n} {units} disagree{s} (marked >>)"
         elif skipped < n:
-            verdict = f"{check} passed: {n - skipped} of {n} {unit}s agree"
+            verdict = f"{check} passed: {n - skipped} of {n} {units} agree{s}"
         else:
             verdict = (f"{check} checked nothing: "
                        + (f"the {unit} is" if n == 1 else f"all {n} {unit}s are"))

@@ -402,7 +402,7 @@ def _timeline(root: Value, grad: float, before: dict[Value, float],
     init[index[root]] = number(seed)
     text = (f"step 0/{len(steps)}  seed {names[root]}.grad = {format_number(seed)}\n"
             f"    backward pass from {names[root]} = {format_number(root.data)}: "
-            f"{len(steps)} steps")
+            f"{len(steps)} step{'' if len(steps) == 1 else 's'}")
     played = [{"node": index[root], "text": text, "grads": []}]
     for step in steps:
         played.append({

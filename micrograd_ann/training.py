@@ -39,7 +39,7 @@ MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise a
 # The decision boundary evaluates the model on a grid of up to 60 x 60 points, coarser for
 # big models, so that it costs at most ~BOUNDARY_WORK weight uses (seconds).
 BOUNDARY_WORK = 20_000_000
-EXPLODING = 10.0  # a loss ending this many times above its first epoch's is reported
+EXPLODING = 10.0  # a loss rising this many times above its first epoch's is reported
 
 # When train() compiles its step (compiler.compile): compiling costs a few plain steps
 # (at most ten) and a compiled step a fraction of one (a tenth to a fifth), so it pays
@@ -189,12 +189,17 @@ class Run:
         ])
 
     def warning(self) -> str | None:
-        """A sentence when the loss ended far above where it started (finite, but exploding)."""
+        """A sentence when the loss rose far above its first epoch's at any epoch (finite,
+        but exploding, even if it came down again): its peak, the epoch, and where it ended."""
         first, last = self.losses[0], self.losses[-1]
-        if last <= EXPLODING * max(first, 1e-12):
+        peak = max(self.losses)
+        if peak <= EXPLODING * max(first, 1e-12):
             return None
-        return (f"the loss grew from {loss_text(first)} to {loss_text(last)} during training; "
-                "the learning rate is probably too large (try a smaller lr)")
+        at = self.losses.index(peak) + 1
+        ending = "" if at == len(self.losses) else f", ending at {loss_text(last)}"
+        return (f"the loss grew from {loss_text(first)} (epoch 1) to {loss_text(peak)} (epoch "
+                f"{at}){ending}; the learning rate is probably too large (try a smaller lr, "
+                f"e.g. {self.config.lr / 10:g})")
 
 
 def plural(n: int, noun: str) -> str:

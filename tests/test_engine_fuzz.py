@@ -11,8 +11,7 @@ and extreme magnitudes. Every case must either
     difference wherever that reference can be trusted (the rule is in _check_leaf).
 Any other exception escaping is a failure.
 
-`make test` runs 2,000 examples (profile "fuzz"); `pytest --slow` or
-HYPOTHESIS_PROFILE=fuzz-slow runs 20,000.
+`make test` runs 2,000 examples (profile "fuzz"); HYPOTHESIS_PROFILE=fuzz-slow runs 20,000.
 """
 
 from __future__ import annotations
@@ -246,16 +245,14 @@ def _check_leaf(recipe: Recipe, i: int, graph: list[Value], adjoints: list[Adjoi
     return result
 
 
-def _profile(request) -> str:
-    if request.config.getoption("--slow"):
-        return "fuzz-slow"
+def _profile() -> str:
     return os.environ.get("HYPOTHESIS_PROFILE", "fuzz")
 
 
-def test_every_random_graph_errors_cleanly_or_matches_finite_differences(request):
+def test_every_random_graph_errors_cleanly_or_matches_finite_differences():
     outcomes: Counter[str] = Counter()
 
-    @settings(settings.get_profile(_profile(request)))
+    @settings(settings.get_profile(_profile()))
     @given(recipes())
     def run(recipe):
         outcomes[check_recipe(recipe)] += 1

@@ -19,7 +19,6 @@ from micrograd_ann.markup import printable
 from micrograd_ann.losses import cross_entropy, mse
 from micrograd_ann.network import NEGATIVE, POSITIVE, ZERO, NetworkView, _mix, draw_network
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 BLUE, ORANGE, GREY = _mix(POSITIVE, 1.0), _mix(NEGATIVE, 1.0), _mix(ZERO, 1.0)
 
 # MLP(2, [3, 1]) by hand, on x = [1, 2]: hidden pre-activations 0.5, -1.5 (a ReLU off) and
@@ -324,7 +323,8 @@ def browser(tmp_path_factory):
 
 @pytest.mark.parametrize("make, name", [(_demo_view, "demo"), (_digits_view, "digits")],
                          ids=["demo", "digits"])
-def test_view_fits_a_small_laptop_window_with_readable_text(browser, tmp_path, make, name):
+def test_view_fits_a_small_laptop_window_with_readable_text(browser, tmp_path, screenshots,
+                                                            make, name):
     path = make().save(tmp_path / f"{name}.svg")
     browser.get(Path(path).as_uri())
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
@@ -340,5 +340,4 @@ def test_view_fits_a_small_laptop_window_with_readable_text(browser, tmp_path, m
     assert shown["boxes"] == (35 if name == "demo" else 42)  # the neurons, and 2 inputs
     assert shown["scale"] == 1 and min(shown["sizes"]) >= 10  # every text, at natural size
     assert min(shown["heights"]) >= 10  # the box texts' glyphs as drawn, not only the CSS
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / f"network-{name}.png"))
+    browser.save_screenshot(str(screenshots / f"network-{name}.png"))

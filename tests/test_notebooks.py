@@ -11,6 +11,7 @@ from conftest import require_tool
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+SLOW = {"05_watch_it_learn.ipynb"}  # trains six-layer networks: seconds more than the rest
 CELL_TIMEOUT = 120  # seconds per cell; each notebook takes a few seconds in all
 
 
@@ -42,7 +43,8 @@ def test_notebook_is_stored_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW
+                                  else p for p in NOTEBOOKS], ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path, tmp_path):
     require_tool("dot")  # the notebooks draw graphs
     execute(nbformat.read(path, as_version=4), tmp_path)  # a failing cell raises, naming it

@@ -28,7 +28,6 @@ from micrograd_ann.trace import backward_steps
 from micrograd_ann.training import labelled_loss
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
 SWEEP = (Path(__file__).resolve().parent / "player_sweep.js").read_text(encoding="utf-8")
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT_END = '</script><script>document.title="pwned"</script><!--'
@@ -385,10 +384,10 @@ def _states(root: Value) -> list[list[str]]:
     return states
 
 
-def _screenshot(browser, name: str) -> None:
-    """test-artifacts/NAME.png, and docs/NAME.png too with MICROGRAD_ANN_DOCS_IMAGES=1."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+def _screenshot(browser, folder: Path, name: str) -> None:
+    """NAME.png in the screenshots folder (see conftest), and docs/NAME.png too with
+    MICROGRAD_ANN_DOCS_IMAGES=1."""
+    browser.save_screenshot(str(folder / f"{name}.png"))
     if os.environ.get("MICROGRAD_ANN_DOCS_IMAGES") == "1":
         browser.save_screenshot(str(ROOT / "docs" / f"{name}.png"))
 
@@ -533,7 +532,8 @@ def test_every_step_shows_the_grads_of_backward_steps(browser, pages, name):
 @pytest.mark.parametrize("name, view", [
     pytest.param(name, view, marks=[pytest.mark.slow] if (name, view) in SLOW else [])
     for name in PAGES for view in ("auto", "network", "neuron", "ops")])
-def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, name, view):
+def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, screenshots, name,
+                                                           view):
     """player_sweep.js: at every stop -- and, from the auto view, at every stop of every
     neuron's own view, left with Escape -- the step's node, its updated inputs and edge
     labels are in the pane, at least 11 px, not overlapping, the current row marked, the
@@ -558,7 +558,7 @@ def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, name, v
             ".findIndex((stop, k) => 2 * k >= arguments[0] && stop[3].length > 0);",
             len(states))
         _slide(browser, labelled)
-        _screenshot(browser, f"player-{name}-{view}")
+        _screenshot(browser, screenshots, f"player-{name}-{view}")
 
 
 @pytest.mark.parametrize("name", ["neuron", "demo"])
@@ -568,7 +568,8 @@ def test_the_layer_view_is_the_auto_view_of_a_model(name):
     assert to_html(root, view="layer" if name == "demo" else "ops") == to_html(root)
 
 
-def test_drilling_into_a_neuron_shows_its_own_steps_and_escape_comes_back(browser, pages):
+def test_drilling_into_a_neuron_shows_its_own_steps_and_escape_comes_back(browser, pages,
+                                                                          screenshots):
     from selenium.webdriver.common.keys import Keys
 
     path, root, states, _ = pages("demo")
@@ -596,7 +597,7 @@ def test_drilling_into_a_neuron_shows_its_own_steps_and_escape_comes_back(browse
         assert shown == [states[g][v] for v in values], (k, g)
         assert _text(browser, "position") == \
             f"layers.1.neurons.4 step {k} / 2 (backward step {g} / 71)"
-    _screenshot(browser, "player-demo-neuron")
+    _screenshot(browser, screenshots, "player-demo-neuron")
     _press(browser, Keys.ESCAPE)  # up: the layer view, exactly as it was left
     after = [_text(browser, "position"), _text(browser, "crumbs"),
              browser.find_element("id", "mg-slider").get_attribute("value"), _viewbox(browser)]
@@ -657,7 +658,7 @@ def test_whole_graph_hides_text_it_cannot_show_readably(browser, pages):
     assert not browser.find_element("id", "mg-note").is_displayed()
 
 
-def test_text_size_and_presentation_mode_keep_every_step_readable(browser, pages):
+def test_text_size_and_presentation_mode_keep_every_step_readable(browser, pages, screenshots):
     path, _, _, _ = pages("demo")
     _open(browser, path)
     _slide(browser, 12)
@@ -677,7 +678,7 @@ def test_text_size_and_presentation_mode_keep_every_step_readable(browser, pages
     assert "mg-present" in browser.find_element("tag name", "body").get_attribute("class")
     assert _text(browser, "size") == "150%"
     assert not browser.find_element("id", "mg-legend").is_displayed()
-    _screenshot(browser, "player-demo-present")
+    _screenshot(browser, screenshots, "player-demo-present")
     _press(browser, "p")  # and back
     assert _text(browser, "size") == "100%"
     assert browser.find_element("id", "mg-legend").is_displayed()
@@ -720,7 +721,8 @@ def _notebook(tmp_path, cell_html: str, frame: str = "width: 100%") -> Path:
     return path
 
 
-def test_jupyter_iframe_runs_the_player_and_the_wheel_scrolls_the_notebook(browser, tmp_path):
+def test_jupyter_iframe_runs_the_player_and_the_wheel_scrolls_the_notebook(browser, tmp_path,
+                                                                           screenshots):
     out, _ = _seed_neuron()
     _open(browser, _notebook(tmp_path, Player(out)._repr_html_()))
     assert browser.find_elements("css selector", ".mg-untrusted") == []  # scripts ran
@@ -742,7 +744,7 @@ def test_jupyter_iframe_runs_the_player_and_the_wheel_scrolls_the_notebook(brows
         assert _viewbox(browser)[2] > box[2]
     finally:
         browser.switch_to.default_content()
-    _screenshot(browser, "player-in-a-notebook")
+    _screenshot(browser, screenshots, "player-in-a-notebook")
 
 
 def test_a_player_mounted_at_zero_size_measures_once_it_has_one(browser, tmp_path):

@@ -19,7 +19,6 @@ from micrograd_ann.history import History, float_network, forward
 from micrograd_ann.training import batch_loss
 from test_history import TEST, hand_built, run
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DEMO_BYTES, DIGITS_BYTES = 2_000_000, 5_000_000
 SWITCH_MS = 100
 SCRIPT_END = '</script><script>document.title="pwned"</script><!--'
@@ -201,22 +200,22 @@ def open_page(browser, history: History, path: Path) -> None:
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
 
 
-def screenshot(browser, name: str, scroll_to: str | None = None) -> None:
+def screenshot(browser, folder: Path, name: str, scroll_to: str | None = None) -> None:
     if scroll_to:
         browser.execute_script(f"document.getElementById('{scroll_to}').scrollIntoView();"
                                "window.scrollBy(0, -48);")  # below the sticky controls
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / f"replay-{name}.png"))
+    browser.save_screenshot(str(folder / f"replay-{name}.png"))
     browser.execute_script("window.scrollTo(0, 0)")
 
 
-def test_the_page_opens_at_the_last_epoch_without_errors(browser, demo, tmp_path):
+def test_the_page_opens_at_the_last_epoch_without_errors(browser, demo, tmp_path,
+                                                         screenshots):
     open_page(browser, demo, tmp_path / "demo.html")
     assert browser.execute_script("return replay.frame") == len(demo.frames) - 1
     assert browser.find_element("id", "rp-epoch").text == "epoch 100 of 100"
-    screenshot(browser, "demo")
-    screenshot(browser, "demo-network", "rp-network-card")
-    screenshot(browser, "demo-layers", "rp-layers-card")
+    screenshot(browser, screenshots, "demo")
+    screenshot(browser, screenshots, "demo-network", "rp-network-card")
+    screenshot(browser, screenshots, "demo-layers", "rp-layers-card")
 
 
 def test_moving_the_slider_changes_the_boundary_and_the_marked_loss(browser, demo, tmp_path):
@@ -263,7 +262,7 @@ def test_the_pages_predictions_are_pythons(browser, demo, tmp_path):
             assert shown["out"] == pytest.approx(forward(net, x)[-1], rel=1e-12, abs=1e-15)
 
 
-def test_dead_units_are_marked_exactly(browser, tmp_path):
+def test_dead_units_are_marked_exactly(browser, tmp_path, screenshots):
     history = dead_units()
     open_page(browser, history, tmp_path / "dead.html")
     for k in range(1, len(history.frames)):
@@ -282,7 +281,7 @@ def test_dead_units_are_marked_exactly(browser, tmp_path):
             assert flagged == [["0", 3]]
         hints = browser.find_element("id", "rp-hints").text
         assert "layers.0: 50% of ReLUs dead" in hints
-    screenshot(browser, "dead-units", "rp-network-card")
+    screenshot(browser, screenshots, "dead-units", "rp-network-card")
     browser.execute_script("replay.show(0)")  # before any step: nothing is known dead
     assert browser.execute_script(
         "return document.querySelectorAll('#rp-network .rp-dead').length") == 0
@@ -310,7 +309,7 @@ def test_keys_step_and_play(browser, demo, tmp_path):
 
 
 @pytest.mark.parametrize("make", ["demo", "digits"])
-def test_switching_epochs_is_fast(browser, request, tmp_path, make):
+def test_switching_epochs_is_fast(browser, request, tmp_path, screenshots, make):
     history = request.getfixturevalue(make)
     open_page(browser, history, tmp_path / f"{make}.html")
     # Every epoch shown twice, the faster of the two kept: the bound is for the page's
@@ -324,7 +323,7 @@ def test_switching_epochs_is_fast(browser, request, tmp_path, make):
     assert max(times) < SWITCH_MS, times
     if make == "digits":
         browser.execute_script("replay.show(3)")
-        screenshot(browser, "digits")
+        screenshot(browser, screenshots, "digits")
     print(f"{make}: median switch {statistics.median(times):.1f} ms, slowest {max(times):.1f}")
 
 

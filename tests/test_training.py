@@ -247,9 +247,9 @@ def test_a_finite_but_exploding_loss_warns_and_prints_short_numbers():
     assert 1e70 < run.losses[-1] < math.inf
     last = stream.getvalue().splitlines()[-1]
     assert last.startswith("epoch 43/43  loss ") and "e+" in last and len(last) < 60
-    assert run.warning() == (f"the loss grew from {loss_text(run.losses[0])} to "
-                             f"{loss_text(run.losses[-1])} during training; the learning "
-                             "rate is probably too large (try a smaller lr)")
+    assert run.warning() == (f"the loss grew from {loss_text(run.losses[0])} (epoch 1) to "
+                             f"{loss_text(run.losses[-1])} (epoch 43); the learning rate is "
+                             "probably too large (try a smaller lr, e.g. 0.5)")
     assert train(TrainConfig(samples=20, hidden=[3], epochs=3)).warning() is None
 
 
