@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from micrograd_ann import MLP, Value, datasets, player, training, viz
+from micrograd_ann import MLP, Value, datasets, training
+from micrograd_ann.views import graph, player
 from micrograd_ann.nn import TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS
-from micrograd_ann.network import draw_network
+from micrograd_ann.views.network import draw_network
 
 HERE = Path(__file__).parent
 
@@ -32,7 +33,7 @@ def neuron_graph() -> None:
     out = n.sigmoid()
     out.label = "out"
     out.backward()
-    viz.render(out, HERE / "neuron_graph.svg", edge_labels=True)
+    graph.render(out, HERE / "neuron_graph.svg", edge_labels=True)
 
 
 @contextlib.contextmanager

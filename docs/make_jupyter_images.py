@@ -25,7 +25,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 HERE = Path(__file__).parent
-CELLS = ["from micrograd_ann import MLP, datasets, player, training",
+CELLS = ["from micrograd_ann import MLP, datasets, training\nfrom micrograd_ann.views import player",
          "x, y = datasets.make_moons(100, seed=0)[0]\n"
          "loss = training.labelled_loss('bce', MLP(2, [16, 16, 1], seed=0)(x), y)\n"
          "player.Player(loss)"]

@@ -18,14 +18,15 @@ import shutil
 import sys
 from typing import Callable, NamedTuple, Sequence
 
-from . import codegen, expr, outputs, training
+from . import codegen, expr, formatting, training
+from .views import outputs
 from .checks import OpError
 from .engine import OPS, Value, topological_order
 from .extras import MissingExtraError
 from .gradcheck import gradcheck
 from .nn import (ACTIVATIONS, TUTORIAL_ACTIVATION, TUTORIAL_BIAS, TUTORIAL_INPUTS,
                  TUTORIAL_WEIGHTS, Neuron)
-from .trace import explain, format_number
+from .trace import explain
 
 PROG = "micrograd-ann"
 DEFAULT_OUT = "micrograd-ann-out"
@@ -278,7 +279,7 @@ def _neuron(inputs: Sequence[float], weights: Sequence[float], bias: float,
     Products are labelled "w0x0", ..., running sums "s1", "s2", ..., the last one "n".
     """
     if len(inputs) != len(weights):
-        raise CliError(f"--inputs has {training.plural(len(inputs), 'value')} but --weights "
+        raise CliError(f"--inputs has {formatting.plural(len(inputs), 'value')} but --weights "
                        f"has {len(weights)}; give one weight per input")
     neuron = Neuron(len(inputs), activation, fused=False)
     for w, value in zip(neuron.w, weights):
@@ -337,9 +338,9 @@ def cmd_draw(args: argparse.Namespace, report: Report) -> int:
     root, leaves = formula.evaluate(variables)
     _prepare(args.out)
     root.backward()
-    print(f"{args.expr.strip()} = {format_number(root.data)}")
+    print(f"{args.expr.strip()} = {formatting.number(root.data)}")
     for name, leaf in leaves.items():
-        print(f"  d/d{name} = {format_number(leaf.grad)}")
+        print(f"  d/d{name} = {formatting.number(leaf.grad)}")
     report.files(outputs.write_graph(root, args.out, "expression",
                                      page="expression.html" if args.html else None))
     return 0
@@ -394,7 +395,7 @@ def cmd_demo(args: argparse.Namespace, report: Report) -> int:
     where = os.path.abspath(args.out)
     if report.dot_missing:
         print(f"\n{DOT_NOTE}")
-    replaced = (f" ({training.plural(len(report.replaced), 'file')} of an earlier run "
+    replaced = (f" ({formatting.plural(len(report.replaced), 'file')} of an earlier run "
                 "replaced)" if report.replaced else "")
     print(f"\nAll files are in {where}/{replaced}.")
     pages = [path for path in report.written if path.endswith(".html")]

@@ -3,11 +3,12 @@
 Reverse over reverse: `gradient_graph` runs backward()'s chain rule with each op's rule run
 on Values instead of read from the stored floats, so the gradient is a graph of its own
 that can be differentiated again: `gradients`, `grad(f)` (grad(grad(f)) works) and
-`backward(create_graph=True)`, which this module registers with the engine. Forward mode: `jvp` pushes
-tangents from the inputs to the output through the partials every node already stores --
-one directional derivative per pass. The two combine: `hvp` and `hessian` run forward
-mode over the gradient's graph. `explain_jvp` and `forward_vs_reverse` show forward mode
-next to backward: a whole gradient is one forward pass per input, or one backward pass.
+`backward(create_graph=True)`, which this module registers with the engine. Forward mode:
+`jvp` pushes tangents from the inputs to the output through the partials every node
+already stores -- one directional derivative per pass. The two combine: `hvp` and
+`hessian` run forward mode over the gradient's graph. `explain_jvp` and
+`forward_vs_reverse` show forward mode next to backward: a whole gradient is one forward
+pass per input, or one backward pass.
 
 Functions given to `hessian`, `hvp` and `jvp` take a list of Values and return a Value,
 as for gradcheck; `grad(f)` follows jax.grad instead: f takes its arguments one by one.
@@ -21,7 +22,8 @@ from typing import Callable, Iterator, Sequence
 from . import engine
 from .checks import OpOverflowError, check_int, check_number
 from .engine import OPS, Value, sum_values, topological_order
-from .trace import display_names, format_number, formula
+from .formatting import number
+from .trace import display_names, formula
 
 Function = Callable[[list[Value]], Value]  # f(inputs) -> a scalar Value, as in gradcheck
 
@@ -284,24 +286,24 @@ def explain_jvp(root: Value, inputs: Sequence[Value], tangents: Sequence[float])
     inputs = _checked_values(inputs)
     tangents = _seeds(inputs, tangents)
     names = display_names(root)
-    seeded = ", ".join(f"{_name(x, names, i)} = {format_number(tangents[x])}"
+    seeded = ", ".join(f"{_name(x, names, i)} = {number(tangents[x])}"
                        for i, x in enumerate(dict.fromkeys(inputs)))
     steps = list(_forward(list(names), tangents))  # names: the nodes in topological order
-    lines = [f"forward pass (jvp) to {names[root]} = {format_number(root.data)}, "
+    lines = [f"forward pass (jvp) to {names[root]} = {number(root.data)}, "
              f"tangents {seeded}: {len(steps)} steps"]
     for k, node in enumerate(steps, start=1):
         lines.append(f"step {k}/{len(steps)}  {names[node]} = "
                      f"{formula(node, [names[parent] for parent in node.parents])}")
-        cells = [(names[parent], format_number(local), format_number(tangents[parent]),
-                  format_number(local * tangents[parent]))  # the products _forward added
+        cells = [(names[parent], number(local), number(tangents[parent]),
+                  number(local * tangents[parent]))  # the products _forward added
                  for parent, local in zip(node.parents, node.partials) if parent in tangents]
         widths = [max(len(row[c]) for row in cells) for c in range(3)]
         for name, local, tangent, product in cells:
             lines.append(f"    from {name:<{widths[0]}}  local {local:<{widths[1]}} * "
                          f"tangent {tangent:<{widths[2]}} = {product}")
-        lines.append(f"    {names[node]}.tangent = {format_number(tangents[node])}")
+        lines.append(f"    {names[node]}.tangent = {number(tangents[node])}")
     lines.append(f"directional derivative of {names[root]}: "
-                 f"{format_number(tangents.get(root, 0.0))}")
+                 f"{number(tangents.get(root, 0.0))}")
     return "\n".join(lines)
 
 
@@ -322,10 +324,10 @@ def forward_vs_reverse(root: Value, inputs: Sequence[Value]) -> str:
     ops = sum(1 for node in names if node.parents)
     n = len(inputs)
     table = [("input", "forward mode", "reverse mode")]
-    table += [(_name(x, names, i), format_number(f), format_number(r))
+    table += [(_name(x, names, i), number(f), number(r))
               for i, (x, f, r) in enumerate(zip(inputs, forward, reverse))]
     widths = [max(len(row[c]) for row in table) for c in range(3)]
-    lines = [f"gradient of {names[root]} = {format_number(root.data)} with respect to {n} "
+    lines = [f"gradient of {names[root]} = {number(root.data)} with respect to {n} "
              f"input{'s' * (n != 1)}, through {ops} op node{'s' * (ops != 1)}",
              f"  forward mode (jvp): {n} pass{'es' * (n != 1)}, tangent 1 on one input "
              f"each, {forward_steps} node steps in all",

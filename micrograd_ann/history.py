@@ -23,7 +23,8 @@ import math
 import os
 from typing import Callable, Mapping, NamedTuple, Sequence
 
-from . import history_file, network, replay
+from . import history_file
+from .views import network, replay
 from .checks import check_int
 from .engine import OPS, Value
 from .files import write_atomic

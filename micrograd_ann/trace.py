@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from . import engine
+from . import engine, formatting
 from .engine import Value, op_symbol, topological_order
 
 # ------------------------------------------------------------------------- steps
@@ -59,33 +59,28 @@ class Step:
         `explain()` prints these blocks and the HTML player shows the same wording.
         """
         names = [update.name for update in self.inputs]
-        upstream = format_number(self.upstream)
+        upstream = formatting.number(self.upstream)
         head = (f"step {self.index}/{self.total}  {self.name} = {formula(self.node, names)}"
                 f"   upstream grad {upstream}")
         name_width = max(len(name) for name in names) + len(".grad")
-        local_width = max(len(format_number(update.local)) for update in self.inputs)
-        added_width = max(len(format_number(update.contribution)) for update in self.inputs)
+        local_width = max(len(formatting.number(update.local)) for update in self.inputs)
+        added_width = max(len(formatting.number(update.contribution)) for update in self.inputs)
         lines = [head]
         for update in self.inputs:
             target = f"{update.name}.grad"
             lines.append(f"    {target:<{name_width}} += {upstream} * "
-                         f"{format_number(update.local):<{local_width}} = "
-                         f"{format_number(update.contribution):<{added_width}}   "
-                         f"(now {format_number(update.grad)})")
+                         f"{formatting.number(update.local):<{local_width}} = "
+                         f"{formatting.number(update.contribution):<{added_width}}   "
+                         f"(now {formatting.number(update.grad)})")
         return "\n".join(lines)
 
     __str__ = describe
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{u.name}.grad={format_number(u.grad)}" for u in self.inputs[:3])
+        shown = ", ".join(f"{u.name}.grad={formatting.number(u.grad)}" for u in self.inputs[:3])
         more = f", ... ({len(self.inputs)} inputs)" if len(self.inputs) > 3 else ""
         return (f"<Step {self.index}/{self.total} {self.name} [{self.op}] "
-                f"upstream={format_number(self.upstream)}: {shown}{more}>")
-
-
-def format_number(x: float, digits: int = 6) -> str:
-    """A number as steps, labels and pages show it: `digits` significant digits, never '-0'."""
-    return f"{x + 0.0:.{digits}g}"  # -0.0 + 0.0 is 0.0
+                f"upstream={formatting.number(self.upstream)}: {shown}{more}>")
 
 
 def formula(node: Value, names: list[str]) -> str:
@@ -172,11 +167,11 @@ def explain(root: Value, grad: float = 1.0) -> str:
     """
     names = display_names(root)
     steps = [step.describe() for step in _steps(root, grad, names)]
-    head = (f"backward pass from {names[root]} = {format_number(root.data)}, "
-            f"seed grad {format_number(grad)}: {len(steps)} steps")
+    head = (f"backward pass from {names[root]} = {formatting.number(root.data)}, "
+            f"seed grad {formatting.number(grad)}: {len(steps)} steps")
     leaves = [node for node in names if not node.parents]
     width = max(len(names[leaf]) for leaf in leaves) + len(".grad")
-    lines = [f"    {names[leaf] + '.grad':<{width}} = {format_number(leaf.grad)}"
+    lines = [f"    {names[leaf] + '.grad':<{width}} = {formatting.number(leaf.grad)}"
              for leaf in leaves]
     return "\n".join([head, *steps, "leaf gradients:", *lines])
 

@@ -13,7 +13,8 @@ import random
 import time
 from typing import Iterator, Sequence, TextIO
 
-from . import compiler, datasets, losses, outputs
+from . import compiler, datasets, formatting, losses
+from .views import outputs
 from .checks import OpError
 from .engine import Value, topological_order
 from .history import History
@@ -179,12 +180,12 @@ class Run:
         return "\n".join([
             f"trained MLP(nin={self.model.nin}, nouts={self.model.nouts}) on {c.dataset} "
             f"({len(self.train_set)} train / {len(self.test_set)} test samples)",
-            f"  {c.optimizer}, lr {c.lr:g}, {c.loss} loss, {plural(c.epochs, 'epoch')}, "
-            f"{plural(self.steps, 'step')}",
+            f"  {c.optimizer}, lr {c.lr:g}, {c.loss} loss, {formatting.plural(c.epochs, 'epoch')}, "
+            f"{formatting.plural(self.steps, 'step')}",
             f"  train accuracy {self.train_accuracy:.1%}, test accuracy {self.test_accuracy:.1%}",
             f"  time {self.seconds:.1f} s ({self.steps / max(self.seconds, 1e-9):.1f} steps/s)"
             + (f", compiling included ({self.compile_seconds:.2f} s; "
-               f"{plural(self.compiled_steps, 'step')} ran compiled)"
+               f"{formatting.plural(self.compiled_steps, 'step')} ran compiled)"
                if self.compiled_steps else ""),
         ])
 
@@ -196,24 +197,10 @@ class Run:
         if peak <= EXPLODING * max(first, 1e-12):
             return None
         at = self.losses.index(peak) + 1
-        ending = "" if at == len(self.losses) else f", ending at {loss_text(last)}"
-        return (f"the loss grew from {loss_text(first)} (epoch 1) to {loss_text(peak)} (epoch "
+        ending = "" if at == len(self.losses) else f", ending at {formatting.loss(last)}"
+        return (f"the loss grew from {formatting.loss(first)} (epoch 1) to {formatting.loss(peak)} (epoch "
                 f"{at}){ending}; the learning rate is probably too large (try a smaller lr, "
                 f"e.g. {self.config.lr / 10:g})")
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 epoch', '2 epochs', '1,000 steps'."""
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-def loss_text(x: float) -> str:
-    """A loss for people: 4 decimals in the usual range, else 3 significant digits
-    (1.19e+80, not 80 digits); never '-0'."""
-    x += 0.0  # -0.0 + 0.0 is 0.0
-    if x == 0.0 or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}"
-    return f"{x:.3g}"
 
 
 # ------------------------------------------------------------------ loss and labels
@@ -441,7 +428,7 @@ class Progress:
         if self.stream is None:
             return
         text = (f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}  "
-                f"loss {loss_text(loss)}  accuracy {acc:6.1%}")
+                f"loss {formatting.loss(loss)}  accuracy {acc:6.1%}")
         if self.live:
             done = round(self.WIDTH * epoch / self.epochs)
             self.stream.write(f"\r[{'#' * done}{'.' * (self.WIDTH - done)}] {text}")

@@ -23,7 +23,7 @@ from helpers import player_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from micrograd_ann import Value, checkpoint, cli, expr, training
+from micrograd_ann import Value, checkpoint, cli, expr, formatting, training
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
@@ -794,9 +794,9 @@ def test_a_loss_blowing_up_mid_run_warns_with_its_epoch_even_if_it_comes_down(ca
     assert len(losses) == 5 and losses[-1] < max(losses) == losses[1]  # peak at epoch 2
     (warning,) = [line for line in err.splitlines() if line.startswith("warning: ")]
     assert warning == (
-        f"warning: the loss grew from {training.loss_text(losses[0])} (epoch 1) to "
-        f"{training.loss_text(losses[1])} (epoch 2), ending at "
-        f"{training.loss_text(losses[-1])}; the learning rate is probably too large (try a "
+        f"warning: the loss grew from {formatting.loss(losses[0])} (epoch 1) to "
+        f"{formatting.loss(losses[1])} (epoch 2), ending at "
+        f"{formatting.loss(losses[-1])}; the learning rate is probably too large (try a "
         "smaller lr, e.g. 10)")
     assert losses[1] > 1e6 * losses[0]
 

@@ -417,7 +417,7 @@ def test_apply_a_builtin_is_the_operator():
 
 
 def test_your_own_op_is_carried_by_its_node_and_works_everywhere():
-    from micrograd_ann import viz
+    from micrograd_ann.views import graph
     from micrograd_ann.gradcheck import gradcheck
     from micrograd_ann.trace import explain
 
@@ -430,7 +430,7 @@ def test_your_own_op_is_carried_by_its_node_and_works_everywhere():
     assert x.grad == pytest.approx(2 / (1 + math.exp(-0.3)), rel=1e-15)
     assert out.parents[0].op is softplus and out.parents[0]._op == "softplus"
     assert OPS == builtins  # the table of built-ins is not written to
-    assert "softplus" in viz.to_dot(out) and "softplus" in explain(out)
+    assert "softplus" in graph.to_dot(out) and "softplus" in explain(out)
     assert gradcheck(lambda v: apply(softplus, v[0]), [Value(-0.7)]).passed
     again = _softplus_op()  # two Ops of one name (a re-run notebook cell) coexist
     assert apply(again, 1.0).op is again

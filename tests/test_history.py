@@ -10,7 +10,8 @@ import pytest
 
 from conftest import require_module
 from helpers import assert_all_close
-from micrograd_ann import MLP, SGD, network, training
+from micrograd_ann import MLP, SGD, training
+from micrograd_ann.views import network
 from micrograd_ann.engine import topological_order
 from micrograd_ann.history import (FRAMES, RECORD_EVERY, SATURATION, Frame, Histogram, History,
                                    HistoryError, LayerStats, _layer_outputs, float_network,
@@ -359,7 +360,7 @@ def deep():
 
 def test_history_plots_draw_what_was_recorded(deep):
     require_module("matplotlib", "plot")
-    from micrograd_ann import plots
+    from micrograd_ann.views import plots
 
     curves = plots.history_curves(deep, deep, labels=["a", "b"])
     loss_ax = curves.axes[0]
@@ -374,7 +375,7 @@ def test_history_plots_draw_what_was_recorded(deep):
 
 def test_history_plots_refuse_what_they_cannot_draw(deep):
     require_module("matplotlib", "plot")
-    from micrograd_ann import plots
+    from micrograd_ann.views import plots
 
     with pytest.raises(ValueError, match="before any step"):
         plots.history_diagnostics(deep, 0)

@@ -1,5 +1,7 @@
-"""The package's layering, read from every import (lazy ones too): checks, then the engine
-(which imports checks alone), then the model modules, then the tools, then the face; nothing imports upwards."""
+"""The package's layering, read from every import (lazy ones too): leaves, the engine, the
+model, data and tools, views, the face. Nothing imports upwards or in a circle, and a
+layer's modules import peers of their own layer only where the docs' layout page says so.
+"""
 
 from __future__ import annotations
 
@@ -10,69 +12,125 @@ import micrograd_ann
 
 PACKAGE = Path(micrograd_ann.__file__).parent
 
-# Lower numbers are lower layers; a module may import its own layer's peers only as listed.
-LAYERS = {
-    "checks": -1, "limits": -1, "markup": -1,
-    "engine": 0, "files": 0, "extras": 0,
-    "nn": 1, "losses": 1, "optim": 1, "datasets": 1, "checkpoint": 1,
-    "trace": 2, "gradcheck": 2, "viz": 2, "player": 2, "plots": 2, "expr": 2,
-    "network": 2, "outputs": 2, "codegen": 2, "compiler": 2, "torch_bridge": 2, "higher": 2,
-    "history": 2, "history_file": 2,
-    "replay": 2,
-    "training": 3, "cli": 3, "__main__": 3, "__init__": 3,
-}
+# The layers, lowest first, as docs/layout.md draws them. "views.*": every module of the
+# views package; "micrograd.*": the mirror of micrograd's modules.
+LAYERS = [
+    ("leaves", {"checks", "limits", "markup", "formatting", "files", "extras"}),
+    ("engine", {"engine"}),
+    ("model", {"nn", "losses", "optim", "datasets", "checkpoint"}),
+    ("data and tools", {"trace", "higher", "gradcheck", "codegen", "compiler", "expr",
+                        "torch_bridge", "history", "history_file", "training"}),
+    ("views", {"views.*"}),
+    ("face", {"cli", "__main__", "__init__", "viz", "player", "network", "replay", "plots",
+              "micrograd.*"}),
+]
 
 
-def package_imports(path: Path) -> set[str]:
-    """The package modules that `path` imports, wherever the import statement stands."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("micrograd_ann"):
-            rest = node.module.split(".")[1:]
-            found.update(rest[:1] or [alias.name for alias in node.names])
+def layer_of(module: str) -> int:
+    """The index in LAYERS of a module given by its dotted name inside the package."""
+    wildcard = module.split(".")[0] + ".*"
+    for i, (_, modules) in enumerate(LAYERS):
+        if module in modules or wildcard in modules:
+            return i
+    raise KeyError(f"give {module} a layer")
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the package by dotted name: 'engine', 'views.graph', 'views', ..."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts.pop()  # a subpackage's __init__ is the subpackage
+        found[".".join(parts)] = path
     return found
 
 
+def package_imports(path: Path, module: str = "m") -> set[str]:
+    """The package modules that `path` (the module `module`) imports, wherever the import
+    statement stands, as dotted names inside the package."""
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
+    package = [] if module == "__init__" else package
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package[: len(package) - (node.level - 1)]
+        elif (node.module or "").split(".")[0] == "micrograd_ann":
+            base = []
+            node = ast.ImportFrom(".".join(node.module.split(".")[1:]), node.names, 1)
+        else:
+            continue
+        target = base + (node.module.split(".") if node.module else [])
+        for alias in node.names:  # a submodule by name (`from .views import graph`), or a
+            name = ".".join(target + [alias.name])  # name defined in the module imported
+            found.add(name if name in MODULES else ".".join(target))
+    return found - {module, ""}
+
+
+MODULES = modules()
+GRAPH = {name: package_imports(path, name) for name, path in MODULES.items()}
+
+
 def test_every_module_has_a_layer():
-    modules = {p.stem for p in PACKAGE.glob("*.py")}
-    assert modules <= set(LAYERS), f"give these a layer: {sorted(modules - set(LAYERS))}"
+    for name in MODULES:
+        layer_of(name)
 
 
-def test_imports_run_downwards_only_and_the_engine_imports_only_checks():
-    graph = {p.stem: package_imports(p) for p in PACKAGE.glob("*.py")}
-    assert graph["checks"] == graph["limits"] == graph["markup"] == set()
-    assert graph["engine"] == {"checks"}
-    assert "nn" not in graph.get("checkpoint", set())
-    upward = [f"{m} imports {t}" for m, targets in graph.items() for t in targets
-              if LAYERS[t] > LAYERS[m] and m != "__init__"]
+def test_the_leaves_import_nothing_and_the_engine_only_checks():
+    for name in LAYERS[0][1]:
+        assert GRAPH[name] == set(), name
+    assert GRAPH["engine"] == {"checks"}
+    assert "nn" not in GRAPH["checkpoint"]
+
+
+def test_imports_run_downwards_only():
+    upward = [f"{m} ({LAYERS[layer_of(m)][0]}) imports {t} ({LAYERS[layer_of(t)][0]})"
+              for m, targets in GRAPH.items() for t in targets
+              if layer_of(t) > layer_of(m)]
     assert not upward, upward
 
 
+def test_data_modules_never_import_a_view():
+    data = [m for m in MODULES if layer_of(m) <= 3]
+    assert not [(m, t) for m in data for t in GRAPH[m] if t.startswith("views")]
+
+
 def test_there_is_no_import_circle():
-    graph = {p.stem: package_imports(p) - {p.stem} for p in PACKAGE.glob("*.py")}
     done: set[str] = set()
 
     def visit(module: str, path: list[str]) -> None:  # graphs this small: recursion is fine
         assert module not in path, " -> ".join(path + [module])
         if module in done:
             return
-        for target in graph.get(module, ()):
+        for target in GRAPH[module]:
             visit(target, path + [module])
         done.add(module)
 
-    for module in graph:
+    for module in GRAPH:
         visit(module, [])
 
 
-def test_the_checker_sees_lazy_imports(tmp_path):
+def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from .viz import draw_dot\n    from . import trace\n")
-    assert package_imports(module) == {"viz", "trace"}
+    module.write_text("def f():\n    from .views.graph import draw_dot\n    from . import trace\n")
+    assert package_imports(module, "m") == {"views.graph", "trace"}
+    module.write_text("from .. import formatting\nfrom . import page\nfrom ..engine import Value\n")
+    assert package_imports(module, "views.player") == {"formatting", "views.page", "engine"}
+
+
+def test_the_old_spellings_are_the_views_themselves():
+    import micrograd_ann.network
+    import micrograd_ann.player
+    import micrograd_ann.plots
+    import micrograd_ann.replay
+    import micrograd_ann.viz
+    from micrograd_ann.views import graph, network, player, plots, replay
+
+    assert micrograd_ann.viz is graph and micrograd_ann.network is network
+    assert micrograd_ann.player is player and micrograd_ann.replay is replay
+    assert micrograd_ann.plots is plots
 
 
 # Names that are the engine's own: its private functions and hooks, and the private node
@@ -105,8 +163,8 @@ def private_reads(source: str, private: set[str]) -> list[str]:
 def test_no_module_but_the_engine_reads_its_private_names():
     private = engine_private_names()
     assert {"_on_step", "_create_graph", "_ids"} <= private
-    found = {path.name: private_reads(path.read_text(encoding="utf-8"), private)
-             for path in PACKAGE.glob("*.py") if path.stem != "engine"}
+    found = {name: private_reads(path.read_text(encoding="utf-8"), private)
+             for name, path in MODULES.items() if name != "engine"}
     assert not {name: f for name, f in found.items() if f}, found
 
 

@@ -7,10 +7,11 @@ import importlib
 import re
 from pathlib import Path
 
-from micrograd_ann import checkpoint, history_file, limits, replay, training
+from micrograd_ann import checkpoint, history_file, limits, training
+from micrograd_ann.views import replay
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "limits.md"
-CONSTANT = re.compile(r"`(\w+)\.([A-Z][A-Z_]+)`")
+CONSTANT = re.compile(r"`([\w.]+)\.([A-Z][A-Z_]+)`")
 NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:e-?\d+)?")
 
 

@@ -21,7 +21,7 @@ from micrograd_ann.micrograd import engine as mirror_engine
 from micrograd_ann.micrograd import nn as mirror_nn
 from micrograd_ann.datasets import make_moons
 from micrograd_ann.nn import MLP, Layer, Neuron
-from micrograd_ann.viz import to_dot
+from micrograd_ann.views.graph import to_dot
 
 
 def _digest(params: list[Value]) -> str:

@@ -17,7 +17,8 @@ from helpers import SVG_NS, headless_chromium
 from micrograd_ann import MLP, Value
 from micrograd_ann.markup import printable
 from micrograd_ann.losses import cross_entropy, mse
-from micrograd_ann.network import NEGATIVE, POSITIVE, ZERO, NetworkView, _mix, draw_network
+from micrograd_ann.views.network import (NEGATIVE, POSITIVE, ZERO, NetworkView, _mix,
+                                         draw_network)
 
 BLUE, ORANGE, GREY = _mix(POSITIVE, 1.0), _mix(NEGATIVE, 1.0), _mix(ZERO, 1.0)
 

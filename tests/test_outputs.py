@@ -13,8 +13,8 @@ import pytest
 from conftest import require_module, require_tool
 from helpers import SVG_NS, grads_by_node, player_data
 
-from micrograd_ann import (MLP, Value, checkpoint, network, outputs, sum_values,
-                           topological_order, viz)
+from micrograd_ann import MLP, Value, checkpoint, sum_values, topological_order
+from micrograd_ann.views import graph, network, outputs
 from micrograd_ann.losses import binary_cross_entropy
 
 
@@ -138,8 +138,8 @@ def test_a_player_page_replays_backward_from_zero_and_keeps_the_grads(tmp_path):
 
 def test_a_drawing_over_the_budget_is_skipped_naming_the_levels_that_fit(tmp_path):
     _, _, loss = _model_loss([16, 16])
-    neuron = viz.graph_size(loss, collapse="neuron")
-    layer = viz.graph_size(loss, collapse="layer")
+    neuron = graph.graph_size(loss, collapse="neuron")
+    layer = graph.graph_size(loss, collapse="layer")
     assert layer < neuron  # 40 and 370
     written = outputs.write_graph(loss, str(tmp_path), "graph", level="ops", page="p.html",
                                   budget=neuron)
@@ -147,7 +147,7 @@ def test_a_drawing_over_the_budget_is_skipped_naming_the_levels_that_fit(tmp_pat
     (skipped,) = written.skipped
     assert skipped.files == ("graph.svg", "p.html")
     assert skipped.fits == ("neuron", "layer", "network")
-    size = viz.graph_size(loss, collapse=None)
+    size = graph.graph_size(loss, collapse=None)
     assert skipped.reason == (f"the graph at the ops level has {size:,} nodes and edges, and "
                               f"{neuron:,} is the most that draw in seconds")
     assert outputs.write_graph(loss, str(tmp_path), "graph", level="neuron",
@@ -183,7 +183,7 @@ def test_without_dot_the_graph_is_dot_source_and_no_player(tmp_path, monkeypatch
     written = outputs.write_graph(out, str(tmp_path), "expression", page="expression.html")
     assert written.dot_missing and written.skipped == []
     assert written.files == [str(tmp_path / "expression.dot")]
-    assert (tmp_path / "expression.dot").read_text() == viz.to_dot(out)
+    assert (tmp_path / "expression.dot").read_text() == graph.to_dot(out)
     assert not (tmp_path / "expression.html").exists()
 
 

@@ -21,9 +21,11 @@ import pytest
 from conftest import require_module, require_tool
 from helpers import (SVG_NS, TUTORIAL_SLOPE, assert_all_close, grads_by_node,
                      headless_chromium, player_data, tutorial_leaves)
-from micrograd_ann import MLP, Value, datasets, dot, topological_order, viz
+from micrograd_ann import MLP, Value, datasets, dot, formatting, topological_order
 from micrograd_ann.nn import tutorial_neuron
-from micrograd_ann.player import Player, render_html, script_json, to_html
+from micrograd_ann.views import graph
+from micrograd_ann.views.page import script_json
+from micrograd_ann.views.player import Player, render_html, to_html
 from micrograd_ann.trace import backward_steps
 from micrograd_ann.training import labelled_loss
 
@@ -157,13 +159,13 @@ def test_side_panel_names_each_neuron_as_its_box_row_shows_it():
     require_tool("dot")
     loss = _demo_loss()
     data = player_data(to_html(loss))
-    shown = viz.plan(loss, viz.DrawOptions())
-    rows = viz.box_rows(shown)
+    shown = graph.plan(loss, graph.DrawOptions())
+    rows = graph.box_rows(shown)
     texts = "\n".join(step["text"] for step in data["steps"])
     for name, box in shown.boxes.items():
         for value in rows[name]:
             if not value.label:  # the output is labelled "score", and so named
-                full = f"{box.title}.{viz.row_name(value, box)}"  # layers.0 + neurons.3
+                full = f"{box.title}.{graph.row_name(value, box)}"  # layers.0 + neurons.3
                 assert re.search(rf"^    {re.escape(full)}\.grad +\+=", texts, re.M), full
     assert "relu#" not in texts and "dot#" not in texts
 
@@ -173,7 +175,7 @@ def test_edges_come_from_the_plan_and_match_the_drawing():
     loss = _demo_loss()
     page = to_html(loss)
     view = player_data(page)["views"][0]
-    shown = viz.plan(loss, viz.DrawOptions(style="compact"))  # the player's style
+    shown = graph.plan(loss, graph.DrawOptions(style="compact"))  # the player's style
     assert [edge for edge, _ in view["edges"]] == [e.id for e in shown.edges]
     svg = re.search(r'<template id="mg-view-0">(<svg.*?</svg>)', page, re.S).group(1)
     drawn = {g.get("id") for g in ET.fromstring(svg).iter(f"{SVG_NS}g")
@@ -375,10 +377,10 @@ def _states(root: Value) -> list[list[str]]:
     for v in order:
         v.grad = 0.0 if v.parents else v.grad
     root.grad += 1.0
-    states = [[viz.number(v.grad, 4) for v in order]]
+    states = [[formatting.number(v.grad, 4) for v in order]]
     for v, grad in zip(order, saved):
         v.grad = grad
-    states.extend([viz.number(v.grad, 4) for v in order] for _ in backward_steps(root))
+    states.extend([formatting.number(v.grad, 4) for v in order] for _ in backward_steps(root))
     for v, grad in zip(order, saved):
         v.grad = grad
     return states
@@ -397,7 +399,7 @@ def seed_page(tmp_path_factory):
     """The seed neuron's page, and the grads backward_steps() gives after each step."""
     out, leaves = _seed_neuron()
     path = render_html(out, tmp_path_factory.mktemp("player") / "seed.html", precision=PRECISION)
-    names = viz.dot_ids(out, precision=PRECISION)
+    names = graph.dot_ids(out, precision=PRECISION)
     before = grads_by_node(out)
     # After seeding and before step 1: intermediates at 0, leaves keep theirs, root seeded.
     states = [{node: 0.0 if node.parents else grad for node, grad in before.items()}]
@@ -540,7 +542,7 @@ def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, screens
     panel's names shown and its numbers whole; Escape restores where the user was. (The
     layer view is the auto view of a model's graph, and the ops view of the neuron's.)"""
     if name == "digits" and view == "ops":  # 7,442 nodes and edges: not drawn
-        with pytest.raises(viz.GraphTooLargeError):
+        with pytest.raises(graph.GraphTooLargeError):
             to_html(PAGES[name](), view=view)
         return
     path, _, states, _ = pages(name, view)

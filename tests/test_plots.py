@@ -9,7 +9,7 @@ import pytest
 from conftest import require_module
 from helpers import SVG_NS
 
-from micrograd_ann import plots
+from micrograd_ann.views import plots
 
 def test_nice_ticks():
     assert plots.nice_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]

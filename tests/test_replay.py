@@ -13,7 +13,8 @@ import pytest
 
 from conftest import require_module
 from helpers import headless_chromium
-from micrograd_ann import MLP, network, replay, training
+from micrograd_ann import MLP, training
+from micrograd_ann.views import network, replay
 from micrograd_ann.datasets import load_digits, train_test_split
 from micrograd_ann.history import History, float_network, forward
 from micrograd_ann.training import batch_loss

@@ -10,11 +10,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from micrograd_ann import MLP, Value, outputs, training
+from micrograd_ann import MLP, Value, formatting, training
+from micrograd_ann.views import outputs
 from micrograd_ann.engine import topological_order
 from micrograd_ann.training import (
     MAX_PARAMETERS, MAX_SAMPLES, MAX_STEP_SIZE, PRESETS, DivergedError, Progress,
-    TrainConfig, UnusedSettingError, batch_loss, loss_text, plural, predict, resolve, train,
+    TrainConfig, UnusedSettingError, batch_loss, predict, resolve, train,
     write_outputs,
 )
 
@@ -230,11 +231,11 @@ def test_a_model_or_step_too_large_is_refused_quickly(config, message):
     (-0.0, "0.0000"), (99999.0, "99999.0000"), (123456.0, "1.23e+05"),
 ])
 def test_losses_are_printed_for_people(x, text):
-    assert loss_text(x) == text
+    assert formatting.loss(x) == text
 
 
 def test_counts_are_singular_for_one():
-    assert [plural(1, "step"), plural(2, "step"), plural(1000, "epoch")] == [
+    assert [formatting.plural(1, "step"), formatting.plural(2, "step"), formatting.plural(1000, "epoch")] == [
         "1 step", "2 steps", "1,000 epochs"]
     run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
     assert "1 epoch, 1 step\n" in run.summary()
@@ -247,8 +248,8 @@ def test_a_finite_but_exploding_loss_warns_and_prints_short_numbers():
     assert 1e70 < run.losses[-1] < math.inf
     last = stream.getvalue().splitlines()[-1]
     assert last.startswith("epoch 43/43  loss ") and "e+" in last and len(last) < 60
-    assert run.warning() == (f"the loss grew from {loss_text(run.losses[0])} (epoch 1) to "
-                             f"{loss_text(run.losses[-1])} (epoch 43); the learning rate is "
+    assert run.warning() == (f"the loss grew from {formatting.loss(run.losses[0])} (epoch 1) to "
+                             f"{formatting.loss(run.losses[-1])} (epoch 43); the learning rate is "
                              "probably too large (try a smaller lr, e.g. 0.5)")
     assert train(TrainConfig(samples=20, hidden=[3], epochs=3)).warning() is None
 

@@ -16,12 +16,13 @@ import re
 import tempfile
 from typing import Callable, NamedTuple, Sequence
 
-from . import checkpoint, files, network, player, plots, viz
-from .engine import Value, topological_order
-from .trace import preserved_grads
-from .nn import MLP
+from .. import checkpoint, files
+from . import graph, network, player, plots
+from ..engine import Value, topological_order
+from ..trace import preserved_grads
+from ..nn import MLP
 
-DOT_TIMEOUT = 60  # seconds: a drawing within viz.MAX_NODES that takes longer is given up
+DOT_TIMEOUT = 60  # seconds: a drawing within graph.MAX_NODES that takes longer is given up
 SCREEN = 1366  # CSS px: the width a static drawing should fit (a laptop's screen)
 # A player page does work for every Value of its graph, drawn or boxed: 20,000 take a few
 # seconds, the 200,000 of MLP(2, [440, 440, 1])'s loss 40 s. Bigger graphs get no page.
@@ -93,7 +94,7 @@ def prepare_folder(folder: str) -> str:
 
 
 def write_graph(root: Value, folder: str, name: str, *, level: str = "auto",
-                page: str | None = None, budget: int = viz.MAX_NODES) -> Written:
+                page: str | None = None, budget: int = graph.MAX_NODES) -> Written:
     """`name`.svg of root's graph drawn at `level` and, when `page` is a file name, its
     backprop player opening at that level; without `dot`, `name`.dot and no player. At
     level "network" only the player is written (the network view is write_network's).
@@ -103,10 +104,10 @@ def write_graph(root: Value, folder: str, name: str, *, level: str = "auto",
     """
     static = level != "network"
     targets = (*([f"{name}.svg"] if static else []), *([page] if page else []))
-    size = viz.graph_size(root, collapse=_COLLAPSE[level])
+    size = graph.graph_size(root, collapse=_COLLAPSE[level])
     if size > budget:
         fits = tuple(lv for lv in _COARSER[level]
-                     if viz.graph_size(root, collapse=_COLLAPSE[lv]) <= budget)
+                     if graph.graph_size(root, collapse=_COLLAPSE[lv]) <= budget)
         reason = (f"the graph at the {level} level has {size:,} nodes and edges, and "
                   f"{budget:,} is the most that draw in seconds")
         return Written(skipped=[Skipped(targets, reason, fits)])
@@ -115,11 +116,11 @@ def write_graph(root: Value, folder: str, name: str, *, level: str = "auto",
         options = {"collapse": _COLLAPSE[level], "max_nodes": budget}
         try:
             svg = _fitting_svg(root, options, page)
-        except viz.DotNotFoundError:
+        except graph.DotNotFoundError:
             path = files.write_atomic(os.path.join(folder, f"{name}.dot"),
-                                      viz.to_dot(root, **options))
+                                      graph.to_dot(root, **options))
             return Written([path], dot_missing=True)
-        except viz.DrawError as exc:
+        except graph.DrawError as exc:
             return Written(skipped=[Skipped(targets, _trouble(exc))])
         written.files.append(files.write_atomic(os.path.join(folder, f"{name}.svg"), svg))
     if page:
@@ -132,7 +133,7 @@ def _fitting_svg(root: Value, options: dict, page: str | None) -> str:
     the narrower of the two with a line on top saying how to read it."""
     drawings = []
     for rankdir in ("LR", "TB"):
-        svg = viz.to_svg(root, timeout=DOT_TIMEOUT, rankdir=rankdir, **options)
+        svg = graph.to_svg(root, timeout=DOT_TIMEOUT, rankdir=rankdir, **options)
         if svg_width(svg) <= SCREEN:
             return svg
         drawings.append((svg_width(svg), rankdir))
@@ -140,11 +141,11 @@ def _fitting_svg(root: Value, options: dict, page: str | None) -> str:
     player = f", or open {page}, which steps through it at a readable size" if page else ""
     note = (f"This drawing is {width:,.0f} px wide, more than a screen: scroll sideways or "
             f"zoom out to follow it{player}.")
-    opts = viz.DrawOptions(rankdir=rankdir, **options)
-    graph = (f'label=<{html.escape(note)}> labelloc=t labeljust=l fontsize=14 '
-             'fontname=Helvetica')
-    return viz.run_dot(viz.dot_source(viz.plan(root, opts), opts, graph), "svg",
-                       DOT_TIMEOUT).decode("utf-8")
+    opts = graph.DrawOptions(rankdir=rankdir, **options)
+    attributes = (f'label=<{html.escape(note)}> labelloc=t labeljust=l fontsize=14 '
+                  'fontname=Helvetica')
+    return graph.run_dot(graph.dot_source(graph.plan(root, opts), opts, attributes), "svg",
+                         DOT_TIMEOUT).decode("utf-8")
 
 
 def svg_width(svg: str) -> float:
@@ -155,11 +156,11 @@ def svg_width(svg: str) -> float:
     return float(found.group(1)) * (4 / 3 if found.group(2) == "pt" else 1)
 
 
-def _trouble(exc: viz.DrawError) -> str:
+def _trouble(exc: graph.DrawError) -> str:
     """Why viz could not draw, as a phrase on one line."""
-    if isinstance(exc, viz.RenderTimeoutError):
+    if isinstance(exc, graph.RenderTimeoutError):
         return f"dot did not finish within {DOT_TIMEOUT} s and was stopped"
-    if isinstance(exc, viz.LabelTooLongError):
+    if isinstance(exc, graph.LabelTooLongError):
         return "a label is longer than Graphviz accepts (16 KB)"
     return " ".join(str(exc).split())
 
@@ -177,9 +178,9 @@ def _write_player(root: Value, path: str, view: str, budget: int) -> Written:
             for node in nodes:
                 node.grad = 0.0
             page = player.to_html(root, view=view, timeout=DOT_TIMEOUT, max_nodes=budget)
-    except viz.DotNotFoundError:
+    except graph.DotNotFoundError:
         return Written(dot_missing=True)
-    except viz.DrawError as exc:  # dot timed out or failed on one of the page's layouts
+    except graph.DrawError as exc:  # dot timed out or failed on one of the page's layouts
         return Written(skipped=[Skipped((os.path.basename(path),), _trouble(exc))])
     return Written([files.write_atomic(path, page)])
 
