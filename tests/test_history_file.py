@@ -12,7 +12,6 @@ import random
 import re
 import struct
 import threading
-import time
 import tracemalloc
 
 import pytest
@@ -64,12 +63,11 @@ def test_a_291_byte_file_declaring_a_huge_layer_is_refused_before_building(tmp_p
     path = _write(tmp_path, doc)
     assert os.path.getsize(path) < 400
     tracemalloc.start()
-    start = time.perf_counter()
     _refused(path, "architecture: MLP(100000, [100000, 1]) has 10,000,200,001 parameters; "
                    "a history holds at most 200,000")
-    seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert seconds < 0.5 and peak < 4 * 2**20, (seconds, peak)  # built until MemoryError
+    assert peak < 4 * 2**20, peak  # refused before building: it used to build until MemoryError
 
 
 LAYER = ("frames", 1, "layers", 0)

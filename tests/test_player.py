@@ -423,9 +423,8 @@ def pages(tmp_path_factory):
     def page(name: str, view: str = "auto"):
         if (name, view) not in built:
             root = PAGES[name]()
-            start = time.perf_counter()
             path = render_html(root, folder / f"{name}-{view}.html", view=view)
-            built[name, view] = (path, root, _states(root), time.perf_counter() - start)
+            built[name, view] = (path, root, _states(root), None)
         return built[name, view]
 
     return page
@@ -626,22 +625,15 @@ def test_a_step_too_large_for_its_level_is_shown_at_a_coarser_one(browser, pages
     assert _text(browser, "shown") == ""
 
 
-def test_digits_page_loads_and_steps_fast(browser, pages):
-    path, _, states, seconds = pages("digits")
-    assert seconds < 30  # built in a few seconds here; dot runs a few times
-    start = time.perf_counter()
+def test_digits_page_loads_and_steps(browser, pages):
+    path, _, states, _ = pages("digits")
     _open(browser, path)
-    loaded = time.perf_counter() - start
-    times = browser.execute_script(
-        "const times = [];"
-        "for (const id of ['next', 'next', 'next', 'last', 'prev', 'first', 'next']) {"
-        "  const start = performance.now();"
-        "  document.getElementById('mg-' + id).click();"
-        "  document.querySelector('#mg-graph svg').getBBox();"  # and laid out
-        "  times.push(performance.now() - start);"
-        "} return times;")
-    # Generous bounds; the targets (2 s, 100 ms) are met by a wide margin.
-    assert loaded < 10 and max(times) < 1000, (loaded, times)
+    seen = []
+    for id_ in ("next", "next", "next", "last", "prev", "first", "next"):
+        _click(browser, id_)
+        seen.append(_text(browser, "position"))
+    last = len(states) - 1
+    assert seen == [f"backward step {k} / {last}" for k in (1, 2, 3, last, last - 1, 0, 1)]
 
 
 def test_whole_graph_hides_text_it_cannot_show_readably(browser, pages):
