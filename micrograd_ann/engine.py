@@ -81,8 +81,8 @@ def _dot_partials(*args: float) -> tuple[float, ...]:
 
 
 # ------------------------------------------------------------------------ the table
-# Each rule takes the op's inputs (then params, then the output) and returns one partial
-# per input. Rules that reuse the output (exp, tanh, sigmoid, div) are cheap and stable.
+# Each rule takes the op's inputs (then params, then the output) and returns one partial per
+# input; reusing the output is cheap and stable (tanh), a constant tuple is made once (relu).
 
 OPS: dict[str, Op] = {
     op.name: op
@@ -103,11 +103,11 @@ OPS: dict[str, Op] = {
         # NOTE: at the kink a == 0 the subgradient 0 is used (as PyTorch does); written as
         # "a <= 0" so that NaN passes through rather than becoming 0.
         Op("relu", "ReLU", lambda a: 0.0 if a <= 0.0 else a,
-           lambda a, out: (0.0 if a <= 0.0 else 1.0,), kinks=(0.0,)),
+           lambda a, out: (0.0,) if a <= 0.0 else (1.0,), kinks=(0.0,)),
         Op("leaky_relu", "leaky_relu({})", lambda a, s: s * a if a <= 0.0 else a,
            lambda a, s, out: (s if a <= 0.0 else 1.0,), kinks=(0.0,)),
         Op("abs", "abs", abs,
-           lambda a, out: (1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0,), kinks=(0.0,)),
+           lambda a, out: (1.0,) if a > 0.0 else (-1.0,) if a < 0.0 else (0.0,), kinks=(0.0,)),
         Op("sqrt", "sqrt", math.sqrt,
            lambda a, out: (math.inf if out == 0.0 else 0.5 / out,)),  # inf: vertical tangent
         # NOTE: left to right from 0.0, as backward() adds; builtin sum() compensates (3.12+)
