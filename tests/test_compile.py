@@ -165,6 +165,33 @@ def _outcome(call):
         return type(exc)
 
 
+def _numbers(x: object) -> object:
+    """Values' data, numbers as they are, nested lists kept nested."""
+    if isinstance(x, list):
+        return [_numbers(item) for item in x]
+    return x.data if isinstance(x, Value) else x
+
+
+def _both_ways(step, fn, params: list[Value], args: list, values) -> tuple:
+    """The compiled step's outcome and backward()'s on the same numbers, from zero grads:
+    (loss, outputs' numbers, grads) each, or the error class it raised. `values(args)`
+    makes fn's arguments of Values."""
+    def compiled():
+        for p in params:
+            p.grad = 0.0
+        loss, outputs = step(args)
+        return loss, outputs, [p.grad for p in params]
+
+    def backward():
+        for p in params:
+            p.grad = 0.0
+        loss, outputs = fn(values(args))
+        loss.backward()
+        return loss.data, _numbers(outputs), [p.grad for p in params]
+
+    return _outcome(compiled), _outcome(backward)
+
+
 @settings(max_examples=200, deadline=None)
 @given(recipes(), st.data())
 def test_random_graphs_compiled_equal_backward_bit_for_bit(recipe, data):
@@ -184,22 +211,7 @@ def test_random_graphs_compiled_equal_backward_bit_for_bit(recipe, data):
     for p in params:
         p.data = data.draw(numbers)
     args = [data.draw(numbers) for _ in example]
-
-    def compiled():
-        for p in params:
-            p.grad = 0.0
-        loss, outputs = step(args)
-        return loss, outputs, [p.grad for p in params]
-
-    def backward():
-        for p in params:
-            p.grad = 0.0
-        loss, outputs = fn([Value(x) for x in args])
-        loss.backward()
-        return loss.data, [o.data if isinstance(o, Value) else o for o in outputs], \
-            [p.grad for p in params]
-
-    got, want = _outcome(compiled), _outcome(backward)
+    got, want = _both_ways(step, fn, params, args, lambda xs: [Value(x) for x in xs])
     if isinstance(want, type):
         assert got is want
         return
@@ -232,22 +244,8 @@ def test_random_graphs_per_sample_compile_to_a_loop_with_backwards_numbers(recip
         p.data = data.draw(st.one_of(st.floats(-3, 3), SPECIAL))
     rows = [[data.draw(st.one_of(st.floats(-3, 3), SPECIAL)) for _ in range(width)]
             for _ in range(4)]
-
-    def compiled():
-        for p in params:
-            p.grad = 0.0
-        loss, outputs = step(rows)
-        return loss, outputs, [p.grad for p in params]
-
-    def backward():
-        for p in params:
-            p.grad = 0.0
-        loss, outputs = batch([[Value(x) for x in row] for row in rows])
-        loss.backward()
-        return loss.data, [[o.data for o in sample] for sample in outputs], \
-            [p.grad for p in params]
-
-    got, want = _outcome(compiled), _outcome(backward)
+    got, want = _both_ways(step, batch, params, rows,
+                           lambda xs: [[Value(x) for x in row] for row in xs])
     if isinstance(want, type):
         assert got is want
         return
