@@ -14,6 +14,7 @@ from typing import NamedTuple, Sequence
 
 from .. import formatting, markup
 from . import page
+from .colours import NEGATIVE, POSITIVE, ZERO
 from ..checks import check_int, is_number
 from ..engine import OPS, Value, topological_order
 from ..files import write_atomic
@@ -31,8 +32,6 @@ CELL_MAX = 20
 DENSE = 100  # a layer with more weights than this draws its weak ones fainter (_stroke)
 SCALE_AT = 0.9  # lines of the layer's top 10 % of |w| are drawn at full strength
 
-POSITIVE, NEGATIVE = (0x1D, 0x5F, 0xB4), (0xE0, 0x62, 0x0D)  # blue, orange
-ZERO = (0x9C, 0xA3, 0xAF)
 INK, TEXT, MUTED = "#1f2937", "#374151", "#6b7280"  # title and numbers, captions, labels
 OFF_FILL = "#e5e7eb"  # as viz fills a ReLU that is off
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
