@@ -2,7 +2,8 @@
 and the run's output files.
 
 Used by the `train` and `demo` commands. The loop is the textbook one: forward a
-batch, average the loss, zero_grad, backward, step.
+batch, average the loss, zero_grad, backward, step. The losses it knows by name are
+losses.LOSSES's rows, and classes are read from outputs by losses.predict.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UnusedSettingError("noise", config.dataset)
     filled = {k: v for k, v in preset.items() if getattr(config, k) is None and k != "lr"}
     config = dataclasses.replace(config, **filled)
-    _choose("loss", config.loss, LOSSES)
+    _choose("loss", config.loss, losses.LOSSES)
     _choose("optimizer", config.optimizer, OPTIMIZERS)
     for field, limit in (("samples", MAX_SAMPLES), ("epochs", MAX_EPOCHS),
                          ("batch_size", MAX_SAMPLES), ("noise", MAX_NOISE)):
@@ -206,49 +207,10 @@ class Run:
 # ------------------------------------------------------------------ loss and labels
 
 
-def _n_outputs(loss: str, n_classes: int) -> int:
-    if loss == "cross_entropy" or (loss == "mse" and n_classes > 2):
-        return n_classes
-    if n_classes > 2:
-        raise ValueError(f"loss {loss!r} is for two classes and this dataset has {n_classes}; "
-                         "use cross_entropy or mse")
-    return 1
-
-
-def _signs(targets: Sequence[int]) -> list[float]:
-    """Classes 0/1 as the targets -1/+1 of a margin or squared error on one output."""
-    return [2.0 * y - 1.0 for y in targets]
-
-
-def _hinge(outputs: list, targets: Sequence[int]) -> Value:
-    return losses.hinge(outputs, _signs(targets))
-
-
-def _bce(outputs: list, targets: Sequence[int]) -> Value:
-    return losses.binary_cross_entropy(outputs, [float(y) for y in targets])
-
-
-def _mse(outputs: list, targets: Sequence[int]) -> Value:
-    if isinstance(outputs[0], list):  # several outputs: compare with one-hot targets
-        width = len(outputs[0])
-        return losses.mse(outputs, [[float(k == y) for k in range(width)] for y in targets])
-    return losses.mse(outputs, _signs(targets))
-
-
-def _cross_entropy(outputs: list, targets: Sequence[int]) -> Value:
-    return losses.cross_entropy(outputs, list(targets))
-
-
-LOSSES = {"hinge": _hinge, "bce": _bce, "mse": _mse, "cross_entropy": _cross_entropy}
-
-
 def batch_loss(loss: str, outputs: list, targets: Sequence[int]) -> Value:
-    """The mean loss of a batch of model outputs against class indices.
-
-    One output (two classes): hinge and mse want targets -1/+1, bce wants 0/1.
-    Several outputs: cross_entropy takes the class index, mse a one-hot vector.
-    """
-    return _choose("loss", loss, LOSSES)(outputs, targets)
+    """The mean loss of a batch of model outputs against class indices, by the loss's name
+    (losses.LOSSES: each row encodes classes as its targets: -1/+1, 0/1, one-hot, ...)."""
+    return _choose("loss", loss, losses.LOSSES)(outputs, targets)
 
 
 def labelled_loss(loss: str, output: Value | list[Value], target: int,
@@ -269,15 +231,10 @@ def labelled_loss(loss: str, output: Value | list[Value], target: int,
 
 
 def predict(output: Value | float | list) -> int:
-    """The class an output means: argmax of several, or the sign of one (0 or 1); outputs
-    are Values, or their numbers (a compiled step's)."""
-    if isinstance(output, list):
-        return max(range(len(output)), key=lambda k: _number_of(output[k]))
-    return int(_number_of(output) > 0.0)
-
-
-def _number_of(v: Value | float) -> float:
-    return v.data if isinstance(v, Value) else v
+    """The class an output means (losses.predict's rule: argmax of several, or the sign of
+    one); outputs are Values, or their numbers (a compiled step's)."""
+    outputs = output if isinstance(output, list) else [output]
+    return losses.predict([v.data if isinstance(v, Value) else v for v in outputs])
 
 
 def accuracy(model: MLP, samples: Sequence) -> float:
@@ -308,7 +265,7 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     data = loader(n_samples=c.samples, seed=c.seed, **kwargs)
     train_set, test_set = datasets.train_test_split(data, c.test_fraction, seed=c.seed)
     n_classes = max(y for _, y in data) + 1
-    nouts = [*c.hidden, _n_outputs(c.loss, n_classes)]
+    nouts = [*c.hidden, losses.LOSSES[c.loss].outputs(n_classes)]
     batch = min(c.batch_size or len(train_set), len(train_set))
     _check_size(len(data[0][0]), nouts, batch)
     model = MLP(len(data[0][0]), nouts, c.activation, seed=c.seed)

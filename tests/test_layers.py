@@ -17,7 +17,7 @@ PACKAGE = Path(micrograd_ann.__file__).parent
 LAYERS = [
     ("leaves", {"checks", "limits", "markup", "formatting", "files", "extras"}),
     ("engine", {"engine"}),
-    ("model", {"nn", "losses", "optim", "datasets", "checkpoint"}),
+    ("model", {"activations", "nn", "losses", "optim", "datasets", "checkpoint"}),
     ("data and tools", {"trace", "higher", "gradcheck", "codegen", "compiler", "expr",
                         "torch_bridge", "history", "history_file", "training"}),
     ("views", {"views.*"}),

@@ -16,7 +16,8 @@ from .. import formatting, markup
 from . import page
 from .colours import NEGATIVE, POSITIVE, ZERO
 from ..checks import check_int, is_number
-from ..engine import OPS, Value, topological_order
+from ..activations import ACTIVATIONS
+from ..engine import Value, topological_order
 from ..files import write_atomic
 from ..nn import MLP
 
@@ -362,7 +363,8 @@ class _Drawing:
         scale = max((abs(v.data) for v in outs if v and math.isfinite(v.data)), default=0.0)
         boxes = []
         for neuron, v in zip(self.model.layers[i].neurons, outs):
-            off = v is not None and v.op is OPS["relu"] and v.data == 0.0
+            activation = ACTIVATIONS[neuron.activation]
+            off = v is not None and activation.off is not None and v.data == activation.off
             tip = f"{neuron.name} ({neuron.activation}): "
             tip += f"{self._tip(v)}, " if v else ""
             tip += f"bias {neuron.b.data:.6g}"
@@ -372,7 +374,8 @@ class _Drawing:
                 parts = self._parts(v, "data")
             if off:
                 parts.insert(2, ("off", "note"))
-                tip += " -- a ReLU off for this x: output 0, so no gradient passes back"
+                tip += (f" -- a {activation.title} off for this x: output "
+                        f"{activation.off:g}, so no gradient passes back")
             fill = OFF_FILL if off else _tint(v.data, scale, 0.45) if v else "#ffffff"
             boxes.append(_Box(neuron.name, parts, tip, fill, off))
         return boxes
