@@ -268,7 +268,7 @@ def cmd_train(args: argparse.Namespace, report: Report) -> int:
     warning = run.warning()
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    for written in training.write_outputs(run, args.out, args.graph):  # listed as written
+    for written in outputs.write_run(run, args.out, args.graph):  # listed as written
         report.files(written, graph_option=True)
     return 0
 
@@ -485,7 +485,7 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
                      f"{training.COMPILE_AFTER} steps would run compiled and the model has "
                      f"at most {training.COMPILE_MAX_PARAMETERS:,} parameters; recorded "
                      "epochs (training.html) run on the engine")
-    cmd.add_argument("--graph", choices=training.GRAPHS, default="auto",
+    cmd.add_argument("--graph", choices=outputs.GRAPHS, default="auto",
                      help="what to draw of the hardest sample's backward pass: always "
                      "network.svg, and graph.svg and backprop.html a box per layer or per "
                      "neuron, or every op; auto: the clearest (layer); network: no graph.svg, "

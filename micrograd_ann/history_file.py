@@ -35,14 +35,13 @@ from typing import Sequence
 
 from .checks import is_number
 from .files import RefusedFileError, read_limited
-from .limits import MAX_PARAMETERS, MAX_SAMPLES
+from .limits import BINS, MAX_PARAMETERS, MAX_SAMPLES
 from .markup import printable
 from .activations import ACTIVATIONS, of_layers
 
 FORMAT = "micrograd_ann.history"
 VERSION = 2
 FRAMES = 20  # by default a run of known length is recorded about this many times
-BINS = 20  # bars of each histogram
 
 # ------------------------------------------------------------------------- limits
 # A history holds at most MAX_PARAMETERS parameters per frame and MAX_SAMPLES samples, as

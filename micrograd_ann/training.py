@@ -1,9 +1,9 @@
-"""Train an MLP on a built-in dataset: per-dataset presets and limits, the loop, progress,
-and the run's output files.
+"""Train an MLP on a built-in dataset: per-dataset presets and limits, the loop, progress.
 
-Used by the `train` and `demo` commands. The loop is the textbook one: forward a
-batch, average the loss, zero_grad, backward, step. The losses it knows by name are
-losses.LOSSES's rows, and classes are read from outputs by losses.predict.
+Used by the `train` and `demo` commands (views.outputs.write_run writes a run's files). The
+loop is the textbook one: forward a batch, average the loss, zero_grad, backward, step. The
+losses it knows by name are losses.LOSSES's rows, and classes are read from outputs by
+losses.predict.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import dataclasses
 import math
 import random
 import time
-from typing import Iterator, Sequence, TextIO
+from typing import Sequence, TextIO
 
 from . import compiler, datasets, formatting, losses
-from .views import outputs
 from .checks import OpError
 from .engine import Value, topological_order
 from .history import History
@@ -25,22 +24,12 @@ from .optim import SGD, Adam
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
-# What a run's files draw of the hardest sample's backward pass (`graph=`): always the
-# network view (network.svg, no Graphviz needed), and the loss graph (graph.svg) and its
-# backprop player (backprop.html) at a level: "layer", "neuron" or "ops", "auto" (the
-# clearest: a box per layer), or "network" (no graph.svg, the player a layer per step).
-# "none" draws nothing.
-GRAPHS = ("auto", "network", "layer", "neuron", "ops", "none")
-
 # ------------------------------------------------------------------------- limits
 # Work is bounded before it starts: a run holds at most MAX_SAMPLES samples, MAX_EPOCHS
 # loss values and MAX_PARAMETERS parameters, and one step's graph is at most
 # MAX_STEP_SIZE weight-sample products (~50 bytes each: MAX_STEP_SIZE is ~250 MB). The
 # numbers live in limits.py, where checkpoints and histories read them too.
 MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise alone
-# The decision boundary evaluates the model on a grid of up to 60 x 60 points, coarser for
-# big models, so that it costs at most ~BOUNDARY_WORK weight uses (seconds).
-BOUNDARY_WORK = 20_000_000
 EXPLODING = 10.0  # a loss rising this many times above its first epoch's is reported
 
 # When train() compiles its step (compiler.compile): compiling costs a few plain steps
@@ -398,32 +387,3 @@ class Progress:
         if self.live:
             self.stream.write("\n")
             self.stream.flush()
-
-
-# --------------------------------------------------------------------------- files
-
-
-def write_outputs(run: Run, folder: str, graph: str = "auto") -> Iterator[outputs.Written]:
-    """Write the run's files into `folder`, yielding each one's record as it is done (a
-    caller listing them shows progress): params.json, the loss curve, for 2-D data the
-    decision boundary, the run's history.json and training.html when it was recorded
-    (train(history=True)), then what `graph` (one of GRAPHS) asks for: network.svg, the
-    hardest sample's network view, then graph.svg and its player backprop.html."""
-    _choose("graph", graph, dict.fromkeys(GRAPHS))
-    yield outputs.write_params(run.model, folder)
-    yield outputs.write_loss_curve(run.losses, folder)
-    if run.model.nin == 2:
-        samples = run.train_set + run.test_set
-        side = math.isqrt(BOUNDARY_WORK // len(run.model.parameters()))
-        yield outputs.write_boundary(lambda a, b: predict(run.model([a, b])),
-                                     [x for x, _ in samples], [y for _, y in samples],
-                                     folder, resolution=max(10, min(60, side)),
-                                     held_out=len(run.test_set))
-    if run.history is not None:  # history.json and its replay page, training.html
-        yield outputs.Written(run.history.write_files(folder))
-    if graph == "none":
-        return
-    yield outputs.write_network(run.model, folder, x=run.train_set[run.worst][0],
-                                loss=run.sample_loss)
-    yield outputs.write_graph(run.sample_loss, folder, "graph", level=graph,
-                              page="backprop.html")

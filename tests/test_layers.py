@@ -17,9 +17,10 @@ PACKAGE = Path(micrograd_ann.__file__).parent
 LAYERS = [
     ("leaves", {"checks", "limits", "markup", "formatting", "files", "extras"}),
     ("engine", {"engine"}),
-    ("model", {"activations", "nn", "losses", "optim", "datasets", "checkpoint"}),
+    ("model", {"activations", "nn", "passes", "losses", "optim", "datasets", "checkpoint"}),
     ("data and tools", {"trace", "higher", "gradcheck", "codegen", "compiler", "expr",
-                        "torch_bridge", "history", "history_file", "training"}),
+                        "torch_bridge", "history", "history_file", "diagnostics",
+                        "training"}),
     ("views", {"views.*"}),
     ("face", {"cli", "__main__", "__init__", "viz", "player", "network", "replay", "plots",
               "micrograd.*"}),
