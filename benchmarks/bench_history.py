@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from micrograd_ann import history, training  # noqa: E402
+from micrograd_ann.views import replay  # noqa: E402
 
 ROUNDS = 5
 TARGET = 0.10  # the default's overhead must stay under 10 % of a step
@@ -97,7 +98,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        page = run.history.to_html(os.path.join(tmp, "training.html"))
+        page = replay.to_html(run.history, os.path.join(tmp, "training.html"))
         seconds = time.perf_counter() - start
         saved = run.history.save(os.path.join(tmp, "history.json"))
         print(f"training.html: {len(page.encode()) / 1e6:.2f} MB in {seconds:.2f} s; "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from micrograd_ann import MLP, Value, datasets, training
-from micrograd_ann.views import graph, player
+from micrograd_ann.views import graph, player, replay
 from micrograd_ann.nn import TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS
 from micrograd_ann.views.network import draw_network
 
@@ -86,7 +86,7 @@ def training_replay() -> None:
     history = training.train(training.TrainConfig(), history=True).history
     with tempfile.TemporaryDirectory() as tmp, _chromium(tmp, 1366, 768) as driver:
         page = Path(tmp) / "training.html"
-        history.to_html(page)
+        replay.to_html(history, page)
         driver.get(page.as_uri())
         driver.execute_script("replay.show(3)")  # frame 3: epoch 15
         driver.save_screenshot(str(HERE / "training.png"))

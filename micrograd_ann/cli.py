@@ -18,14 +18,15 @@ import shutil
 import sys
 from typing import Callable, NamedTuple, Sequence
 
-from . import codegen, expr, formatting, training
+from . import codegen, expr, formatting, losses, training
+from .activations import ACTIVATIONS
 from .views import outputs
 from .checks import OpError
 from .engine import OPS, Value, topological_order
 from .extras import MissingExtraError
 from .gradcheck import gradcheck
-from .nn import (ACTIVATIONS, TUTORIAL_ACTIVATION, TUTORIAL_BIAS, TUTORIAL_INPUTS,
-                 TUTORIAL_WEIGHTS, Neuron)
+from .nn import (TUTORIAL_ACTIVATION, TUTORIAL_BIAS, TUTORIAL_INPUTS, TUTORIAL_WEIGHTS,
+                 Neuron)
 from .trace import explain
 
 PROG = "micrograd-ann"
@@ -267,7 +268,7 @@ def cmd_train(args: argparse.Namespace, report: Report) -> int:
     warning = run.warning()
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    for written in training.write_outputs(run, args.out, args.graph):  # listed as written
+    for written in outputs.write_run(run, args.out, args.graph):  # listed as written
         report.files(written, graph_option=True)
     return 0
 
@@ -286,7 +287,7 @@ def _neuron(inputs: Sequence[float], weights: Sequence[float], bias: float,
         w.data = value
     neuron.b.data = bias
     out = neuron([Value(x, f"x{i}") for i, x in enumerate(inputs)])
-    n = out.parents[0] if activation != "linear" else out
+    n = out.parents[0] if ACTIVATIONS[activation].op is not None else out
     sums = 0
     for node in topological_order(n):
         if node.op is OPS["mul"]:
@@ -462,9 +463,10 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--hidden", type=_sizes, metavar="N,N,...",
                      help=f"hidden layer sizes, e.g. 16,16 ('' for none); at most "
                      f"{training.MAX_PARAMETERS:,} parameters in all ({per_dataset})")
-    cmd.add_argument("--activation", choices=[a for a in ACTIVATIONS if a != "linear"],
+    cmd.add_argument("--activation", choices=[name for name, row in ACTIVATIONS.items()
+                                              if row.op is not None],
                      help=f"hidden activation ({per_dataset})")
-    cmd.add_argument("--loss", choices=list(training.LOSSES),
+    cmd.add_argument("--loss", choices=list(losses.LOSSES),
                      help=f"hinge, bce and mse(+-1) need two classes ({per_dataset})")
     cmd.add_argument("--optimizer", choices=list(training.OPTIMIZERS), help=per_dataset)
     cmd.add_argument("--lr", type=_positive(_number),
@@ -483,7 +485,7 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
                      f"{training.COMPILE_AFTER} steps would run compiled and the model has "
                      f"at most {training.COMPILE_MAX_PARAMETERS:,} parameters; recorded "
                      "epochs (training.html) run on the engine")
-    cmd.add_argument("--graph", choices=training.GRAPHS, default="auto",
+    cmd.add_argument("--graph", choices=outputs.GRAPHS, default="auto",
                      help="what to draw of the hardest sample's backward pass: always "
                      "network.svg, and graph.svg and backprop.html a box per layer or per "
                      "neuron, or every op; auto: the clearest (layer); network: no graph.svg, "

@@ -4,61 +4,39 @@
 backward() and before the optimiser's step, `on_epoch()` after each epoch -- and keeps a
 `Frame` for epoch 0 (before training) and every `record_every`-th epoch: train and test
 loss and accuracy, every parameter, and per layer what makemore part 3 plots to tell a
-healthy network from a stuck one (activation and gradient histograms, dead ReLUs,
-saturated tanh/sigmoid units, gradient norm, update-to-data ratio). Saved as JSON (the
-format, its checks and its limits are history_file.py's); drawn as the replay page of
-replay.py.
+healthy network from a stuck one (diagnostics.py: activation and gradient histograms, dead
+and saturated units, gradient norm, update-to-data ratio, and the warning signs they show).
+Saved as JSON (the format, its checks and its limits are history_file.py's); drawn by the
+views (views.replay.to_html: the replay page; views.plots).
 
 Recording is cheap by construction: the training loss, the activations and the gradients
-are read from the graphs the training steps built anyway, and the test set is evaluated
-with a plain-float forward pass that calls the op table's own forward functions (no
-graph, no second formula).
+are read from the graphs the training steps built anyway (passes.layer_outputs), and the
+test set is evaluated with a plain-float forward pass that calls the op table's own forward
+functions (passes.forward: no graph, no second formula).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
 from typing import Callable, Mapping, NamedTuple, Sequence
 
-from . import history_file
-from .views import network, replay
+from . import activations, diagnostics, history_file, passes
+from .activations import LEAKY_SLOPE, SATURATION
 from .checks import check_int
-from .engine import OPS, Value
+from .diagnostics import Histogram, LayerStats, WarningSign
+from .engine import Value
 from .files import write_atomic
-from .history_file import BINS, FRAMES, HistoryError  # noqa: F401 - history.HistoryError
+from .history_file import FRAMES, HistoryError  # noqa: F401 - history.HistoryError
 from .limits import MAX_PARAMETERS
+from .losses import predict
 from .nn import MLP
 
 Sample = tuple[Sequence[float], int]
 Output = Value | list[Value]
 
 RECORD_EVERY = 5  # otherwise every 5th epoch (the demo's 100 epochs give 21 frames either way)
-SATURATION = 0.97  # |out| > 0.97 for tanh; |2 out - 1| > 0.97 for sigmoid (the same slope)
-
-_LEAKY_SLOPE = inspect.signature(Value.leaky_relu).parameters["slope"].default
-_DOT = OPS["dot"].forward
-
-
-class Histogram(NamedTuple):
-    """`counts[i]` values fell in bin i of `len(counts)` equal bins from lo to hi."""
-
-    lo: float
-    hi: float
-    counts: list[int]
-
-
-class LayerStats(NamedTuple):
-    """One layer during one epoch, from every forward and backward pass of that epoch."""
-
-    activations: Histogram  # the layer's outputs, every sample and unit
-    gradients: Histogram  # d loss / d output at those outputs
-    dead: list[int] | None  # relu: the units whose output was 0 for every sample
-    flat: float | None  # fraction of outputs where the activation is flat (see _flat_share)
-    grad_norm: float  # |d loss / d w| over the layer's weights, at the epoch's last step
-    update_ratio: float | None  # log10(|step| / |w|) of that step; None when it moved nothing
 
 
 class Frame(NamedTuple):
@@ -84,8 +62,8 @@ class History:
     batch's mean loss, the model's output per sample and the classes), then the
     optimiser's step; `history.on_epoch()` after each epoch. `loss_fn(outputs, targets)`
     is the loop's loss, called on the outputs of a plain-float forward pass for the test
-    set (and for the training set at epoch 0); the predicted class is predicted_class()'s
-    (training.predict's rule). Epoch 0, every `record_every`-th epoch and, when `epochs`
+    set (and for the training set at epoch 0); the predicted class is losses.predict's
+    (every loss's rule). Epoch 0, every `record_every`-th epoch and, when `epochs`
     is given, the last are recorded; by default record_every is epochs // FRAMES (at least
     1), or RECORD_EVERY without `epochs`. `info` (JSON data) is shown on the page.
 
@@ -95,9 +73,6 @@ class History:
     than MAX_FRAME_BYTES, every other recorded epoch is dropped and record_every doubles:
     a long run is kept at an even, coarser step instead of growing without bound.
     """
-
-    saturation = SATURATION  # the diagnostics' constants, as the page needs them
-    leaky_slope = _LEAKY_SLOPE
 
     def __init__(self, model: MLP, train_set: Sequence[Sample],
                  test_set: Sequence[Sample] = (), *,
@@ -150,8 +125,8 @@ class History:
         self._grads = [p.grad for p in self._params]
         self._loss_total += loss.data * len(outputs)  # as training totals its epoch's loss
         self._seen += len(outputs)
-        self._right += sum(predicted_class(_numbers(out)) == y for out, y in zip(outputs, targets))
-        for layers in _layer_outputs(self._model, loss, outputs):
+        self._right += sum(predict(_numbers(out)) == y for out, y in zip(outputs, targets))
+        for layers in passes.layer_outputs(self._model, loss, outputs):
             for i, outs in enumerate(layers):
                 self._data[i].extend([v.data for v in outs])
                 self._grad_at[i].extend([v.grad for v in outs])
@@ -185,7 +160,7 @@ class History:
 
     def _frame(self, layers: list[LayerStats] | None) -> Frame:
         params = [p.data for p in self._params]
-        net = float_network(self.architecture, params)
+        net = passes.float_network(self.architecture, params)
         if self._seen:
             train = self._loss_total / self._seen, self._right / self._seen
         else:  # epoch 0, or an epoch without on_batch: evaluate the model as it is
@@ -199,8 +174,8 @@ class History:
             return math.nan, math.nan, []
         outputs, predictions = [], []
         for x, _ in samples:
-            out = forward(net, x)[-1]
-            predictions.append(predicted_class(out))
+            out = passes.forward(net, x)[-1]
+            predictions.append(predict(out))
             values = [Value(v) for v in out]
             outputs.append(values[0] if len(values) == 1 else values)
         targets = [y for _, y in samples]
@@ -208,36 +183,25 @@ class History:
         return self._loss_fn(outputs, targets).data, right / len(samples), predictions
 
     def _layer_stats(self) -> list[LayerStats]:
-        stats = []
-        for i, layer in enumerate(self._model.layers):
-            data, grads = self._data[i], self._grad_at[i]
-            activation = layer.neurons[0].activation
-            width = len(layer.neurons)
-            dead = None
-            if activation == "relu":
-                dead = [j for j in range(width) if not any(data[j::width])]
-            step = [self._params[k].data - self._before[k] for k in self._weights[i]]
-            size = _norm([self._before[k] for k in self._weights[i]])
-            moved = _norm(step)
-            ratio = math.log10(moved / size) if moved > 0 and size > 0 else None
-            stats.append(LayerStats(
-                _histogram(data, *_activation_range(activation, data)),
-                _histogram(grads, *_gradient_range(grads)), dead, _flat_share(activation, data),
-                _norm([self._grads[k] for k in self._weights[i]]), ratio))
-        return stats
+        rows = activations.of_layers(self.architecture)
+        return [diagnostics.layer_stats(
+            row, len(layer.neurons), self._data[i], self._grad_at[i],
+            [self._before[k] for k in self._weights[i]],
+            [self._params[k].data for k in self._weights[i]],
+            [self._grads[k] for k in self._weights[i]])
+            for i, (layer, row) in enumerate(zip(self._model.layers, rows))]
 
     # -- reading -----------------------------------------------------------------
 
     @property
     def activations(self) -> list[str]:
         """Each layer's activation name."""
-        arch = self.architecture
-        return [arch["activation"]] * (len(arch["nouts"]) - 1) + [arch["output_activation"]]
+        return [row.name for row in activations.of_layers(self.architecture)]
 
     def classifier(self, k: int) -> Callable[[Sequence[float]], int]:
-        """x -> the class frame k's model predicts for x (predicted_class), in floats."""
-        net = float_network(self.architecture, self.frames[k].params)
-        return lambda x: predicted_class(forward(net, x)[-1])
+        """x -> the class frame k's model predicts for x (losses.predict), in floats."""
+        net = passes.float_network(self.architecture, self.frames[k].params)
+        return lambda x: predict(passes.forward(net, x)[-1])
 
     def model_at(self, k: int) -> MLP:
         """A new MLP holding frame k's parameters."""
@@ -249,19 +213,20 @@ class History:
         """One line per warning sign in frame k: the texts of warnings(k)."""
         return [warning.text for warning in self.warnings(k)]
 
-    def warnings(self, k: int) -> list[replay.WarningSign]:
-        """The warning signs in frame k (replay.warnings): dead ReLUs, saturated units,
+    def warnings(self, k: int) -> list[WarningSign]:
+        """The warning signs in frame k (diagnostics.warnings): dead units, saturated units,
         vanishing gradients, steps too large or too small, a stalled loss."""
-        return replay.warnings(self, k)
+        return diagnostics.warnings(self.frames, activations.of_layers(self.architecture),
+                                    self.architecture["nouts"], k)
 
-    # -- files and display ---------------------------------------------------------
+    # -- files ---------------------------------------------------------------------
 
     def to_dict(self) -> dict:
         """The history as JSON data, as save() writes it (history_file's format)."""
         return {"format": history_file.FORMAT, "version": history_file.VERSION,
                 "architecture": self.architecture, "record_every": self.record_every,
                 "epochs": self.epochs, "info": self.info, "saturation": SATURATION,
-                "leaky_slope": _LEAKY_SLOPE,
+                "leaky_slope": LEAKY_SLOPE,
                 "train": [[x, y] for x, y in self.train_set],
                 "test": [[x, y] for x, y in self.test_set],
                 "frames": [_frame_dict(f) for f in self.frames]}
@@ -269,7 +234,7 @@ class History:
     def save(self, path: str | os.PathLike) -> str:
         """Write the history as JSON, atomically (files.write_atomic); returns the path.
         What would not load back (history_file.check) is a ValueError naming the field."""
-        doc = self._checked("save")
+        doc = self.check("save")
         return write_atomic(path, json.dumps(doc, separators=(",", ":")))
 
     @classmethod
@@ -288,17 +253,10 @@ class History:
         self.frames = [_frame_from(f) for f in doc["frames"]]
         return self
 
-    def to_html(self, path: str | os.PathLike | None = None, *, title: str | None = None) -> str:
-        """The replay page (replay.page); also written to `path`, atomically, when given.
-        What the page cannot show (history_file.check) is a ValueError naming the field."""
-        self._checked("draw")
-        page = replay.page(self, title=title)
-        if path is not None:
-            write_atomic(path, page)
-        return page
-
-    def _checked(self, doing: str) -> dict:
-        """to_dict(), checked as load() checks a file: ValueError naming the field if not."""
+    def check(self, doing: str = "use") -> dict:
+        """to_dict(), checked as load() checks a file: ValueError "cannot {doing} this
+        history: ..." naming the field if it is not one a file may hold (a nan in the data or
+        `info`, a diverged run). save() checks so, and so does the replay page."""
         doc = self.to_dict()
         try:
             history_file.check(doc)
@@ -306,108 +264,13 @@ class History:
             raise ValueError(f"cannot {doing} this history: {exc}") from None
         return doc
 
-    def write_files(self, folder: str | os.PathLike) -> list[str]:
-        """history.json and its replay page training.html in `folder`; returns their paths."""
-        return [self.save(os.path.join(folder, "history.json")),
-                write_atomic(os.path.join(folder, "training.html"), self.to_html())]
 
-    def _repr_html_(self) -> str:
-        return replay.iframe(self.to_html())
-
-
-# ------------------------------------------------------------- plain-float forward
-
-
-def float_network(architecture: Mapping, params: Sequence[float]) -> list:
-    """The MLP of `architecture` with `params` (in parameters() order: each neuron's w.0 ..
-    w.(n-1), then b), for forward(): [(neurons [(w, b)], activation or None)] per layer."""
-    sizes = [architecture["nin"], *architecture["nouts"]]
-    names = [architecture["activation"]] * (len(sizes) - 2) + [architecture["output_activation"]]
-    net, at = [], 0
-    for nin, nout, name in zip(sizes, sizes[1:], names):
-        neurons = []
-        for _ in range(nout):
-            neurons.append((params[at:at + nin], params[at + nin]))
-            at += nin + 1
-        net.append((neurons, _activation(name)))
-    return net
-
-
-def _activation(name: str) -> Callable[[float], float] | None:
-    """The op table's forward for an nn activation name (leaky_relu with nn's slope)."""
-    if name == "linear":
-        return None
-    if name == "leaky_relu":
-        leaky = OPS["leaky_relu"].forward
-        return lambda a: leaky(a, _LEAKY_SLOPE)
-    return OPS[name].forward
-
-
-def forward(net: list, x: Sequence[float]) -> list[list[float]]:
-    """Each layer's outputs for input x on a float_network, as floats: the very numbers
-    model(x) computes (the op table's forward functions, in the same order)."""
-    outputs = []
-    for neurons, activation in net:
-        x = [_DOT(*w, *x, b) for w, b in neurons]
-        if activation is not None:
-            x = [activation(a) for a in x]
-        outputs.append(x)
-    return outputs
+# ------------------------------------------------------------------- helpers
 
 
 def _numbers(output: Output) -> list[float]:
     """A model output's data: [v] for one Value, one number per Value of a list."""
     return [v.data for v in output] if isinstance(output, list) else [output.data]
-
-
-def predicted_class(outputs: Sequence[float]) -> int:
-    """The class outputs mean: the sign of one output (1 if > 0, else 0), or the first
-    largest of several -- training.predict's rule, on floats; the replay page uses it too."""
-    if len(outputs) == 1:
-        return int(outputs[0] > 0.0)
-    return max(range(len(outputs)), key=outputs.__getitem__)
-
-
-# --------------------------------------------------------------- reading graphs
-
-
-def _layer_outputs(model: MLP, loss: Value, outputs: Sequence[Output]) -> list[list[list[Value]]]:
-    """Per forward pass in the loss's graph, each layer's output Values.
-
-    From the model's `outputs` the layers are found by walking down one fused dot node
-    per layer; for a graph not built so (an unfused model) network.forward_passes
-    searches the whole graph, which finds the same passes more slowly.
-    """
-    walked = [_walk_down(model, out) for out in outputs]
-    if None not in walked:
-        return walked
-    return [found.layers for found in network.forward_passes(model, [loss])]
-
-
-def _walk_down(model: MLP, output: Output) -> list[list[Value]] | None:
-    """The layers' outputs behind one model output, or None if it was not built by
-    `model`'s fused layers (each neuron: activation(dot(w, x, b)))."""
-    layers = [output if isinstance(output, list) else [output]]
-    for layer in reversed(model.layers[1:]):
-        inputs = _inputs(layer.neurons[0], layers[0])
-        if inputs is None:
-            return None
-        layers.insert(0, inputs)
-    return layers if _inputs(model.layers[0].neurons[0], layers[0]) is not None else None
-
-
-def _inputs(neuron, outs: list[Value]) -> list[Value] | None:
-    """The inputs of the fused dot node behind `outs[0]`, if neuron made it."""
-    node = outs[0]
-    if node.module != neuron.name:
-        return None
-    if neuron.activation != "linear":
-        node = node.parents[0] if node.parents else node
-    n = neuron.nin
-    if (node.op is not OPS["dot"] or len(node.parents) != 2 * n + 1
-            or node.parents[0] is not neuron.w[0]):
-        return None
-    return list(node.parents[n:2 * n])
 
 
 def _weight_indices(model: MLP) -> list[list[int]]:
@@ -420,61 +283,6 @@ def _weight_indices(model: MLP) -> list[list[int]]:
             at += neuron.nin + 1
         indices.append(mine)
     return indices
-
-
-# -------------------------------------------------------------------- statistics
-
-
-def _norm(values: Sequence[float]) -> float:
-    return math.sqrt(math.fsum(v * v for v in values))
-
-
-def _histogram(values: Sequence[float], lo: float, hi: float, bins: int = BINS) -> Histogram:
-    """Counts of the values in `bins` equal bins over [lo, hi] (hi in the last); values
-    outside, nan among them, are not counted. With lo == hi all land in the middle bin."""
-    counts = [0] * bins
-    if hi > lo:
-        scale, top = bins / (hi - lo), bins - 1
-        for v in values:
-            if lo <= v <= hi:
-                counts[min(int((v - lo) * scale), top)] += 1
-    else:
-        counts[bins // 2] = sum(v == lo for v in values)
-    return Histogram(lo, hi, counts)
-
-
-def _activation_range(activation: str, data: Sequence[float]) -> tuple[float, float]:
-    """The activation's own range where it has one, else the data's."""
-    if activation == "sigmoid":
-        return 0.0, 1.0
-    if activation == "tanh":
-        return -1.0, 1.0
-    finite = [v for v in data if math.isfinite(v)] or [0.0]
-    lo = 0.0 if activation == "relu" else min(finite)
-    return lo, max(max(finite), lo)
-
-
-def _gradient_range(values: Sequence[float]) -> tuple[float, float]:
-    """[-r, r] with r the largest |value|, but at most 4 RMS: a few large gradients would
-    squeeze all the others into the middle bar (values beyond r go uncounted)."""
-    finite = [v for v in values if math.isfinite(v)]
-    largest = max(map(abs, finite), default=0.0)
-    rms = _norm(finite) / math.sqrt(len(finite)) if finite else 0.0
-    return -min(largest, 4 * rms), min(largest, 4 * rms)
-
-
-def _flat_share(activation: str, data: Sequence[float]) -> float | None:
-    """The fraction of outputs on a flat part of the activation, where almost no gradient
-    passes back: relu exactly 0 (the unit is off); tanh |out| > SATURATION; sigmoid
-    |2 out - 1| > SATURATION (the same slope: 6 % of its largest, as for tanh). None for
-    the activations without one (linear, leaky_relu) or without outputs."""
-    if not data or activation not in ("relu", "tanh", "sigmoid"):
-        return None
-    if activation == "relu":
-        return sum(v == 0.0 for v in data) / len(data)
-    if activation == "sigmoid":
-        return sum(abs(2 * v - 1) > SATURATION for v in data) / len(data)
-    return sum(abs(v) > SATURATION for v in data) / len(data)
 
 
 # ------------------------------------------------------------------------- JSON

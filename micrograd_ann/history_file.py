@@ -35,14 +35,13 @@ from typing import Sequence
 
 from .checks import is_number
 from .files import RefusedFileError, read_limited
-from .limits import MAX_PARAMETERS, MAX_SAMPLES
+from .limits import BINS, MAX_PARAMETERS, MAX_SAMPLES
 from .markup import printable
-from .nn import ACTIVATIONS
+from .activations import ACTIVATIONS, of_layers
 
 FORMAT = "micrograd_ann.history"
 VERSION = 2
 FRAMES = 20  # by default a run of known length is recorded about this many times
-BINS = 20  # bars of each histogram
 
 # ------------------------------------------------------------------------- limits
 # A history holds at most MAX_PARAMETERS parameters per frame and MAX_SAMPLES samples, as
@@ -326,17 +325,16 @@ def _layers(field: str, layers: object, nouts: list[int], arch: dict) -> None:
     layers = _list(field, layers)
     if len(layers) != len(nouts):
         raise ValueError(f"{field}: {len(layers)} layers, the architecture has {len(nouts)}")
-    activations = [arch["activation"]] * (len(nouts) - 1) + [arch["output_activation"]]
-    for i, (stats, width, activation) in enumerate(zip(layers, nouts, activations)):
+    for i, (stats, width, activation) in enumerate(zip(layers, nouts, of_layers(arch))):
         at = f"{field}[{i}]"
         _keys(at, stats, _LAYER_KEYS)
         for key in ("activations", "gradients"):
             _histogram(f"{at}.{key}", stats[key])
         dead = stats["dead"]
-        if activation != "relu" and dead is not None:
-            raise ValueError(f"{at}.dead: a list for a {activation} layer; only relu layers "
-                             f"have dead units (null)")
-        if activation == "relu":
+        if activation.off is None and dead is not None:
+            raise ValueError(f"{at}.dead: a list for a {activation.name} layer; only layers "
+                             f"whose activation can be off (relu) have dead units (null)")
+        if activation.off is not None:
             dead = _list(f"{at}.dead", dead)
             for j, unit in enumerate(dead):
                 _int(f"{at}.dead[{j}]", unit, 0 if j == 0 else dead[j - 1] + 1, width - 1)

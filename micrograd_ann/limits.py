@@ -10,3 +10,4 @@ MAX_SAMPLES = 100_000  # samples in one run (train and test together)
 MAX_EPOCHS = 100_000
 MAX_PARAMETERS = 200_000  # weights and biases of one model, as train builds or files hold it
 MAX_STEP_SIZE = 5_000_000  # weight-sample products in one step's graph (~50 bytes each)
+BINS = 20  # bars of each histogram a history holds (history_file checks it)

@@ -8,12 +8,16 @@ Shapes: one sample (`mse(v, 1.0)`, `cross_entropy([z0, z1, z2], 2)`) or several
 averaged (PyTorch's reduction="mean"); mse, binary_cross_entropy and hinge also accept
 one list of outputs per sample and average over every output, as PyTorch does.
 Predictions may be Values or plain numbers; targets are plain numbers.
+
+LOSSES is the registry of the losses `train` knows by name (function, target encoding,
+outputs needed, torch counterpart), and predict() the one rule reading a class from outputs.
+A new loss is one row (docs/layout.md adds huber).
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Iterable, Sequence, Union
+from typing import Callable, Iterable, NamedTuple, Sequence, Union
 
 from .checks import is_number
 from .engine import Value, sum_values
@@ -186,3 +190,77 @@ def cross_entropy(logits: Sequence, targets: int | Sequence[int]) -> Value:
     terms = [_cross_entropy_one(row, t, f" (sample {i})")
              for i, (row, t) in enumerate(zip(rows, targets))]
     return _mean(terms)
+
+
+# ---------------------------------------------------------------- the registry
+# The losses `train` knows by name, one row each. Classes are read from outputs by one rule,
+# predict(), and every row's targets agree with it: on one output class 1 is the positive
+# side, on several the class's output is the largest.
+
+
+def predict(outputs: Sequence[float]) -> int:
+    """The class a model's outputs (numbers) mean, whatever the loss: the sign of one
+    output (1 if > 0, else 0), or the first largest of several."""
+    if len(outputs) == 1:
+        return int(outputs[0] > 0.0)
+    return max(range(len(outputs)), key=outputs.__getitem__)
+
+
+def sign_targets(y: int, width: int) -> float | list[float]:
+    """Class y as a target of `width` outputs: -1 or +1 on one (class 0 or 1); on several,
+    1 at the class's output and 0 elsewhere (one-hot)."""
+    if width == 1:
+        return 2.0 * y - 1.0
+    return [float(k == y) for k in range(width)]
+
+
+def probability_targets(y: int, width: int) -> float:
+    """Class 0 or 1 as the probability of class 1, for one output (a logit)."""
+    return float(y)
+
+
+def class_targets(y: int, width: int) -> int:
+    """The class index itself, for one output per class."""
+    return y
+
+
+class Loss(NamedTuple):
+    """A loss by name: its function, how classes become its targets, the outputs it needs,
+    and the torch function that computes the same from tensors (torch_bridge)."""
+
+    name: str
+    function: Callable[..., Value]  # (outputs, targets) -> the mean loss (e.g. losses.mse)
+    target: Callable[[int, int], object]  # (class, outputs per sample) -> its target
+    one_output: bool  # tells two classes on one output (by its sign)
+    per_class: bool  # takes one output per class (the largest wins)
+    torch: str  # the torch counterpart's dotted path; its targets are `target`'s
+
+    def outputs(self, classes: int) -> int:
+        """How many outputs a model needs for `classes` classes with this loss: one for two
+        classes where the loss reads a sign, else one per class."""
+        if classes == 2 and self.one_output:
+            return 1
+        if self.per_class:
+            return classes
+        takers = " or ".join(sorted(row.name for row in LOSSES.values() if row.per_class))
+        raise ValueError(f"loss {self.name!r} is for two classes and this dataset has "
+                         f"{classes}; use {takers}")
+
+    def __call__(self, outputs: list, classes: Sequence[int]) -> Value:
+        """The mean loss of a batch of model outputs (a Value, or a list per sample)
+        against class indices."""
+        width = len(outputs[0]) if isinstance(outputs[0], list) else 1
+        return self.function(outputs, [self.target(y, width) for y in classes])
+
+
+LOSSES: dict[str, Loss] = {
+    row.name: row
+    for row in [
+        Loss("hinge", hinge, sign_targets, True, False, "micrograd_ann.torch_bridge.hinge_loss"),
+        Loss("bce", binary_cross_entropy, probability_targets, True, False,
+             "torch.nn.functional.binary_cross_entropy_with_logits"),
+        Loss("mse", mse, sign_targets, True, True, "torch.nn.functional.mse_loss"),
+        Loss("cross_entropy", cross_entropy, class_targets, False, True,
+             "torch.nn.functional.cross_entropy"),
+    ]
+}

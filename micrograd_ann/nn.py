@@ -1,13 +1,13 @@
 """Neurons, layers and MLPs built from Values, with micrograd's API and PyTorch's names.
 
 Inside a Layer or MLP a neuron's pre-activation w . x + b is one fused 'dot' node
-(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes, made with its activation as
-one folded neuron until the graph is read (see engine._is_folded); a Neuron on its own (or
-`fused=False`) builds micrograd's chain b + w0*x0 + w1*x1 + ..., which gives the same
-values and gradients up to rounding and draws as micrograd's graph. Every node a neuron
-makes is tagged with the neuron's dotted name (`node.module`), so graphs can be collapsed
-per neuron or layer. Without seed= or rng=, weights come from Python's global `random`,
-drawn as micrograd draws them, so `random.seed(n)` first reproduces micrograd's models.
+(2*nin + 1 inputs) rather than a chain of 2*nin binary nodes, then one node for its
+activation (a row of activations.py); a Neuron on its own (or `fused=False`) builds
+micrograd's chain b + w0*x0 + w1*x1 + ..., which gives the same values and gradients up to
+rounding and draws as micrograd's graph. Every node a neuron makes is tagged with the
+neuron's dotted name (`node.module`), so graphs can be collapsed per neuron or layer.
+Without seed= or rng=, weights come from Python's global `random`, drawn as micrograd draws
+them, so `random.seed(n)` first reproduces micrograd's models.
 """
 
 from __future__ import annotations
@@ -15,26 +15,13 @@ from __future__ import annotations
 import math
 import os
 import random
-from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Iterator, Mapping, NamedTuple, Sequence
 
-from . import checkpoint
+from . import activations, checkpoint
 from .checks import check_int, is_number
 from .engine import OPS, Value, dot, make_node
 
 _DOT = OPS["dot"]
-ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "leaky_relu": Value.leaky_relu,
-    "linear": None,
-}
-
-
-def _check_activation(name: str) -> str:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return name
 
 
 def _make_rng(seed: int | None, rng: random.Random | None) -> random.Random | None:
@@ -170,7 +157,7 @@ class Neuron(Module):
             nonlin = activation
         if nonlin is not None:
             activation = "relu" if nonlin else "linear"
-        self.activation = _check_activation(activation)
+        self.activation = activations.get(activation).name
         rng = _make_rng(seed, rng)
         uniform = random.uniform if rng is None else rng.uniform  # None: micrograd's draws
         self.w = [Value(uniform(-1, 1), f"w{i}") for i in range(nin)]
@@ -189,10 +176,10 @@ class Neuron(Module):
     def _forward(self, x: list[Value]) -> Value:
         """The neuron on inputs already checked and made Values (a Layer does that once for
         all its neurons)."""
-        fn = ACTIVATIONS[self.activation]
+        activate = activations.ACTIVATIONS[self.activation].node  # None for linear
         if self.fused:  # (x: Values, checked once per layer; w and b: Values we made)
             z = make_node(_DOT, (*self.w, *x, self.b))
-            out = z if fn is None else fn(z)
+            out = z if activate is None else activate(z)
             z.module = out.module = self.name
             return out
         made = [wi * xi for wi, xi in zip(self.w, x)]  # micrograd's chain: b + w0*x0 + ...
@@ -200,7 +187,7 @@ class Neuron(Module):
         for term in made[:]:
             act = act + term
             made.append(act)
-        out = act if fn is None else fn(act)
+        out = act if activate is None else activate(act)
         made.append(out)
         for node in made:
             node.module = self.name
@@ -216,8 +203,7 @@ class Neuron(Module):
         return [*self.w, self.b]
 
     def __repr__(self) -> str:
-        kind = {"relu": "ReLU", "linear": "Linear"}.get(self.activation, self.activation)
-        return f"{kind}Neuron({len(self.w)})"
+        return f"{activations.ACTIVATIONS[self.activation].title}Neuron({len(self.w)})"
 
 
 class Layer(Module):
@@ -274,8 +260,8 @@ class MLP(Module):
                              f"got {nouts!r}")
         for i, n in enumerate(nouts):  # every size checked before any layer is built
             _check_size(f"nouts[{i}]", n)
-        _check_activation(activation)
-        _check_activation(output_activation)
+        activations.get(activation)
+        activations.get(output_activation)
         rng = _make_rng(seed, rng)
         sizes = [nin, *nouts]
         self.layers = [

@@ -3,8 +3,10 @@
 `to_torch(model)` gives a float64 torch.nn.Sequential of Linear and activation layers
 holding the model's parameters; `from_torch(seq)` rebuilds an MLP from one. `compare`
 runs one forward and backward pass in both engines and reports every parameter's
-gradient side by side. The tables below say which torch function each loss and
-optimiser is; the README's "Moving to PyTorch" tables mirror them.
+gradient side by side. Which torch.nn module each activation is and which torch function
+each loss is are their registry rows' (activations.ACTIVATIONS, losses.LOSSES); the table
+below says which torch optimiser each optimiser is. The README's "Moving to PyTorch"
+tables mirror them.
 
 PyTorch is an optional extra: without it these functions raise MissingExtraError
 (`pip install -e ".[torch]"`). `import micrograd_ann` never imports torch.
@@ -13,41 +15,20 @@ PyTorch is an optional extra: without it these functions raise MissingExtraError
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Sequence
 
+from .activations import ACTIVATIONS, Activation
+from .checks import is_number
 from .engine import Value
 from .trace import preserved_grads
 from .extras import require
-from .losses import binary_cross_entropy, cross_entropy, hinge, mse
+from .losses import LOSSES, Loss, class_targets
 from .nn import MLP
 from .optim import SGD, Adam, Optimizer
 
 # ---------------------------------------------------------------- the name tables
-
-# nn's activation name -> the torch.nn module class; "linear" is no module at all.
-ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU"}
-
-# nn's leaky_relu is Value.leaky_relu with its default slope (torch's default is 0.01 too).
-LEAKY_SLOPE: float = inspect.signature(Value.leaky_relu).parameters["slope"].default
-
-
-class TorchLoss(NamedTuple):
-    """Where a loss's torch counterpart lives, and whether its targets are class indices."""
-
-    path: str  # a dotted name: module, then function
-    class_targets: bool  # long class indices (cross_entropy), else floats shaped like outputs
-
-
-LOSSES: dict[Callable[..., Value], TorchLoss] = {
-    mse: TorchLoss("torch.nn.functional.mse_loss", False),
-    binary_cross_entropy: TorchLoss("torch.nn.functional.binary_cross_entropy_with_logits",
-                                    False),
-    cross_entropy: TorchLoss("torch.nn.functional.cross_entropy", True),
-    hinge: TorchLoss("micrograd_ann.torch_bridge.hinge_loss", False),  # torch has none
-}
 
 # optimiser class -> (torch class, the keyword arguments both take, copied one to one)
 OPTIMIZERS: dict[type[Optimizer], tuple[str, tuple[str, ...]]] = {
@@ -76,14 +57,21 @@ def hinge_loss(scores: Any, targets: Any) -> Any:
     return _torch().relu(1.0 - targets * scores).mean()
 
 
-def _loss_entry(loss_fn: object) -> TorchLoss:
+def _loss_row(loss_fn: object) -> Loss:
+    """The losses.LOSSES row whose function is loss_fn (its torch counterpart is the row's)."""
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a function, got {type(loss_fn).__name__}")
-    if loss_fn not in LOSSES:
-        names = ", ".join(f"losses.{fn.__name__}" for fn in LOSSES)
-        raise ValueError(f"loss_fn {getattr(loss_fn, '__name__', loss_fn)!r} has no torch "
-                         f"counterpart here; use one of {names}")
-    return LOSSES[loss_fn]
+    for row in LOSSES.values():
+        if row.function is loss_fn:
+            return row
+    names = ", ".join(f"losses.{row.function.__name__}" for row in LOSSES.values())
+    raise ValueError(f"loss_fn {getattr(loss_fn, '__name__', loss_fn)!r} has no torch "
+                     f"counterpart here; use one of {names}")
+
+
+def torch_activation(activation: Activation) -> Any:
+    """A new torch.nn module computing the activation (its row's module and params)."""
+    return getattr(_torch().nn, activation.torch)(*activation.params)
 
 
 def torch_optimizer(optimizer: Optimizer, torch_model: Any) -> Any:
@@ -131,18 +119,19 @@ def to_torch(model: MLP) -> Any:
                                              dtype=torch.float64))
             linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
         modules.append(linear)
-        activation = neurons[0].activation
-        if activation != "linear":
-            modules.append(getattr(torch.nn, ACTIVATIONS[activation])())
+        activation = ACTIVATIONS[neurons[0].activation]
+        if activation.torch is not None:
+            modules.append(torch_activation(activation))
     return torch.nn.Sequential(*modules)
 
 
 def from_torch(seq: Any) -> MLP:
     """An MLP with seq's parameters (as float64), from Linear layers each followed by an
-    activation of ACTIVATIONS or by nothing (linear).
+    activation module of an activations.ACTIVATIONS row or by nothing (linear).
 
     The hidden layers must share one activation, as MLP's do; any other module, a
-    Linear without bias or a LeakyReLU slope other than LEAKY_SLOPE is a ValueError.
+    Linear without bias or an activation module set otherwise than its row's (a LeakyReLU
+    slope other than nn's) is a ValueError.
     """
     linears, activations = _structure(seq)
     hidden = sorted(set(activations[:-1]))
@@ -167,8 +156,8 @@ def _structure(seq: Any) -> tuple[list[Any], list[str]]:
     torch = _torch()
     if not isinstance(seq, torch.nn.Sequential):
         raise TypeError(f"expected a torch.nn.Sequential, got {type(seq).__name__}")
-    names = {getattr(torch.nn, cls): name for name, cls in ACTIVATIONS.items()}
-    supported = "Linear, " + ", ".join(ACTIVATIONS.values())
+    rows = {getattr(torch.nn, row.torch): row for row in ACTIVATIONS.values() if row.torch}
+    supported = "Linear, " + ", ".join(cls.__name__ for cls in rows)
     linears: list[Any] = []
     activations: list[str] = []
     for i, module in enumerate(seq):
@@ -181,18 +170,26 @@ def _structure(seq: Any) -> tuple[list[Any], list[str]]:
                                  f"before gives {linears[-1].out_features}")
             linears.append(module)
             activations.append("linear")
-        elif type(module) in names:
+        elif type(module) in rows:
             if not linears or activations[-1] != "linear":
                 raise ValueError(f"{where} must follow a Linear layer")
-            if names[type(module)] == "leaky_relu" and module.negative_slope != LEAKY_SLOPE:
-                raise ValueError(f"{where} has slope {module.negative_slope}; nn's "
-                                 f"leaky_relu has slope {LEAKY_SLOPE}")
-            activations[-1] = names[type(module)]
+            row = rows[type(module)]
+            wanted = _settings(torch_activation(row))
+            for name, value in _settings(module).items():
+                if value != wanted[name]:
+                    raise ValueError(f"{where} has {name} {value}; nn's {row.name} has "
+                                     f"{name} {wanted[name]}")
+            activations[-1] = row.name
         else:
             raise ValueError(f"{where} has no MLP counterpart; supported: {supported}")
     if not linears:
         raise ValueError("the Sequential has no Linear layer")
     return linears, activations
+
+
+def _settings(module: Any) -> dict[str, float]:
+    """A torch module's number settings (LeakyReLU's negative_slope), not its flags."""
+    return {name: value for name, value in vars(module).items() if is_number(value)}
 
 
 class _Pair(NamedTuple):
@@ -283,21 +280,22 @@ def _samples(data: Sequence[tuple[Any, Any]]) -> tuple[list[Any], list[Any]]:
 
 def torch_loss(torch_model: Any, loss_fn: Callable[..., Value],
                data: Sequence[tuple[Any, Any]]) -> Any:
-    """loss_fn's torch counterpart (LOSSES) of torch_model over `data`: a 0-dim tensor.
+    """loss_fn's torch counterpart (its losses.LOSSES row's) of torch_model over `data`: a
+    0-dim tensor.
 
     `data` is a list of (inputs, target) samples, as for loss_fn([model(x) ...], targets);
     inputs and float targets take the dtype of torch_model's parameters.
     """
-    entry = _loss_entry(loss_fn)
+    row = _loss_row(loss_fn)
     torch = _torch()
     xs, targets = _samples(data)
     dtype = next(torch_model.parameters()).dtype
     outputs = torch_model(torch.tensor(xs, dtype=dtype))
-    if entry.class_targets:
+    if row.target is class_targets:  # long class indices; else floats shaped like outputs
         target_tensor = torch.tensor(targets, dtype=torch.long)
     else:  # one number per sample for a one-output model: (batch,) -> (batch, 1)
         target_tensor = torch.tensor(targets, dtype=dtype).reshape(outputs.shape)
-    return _resolve(entry.path)(outputs, target_tensor)
+    return _resolve(row.torch)(outputs, target_tensor)
 
 
 def compare(model: MLP, loss_fn: Callable[..., Value], data: Sequence[tuple[Any, Any]],
@@ -305,10 +303,10 @@ def compare(model: MLP, loss_fn: Callable[..., Value], data: Sequence[tuple[Any,
     """One forward and backward pass of loss_fn over `data` in both engines, side by side.
 
     `data` is a list of (inputs, target) samples; `loss_fn` a loss of micrograd_ann.losses
-    (LOSSES gives its torch counterpart). `torch_model` defaults to to_torch(model); pass
+    (its LOSSES row gives its torch counterpart). `torch_model` defaults to to_torch(model); pass
     your own (any dtype) to check it against `model`. Both models are left as they were.
     """
-    _loss_entry(loss_fn)
+    _loss_row(loss_fn)
     if not isinstance(model, MLP):
         raise TypeError(f"compare takes an MLP, got {type(model).__name__}")
     torch = _torch()

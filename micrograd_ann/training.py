@@ -1,8 +1,9 @@
-"""Train an MLP on a built-in dataset: per-dataset presets and limits, the loop, progress,
-and the run's output files.
+"""Train an MLP on a built-in dataset: per-dataset presets and limits, the loop, progress.
 
-Used by the `train` and `demo` commands. The loop is the textbook one: forward a
-batch, average the loss, zero_grad, backward, step.
+Used by the `train` and `demo` commands (views.outputs.write_run writes a run's files). The
+loop is the textbook one: forward a batch, average the loss, zero_grad, backward, step. The
+losses it knows by name are losses.LOSSES's rows, and classes are read from outputs by
+losses.predict.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import dataclasses
 import math
 import random
 import time
-from typing import Iterator, Sequence, TextIO
+from typing import Sequence, TextIO
 
 from . import compiler, datasets, formatting, losses
-from .views import outputs
 from .checks import OpError
 from .engine import Value, topological_order
 from .history import History
@@ -24,22 +24,12 @@ from .optim import SGD, Adam
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
-# What a run's files draw of the hardest sample's backward pass (`graph=`): always the
-# network view (network.svg, no Graphviz needed), and the loss graph (graph.svg) and its
-# backprop player (backprop.html) at a level: "layer", "neuron" or "ops", "auto" (the
-# clearest: a box per layer), or "network" (no graph.svg, the player a layer per step).
-# "none" draws nothing.
-GRAPHS = ("auto", "network", "layer", "neuron", "ops", "none")
-
 # ------------------------------------------------------------------------- limits
 # Work is bounded before it starts: a run holds at most MAX_SAMPLES samples, MAX_EPOCHS
 # loss values and MAX_PARAMETERS parameters, and one step's graph is at most
 # MAX_STEP_SIZE weight-sample products (~50 bytes each: MAX_STEP_SIZE is ~250 MB). The
 # numbers live in limits.py, where checkpoints and histories read them too.
 MAX_NOISE = 10.0  # the 2-D datasets span ~2 units: beyond this they are noise alone
-# The decision boundary evaluates the model on a grid of up to 60 x 60 points, coarser for
-# big models, so that it costs at most ~BOUNDARY_WORK weight uses (seconds).
-BOUNDARY_WORK = 20_000_000
 EXPLODING = 10.0  # a loss rising this many times above its first epoch's is reported
 
 # When train() compiles its step (compiler.compile): compiling costs a few plain steps
@@ -117,7 +107,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UnusedSettingError("noise", config.dataset)
     filled = {k: v for k, v in preset.items() if getattr(config, k) is None and k != "lr"}
     config = dataclasses.replace(config, **filled)
-    _choose("loss", config.loss, LOSSES)
+    _choose("loss", config.loss, losses.LOSSES)
     _choose("optimizer", config.optimizer, OPTIMIZERS)
     for field, limit in (("samples", MAX_SAMPLES), ("epochs", MAX_EPOCHS),
                          ("batch_size", MAX_SAMPLES), ("noise", MAX_NOISE)):
@@ -206,49 +196,10 @@ class Run:
 # ------------------------------------------------------------------ loss and labels
 
 
-def _n_outputs(loss: str, n_classes: int) -> int:
-    if loss == "cross_entropy" or (loss == "mse" and n_classes > 2):
-        return n_classes
-    if n_classes > 2:
-        raise ValueError(f"loss {loss!r} is for two classes and this dataset has {n_classes}; "
-                         "use cross_entropy or mse")
-    return 1
-
-
-def _signs(targets: Sequence[int]) -> list[float]:
-    """Classes 0/1 as the targets -1/+1 of a margin or squared error on one output."""
-    return [2.0 * y - 1.0 for y in targets]
-
-
-def _hinge(outputs: list, targets: Sequence[int]) -> Value:
-    return losses.hinge(outputs, _signs(targets))
-
-
-def _bce(outputs: list, targets: Sequence[int]) -> Value:
-    return losses.binary_cross_entropy(outputs, [float(y) for y in targets])
-
-
-def _mse(outputs: list, targets: Sequence[int]) -> Value:
-    if isinstance(outputs[0], list):  # several outputs: compare with one-hot targets
-        width = len(outputs[0])
-        return losses.mse(outputs, [[float(k == y) for k in range(width)] for y in targets])
-    return losses.mse(outputs, _signs(targets))
-
-
-def _cross_entropy(outputs: list, targets: Sequence[int]) -> Value:
-    return losses.cross_entropy(outputs, list(targets))
-
-
-LOSSES = {"hinge": _hinge, "bce": _bce, "mse": _mse, "cross_entropy": _cross_entropy}
-
-
 def batch_loss(loss: str, outputs: list, targets: Sequence[int]) -> Value:
-    """The mean loss of a batch of model outputs against class indices.
-
-    One output (two classes): hinge and mse want targets -1/+1, bce wants 0/1.
-    Several outputs: cross_entropy takes the class index, mse a one-hot vector.
-    """
-    return _choose("loss", loss, LOSSES)(outputs, targets)
+    """The mean loss of a batch of model outputs against class indices, by the loss's name
+    (losses.LOSSES: each row encodes classes as its targets: -1/+1, 0/1, one-hot, ...)."""
+    return _choose("loss", loss, losses.LOSSES)(outputs, targets)
 
 
 def labelled_loss(loss: str, output: Value | list[Value], target: int,
@@ -269,15 +220,10 @@ def labelled_loss(loss: str, output: Value | list[Value], target: int,
 
 
 def predict(output: Value | float | list) -> int:
-    """The class an output means: argmax of several, or the sign of one (0 or 1); outputs
-    are Values, or their numbers (a compiled step's)."""
-    if isinstance(output, list):
-        return max(range(len(output)), key=lambda k: _number_of(output[k]))
-    return int(_number_of(output) > 0.0)
-
-
-def _number_of(v: Value | float) -> float:
-    return v.data if isinstance(v, Value) else v
+    """The class an output means (losses.predict's rule: argmax of several, or the sign of
+    one); outputs are Values, or their numbers (a compiled step's)."""
+    outputs = output if isinstance(output, list) else [output]
+    return losses.predict([v.data if isinstance(v, Value) else v for v in outputs])
 
 
 def accuracy(model: MLP, samples: Sequence) -> float:
@@ -308,7 +254,7 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     data = loader(n_samples=c.samples, seed=c.seed, **kwargs)
     train_set, test_set = datasets.train_test_split(data, c.test_fraction, seed=c.seed)
     n_classes = max(y for _, y in data) + 1
-    nouts = [*c.hidden, _n_outputs(c.loss, n_classes)]
+    nouts = [*c.hidden, losses.LOSSES[c.loss].outputs(n_classes)]
     batch = min(c.batch_size or len(train_set), len(train_set))
     _check_size(len(data[0][0]), nouts, batch)
     model = MLP(len(data[0][0]), nouts, c.activation, seed=c.seed)
@@ -441,32 +387,3 @@ class Progress:
         if self.live:
             self.stream.write("\n")
             self.stream.flush()
-
-
-# --------------------------------------------------------------------------- files
-
-
-def write_outputs(run: Run, folder: str, graph: str = "auto") -> Iterator[outputs.Written]:
-    """Write the run's files into `folder`, yielding each one's record as it is done (a
-    caller listing them shows progress): params.json, the loss curve, for 2-D data the
-    decision boundary, the run's history.json and training.html when it was recorded
-    (train(history=True)), then what `graph` (one of GRAPHS) asks for: network.svg, the
-    hardest sample's network view, then graph.svg and its player backprop.html."""
-    _choose("graph", graph, dict.fromkeys(GRAPHS))
-    yield outputs.write_params(run.model, folder)
-    yield outputs.write_loss_curve(run.losses, folder)
-    if run.model.nin == 2:
-        samples = run.train_set + run.test_set
-        side = math.isqrt(BOUNDARY_WORK // len(run.model.parameters()))
-        yield outputs.write_boundary(lambda a, b: predict(run.model([a, b])),
-                                     [x for x, _ in samples], [y for _, y in samples],
-                                     folder, resolution=max(10, min(60, side)),
-                                     held_out=len(run.test_set))
-    if run.history is not None:  # history.json and its replay page, training.html
-        yield outputs.Written(run.history.write_files(folder))
-    if graph == "none":
-        return
-    yield outputs.write_network(run.model, folder, x=run.train_set[run.worst][0],
-                                loss=run.sample_loss)
-    yield outputs.write_graph(run.sample_loss, folder, "graph", level=graph,
-                              page="backprop.html")

@@ -11,11 +11,10 @@ import pytest
 from conftest import require_module
 from helpers import assert_all_close
 from micrograd_ann import MLP, SGD, training
-from micrograd_ann.views import network
+from micrograd_ann.activations import SATURATION
+from micrograd_ann.diagnostics import Histogram, LayerStats
 from micrograd_ann.engine import topological_order
-from micrograd_ann.history import (FRAMES, RECORD_EVERY, SATURATION, Frame, Histogram, History,
-                                   HistoryError, LayerStats, _layer_outputs, float_network,
-                                   forward, predicted_class)
+from micrograd_ann.history import FRAMES, RECORD_EVERY, Frame, History, HistoryError
 from micrograd_ann.training import batch_loss, predict
 
 # Six points; every one of them gives the same hidden outputs below, since the hidden
@@ -54,51 +53,6 @@ def run(model: MLP, epochs: int, lr: float = 0.01, **options) -> History:
         optimizer.step()
         history.on_epoch()
     return history
-
-
-# ------------------------------------------------------------- the float forward
-
-
-@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "linear"])
-def test_the_float_forward_gives_exactly_the_models_numbers(activation):
-    model = MLP(3, [5, 4, 2], activation, seed=3)
-    net = float_network(model.architecture(), [p.data for p in model.parameters()])
-    for x in ([0.5, -1.25, 2.0], [-3.0, 0.0, 0.75], [10.0, -10.0, 1e-3]):
-        out = model(x)
-        passes = network.forward_passes(model, out)
-        want = [[v.data for v in layer] for layer in passes[0].layers]
-        assert forward(net, x) == want  # bit for bit: the same op-table functions, same order
-
-
-def test_predicted_class_is_trainings_rule():
-    from micrograd_ann import Value
-
-    for scores in ([0.3], [-0.3], [0.0], [0.1, 0.5, -2.0], [1.0, 1.0, 0.5], [-1.0, -3.0]):
-        values = [Value(v) for v in scores]
-        assert predicted_class(scores) == predict(values[0] if len(values) == 1 else values)
-
-
-# ----------------------------------------------------------------- reading graphs
-
-
-def test_the_fast_walk_finds_the_passes_networks_finder_finds():
-    model = MLP(2, [4, 3, 2], "tanh", seed=1)
-    outputs = [model(x) for x, _ in POINTS]
-    loss = batch_loss("cross_entropy", outputs, [y for _, y in POINTS])
-    walked = _layer_outputs(model, loss, outputs)
-    searched = [p.layers for p in network.forward_passes(model, [loss])]
-    assert len(walked) == len(POINTS)
-    assert [[list(map(id, layer)) for layer in p] for p in walked] == \
-        [[list(map(id, layer)) for layer in p] for p in searched]
-
-
-def test_an_unfused_model_is_read_by_searching_the_graph():
-    model = MLP(2, [3, 1], "relu", seed=2, fused=False)  # micrograd's chains: no dot nodes
-    outputs = [model(x) for x, _ in POINTS]
-    loss = bce(outputs, [y for _, y in POINTS])
-    found = _layer_outputs(model, loss, outputs)
-    assert [layers[-1][0] for layers in found] == outputs
-    assert found == [p.layers for p in network.forward_passes(model, [loss])]
 
 
 # ------------------------------------------------------------------ what is recorded

@@ -22,6 +22,7 @@ from micrograd_ann import MLP, history_file, training
 from micrograd_ann.history import History, HistoryError
 from micrograd_ann.history_file import MAX_BYTES, MAX_FRAME_BYTES
 from micrograd_ann.limits import MAX_PARAMETERS, MAX_SAMPLES
+from micrograd_ann.views import replay
 from test_history import POINTS, TEST, bce, hand_built, run
 
 
@@ -246,7 +247,7 @@ def test_the_largest_run_train_allows_saves_under_the_limit_and_loads_back(large
 
 def test_the_largest_runs_page_is_bounded_and_says_what_it_leaves_out(largest_run):
     # It was ~880 bytes per parameter: 172 MB, and minutes to write.
-    page = largest_run.to_html()
+    page = replay.to_html(largest_run)
     assert len(page.encode("utf-8")) < 25e6
     found = re.search(r'<script type="application/json" id="rp-data">(.*?)</script>', page)
     data = json.loads(found.group(1))
@@ -278,7 +279,7 @@ def test_a_model_beyond_the_limit_is_refused_when_recording_starts():
         History(model, [([0.0], 0)], loss_fn=bce)
 
 
-# ------------------------------------------------------- what save and to_html refuse
+# ---------------------------------------------- what save and the replay page refuse
 
 
 @pytest.mark.parametrize("train, info, message", [
@@ -305,12 +306,12 @@ def test_bad_data_is_refused_when_recording_starts(train, info, message):
      "diverge?)"),
 ])
 def test_save_and_to_html_name_what_is_not_finite(tmp_path, spoil, message):
-    # a nan in the data or info used to say "the run diverged" on save, and to_html gave
+    # a nan in the data or info used to say "the run diverged" on save, and the page gave
     # a bare JSON error
     history = run(hand_built("relu", [1.0, -1.0, 2.0, -0.5]), epochs=3, record_every=1)
     spoil(history)
     for call, doing in ((lambda: history.save(tmp_path / "h.json"), "save"),
-                        (history.to_html, "draw")):
+                        (lambda: replay.to_html(history), "draw")):
         with pytest.raises(ValueError) as caught:
             call()
         assert str(caught.value).startswith(f"cannot {doing} this history: {message}")
@@ -380,6 +381,6 @@ def test_fuzz_only_history_errors_escape(tmp_path, content):
         assert message.startswith(f"{path}: ") and "\n" not in message, message
         message.encode("utf-8")  # printable: no lone surrogates
     else:  # what loads is whole: it saves, draws and answers questions
-        loaded.to_html()
+        replay.to_html(loaded)
         loaded.hints(len(loaded.frames) - 1)
         loaded.model_at(0)

@@ -6,6 +6,7 @@ layer's modules import peers of their own layer only where the docs' layout page
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import micrograd_ann
@@ -17,9 +18,10 @@ PACKAGE = Path(micrograd_ann.__file__).parent
 LAYERS = [
     ("leaves", {"checks", "limits", "markup", "formatting", "files", "extras"}),
     ("engine", {"engine"}),
-    ("model", {"nn", "losses", "optim", "datasets", "checkpoint"}),
+    ("model", {"activations", "nn", "passes", "losses", "optim", "datasets", "checkpoint"}),
     ("data and tools", {"trace", "higher", "gradcheck", "codegen", "compiler", "expr",
-                        "torch_bridge", "history", "history_file", "training"}),
+                        "torch_bridge", "history", "history_file", "diagnostics",
+                        "training"}),
     ("views", {"views.*"}),
     ("face", {"cli", "__main__", "__init__", "viz", "player", "network", "replay", "plots",
               "micrograd.*"}),
@@ -110,6 +112,34 @@ def test_there_is_no_import_circle():
 
     for module in GRAPH:
         visit(module, [])
+
+
+LAYOUT = PACKAGE.parent / "docs" / "layout.md"
+FLOORS = 9  # the longest import chain, in modules, as docs/layout.md says
+
+
+def longest_chain_length(module: str, lengths: dict[str, int]) -> int:
+    """How many modules the longest import chain from `module` down holds."""
+    if module not in lengths:
+        lengths[module] = 1 + max((longest_chain_length(t, lengths) for t in GRAPH[module]),
+                                  default=0)
+    return lengths[module]
+
+
+def test_the_longest_import_chain_is_the_layout_pages():
+    lengths: dict[str, int] = {}
+    assert max(longest_chain_length(m, lengths) for m in GRAPH) == FLOORS
+    text = " ".join(LAYOUT.read_text(encoding="utf-8").split())
+    found = re.search(r"such as ((?:`[\w.]+` ← )+`[\w.]+`)", text)
+    chain = re.findall(r"`([\w.]+)`", found.group(1))
+    assert len(chain) == FLOORS and "nine modules long" in text
+    assert all(lower in GRAPH[upper] for upper, lower in zip(chain, chain[1:])), chain
+
+
+def test_the_layout_page_names_every_module():
+    text = LAYOUT.read_text(encoding="utf-8")
+    named = set(re.findall(r"`([\w.]+)`", text))
+    assert not [m for m in MODULES if m not in named and m not in ("views", "micrograd")]
 
 
 def test_the_checker_sees_lazy_and_relative_imports(tmp_path):

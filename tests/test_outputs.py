@@ -1,5 +1,6 @@
-"""outputs: graphs (SVG, or DOT without Graphviz), players, the network view, plots and
-params, written atomically, with what happened returned as data."""
+"""outputs: graphs (SVG, or DOT without Graphviz), players, the network view, plots,
+params and a training run's files, written atomically, with what happened returned as
+data."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from helpers import SVG_NS, grads_by_node, player_data
 from micrograd_ann import MLP, Value, checkpoint, sum_values, topological_order
 from micrograd_ann.views import graph, network, outputs
 from micrograd_ann.losses import binary_cross_entropy
+from micrograd_ann.training import TrainConfig, train
 
 
 def _model_loss(hidden: list[int]) -> tuple[MLP, list[float], Value]:
@@ -252,3 +254,46 @@ def test_written_records_add_up():
     skip = outputs.Skipped(("b.svg",), "too big")
     assert total.add(outputs.Written(["c"], [skip], dot_missing=True)) is total
     assert total == outputs.Written(["a", "c"], [skip], dot_missing=True)
+
+
+# ------------------------------------------------------------ a training run
+
+
+def _written(run, folder: str, graph: str) -> outputs.Written:
+    """write_run's records, one per file as it is done, added up."""
+    total = outputs.Written()
+    for written in outputs.write_run(run, folder, graph):
+        total.add(written)
+    return total
+
+
+def test_write_run_saves_a_reloadable_model_and_svg_plots(tmp_path):
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
+    written = _written(run, str(tmp_path), "network")
+    assert {os.path.basename(p) for p in written.files} >= {
+        "params.json", "loss.svg", "boundary.svg", "network.svg"}
+    assert set(os.listdir(tmp_path)) == {os.path.basename(p) for p in written.files}
+    model = MLP.from_file(tmp_path / "params.json")
+    x = run.train_set[0][0]
+    assert model(x).data == run.model(x).data
+    for name in ("loss.svg", "boundary.svg", "network.svg"):
+        assert ET.parse(tmp_path / name).getroot().tag.endswith("svg")
+
+
+def test_graph_none_draws_nothing_and_a_bad_graph_is_refused(tmp_path):
+    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
+    names = {os.path.basename(p) for p in _written(run, str(tmp_path), "none").files}
+    assert "network.svg" not in names and "graph.svg" not in names
+    with pytest.raises(ValueError, match="unknown graph 'nodes'; choose one of auto, network"):
+        _written(run, str(tmp_path), "nodes")
+
+
+def test_a_skipped_loss_graph_offers_the_network_view(tmp_path):
+    """MLP(2, [64, 64, 1]) per neuron is 4,450 nodes and edges: over viz.MAX_NODES."""
+    run = train(TrainConfig(samples=20, hidden=[64, 64], epochs=1))
+    written = _written(run, str(tmp_path), "neuron")
+    (skipped,) = written.skipped
+    assert skipped.files == ("graph.svg", "backprop.html")
+    assert skipped.fits == ("layer", "network")
+    assert skipped.reason.startswith("the graph at the neuron level has 4,450 nodes and edges")
+    assert not (tmp_path / "graph.svg").exists() and (tmp_path / "network.svg").exists()

@@ -1,12 +1,16 @@
-"""Tests for replay.py: the page's data and its independence, then the page in Chromium."""
+"""Tests for views/replay.py and views/plane.py: the page's data and its independence, its
+pictures of the plane, then the page in Chromium."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 import statistics
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -14,10 +18,13 @@ import pytest
 from conftest import require_module
 from helpers import headless_chromium
 from micrograd_ann import MLP, training
-from micrograd_ann.views import network, replay
+from micrograd_ann.activations import ACTIVATIONS
 from micrograd_ann.datasets import load_digits, train_test_split
-from micrograd_ann.history import History, float_network, forward
+from micrograd_ann.diagnostics import Histogram
+from micrograd_ann.history import History
 from micrograd_ann.training import batch_loss
+from micrograd_ann.views import network, outputs, page, plane, replay
+from micrograd_ann.views.colours import POINT_COLOURS
 from test_history import TEST, hand_built, run
 
 DEMO_BYTES, DIGITS_BYTES = 2_000_000, 5_000_000
@@ -70,7 +77,7 @@ def digits() -> History:
 
 
 def test_page_is_self_contained(demo):
-    page = demo.to_html()
+    page = replay.to_html(demo)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "<link" not in page and "@import" not in page
     assert page.count("<script") == 2  # the JSON and the inline script
@@ -78,7 +85,7 @@ def test_page_is_self_contained(demo):
 
 
 def test_page_holds_every_frames_numbers(demo):
-    data = page_data(demo.to_html())
+    data = page_data(replay.to_html(demo))
     assert [f["epoch"] for f in data["frames"]] == [f.epoch for f in demo.frames]
     for shown, frame in zip(data["frames"], demo.frames):
         assert shown["loss"] == [frame.train_loss, frame.test_loss]
@@ -88,7 +95,7 @@ def test_page_holds_every_frames_numbers(demo):
 
 
 def test_line_styles_are_network_pys_for_each_epoch(demo):
-    data = page_data(demo.to_html())
+    data = page_data(replay.to_html(demo))
     for k in (0, len(demo.frames) - 1):
         svg = network.draw_network(demo.model_at(k)).svg
         drawn = {(int(i), int(j), int(n)): (c, float(w), float(o)) for i, block in
@@ -107,7 +114,7 @@ def test_line_styles_are_network_pys_for_each_epoch(demo):
 def test_text_from_the_user_cannot_end_the_script():
     history = dead_units()
     history.info["note"] = SCRIPT_END
-    page = history.to_html(title=SCRIPT_END)
+    page = replay.to_html(history, title=SCRIPT_END)
     assert page.count("<script") == 2
     assert page_data(page)["info"].endswith(SCRIPT_END)
     assert html.escape(SCRIPT_END) in page.split("<body>")[0]  # the <title>
@@ -115,23 +122,28 @@ def test_text_from_the_user_cannot_end_the_script():
 
 def test_jupyter_shows_the_page_in_a_sandboxed_iframe():
     history = dead_units()
-    shown = history._repr_html_()
+    shown = replay.Replay(history)._repr_html_()
     found = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" [^>]*></iframe>'
                          r'<div class="mg-untrusted"><p>([^<]*)</p></div><script>[^<]*</script>',
                          shown)
     assert found is not None
-    assert html.unescape(found.group(1)) == history.to_html()
+    assert html.unescape(found.group(1)) == replay.to_html(history)
     assert "height: 500px" in shown  # a notebook at 1366x768 shows about 505 px
     assert "training replay" in found.group(2) and "Trust Notebook" in found.group(2)
 
 
-def test_to_html_writes_the_page_and_write_files_both_files(tmp_path):
+def test_to_html_writes_the_page_and_write_history_both_files(tmp_path):
     history = dead_units()
-    page = history.to_html(tmp_path / "page.html")
+    page = replay.to_html(history, tmp_path / "page.html")
     assert (tmp_path / "page.html").read_text(encoding="utf-8") == page
-    written = history.write_files(tmp_path)
+    assert replay.Replay(history).save(tmp_path / "again.html") == str(tmp_path / "again.html")
+    assert (tmp_path / "again.html").read_text(encoding="utf-8") == page
+    written = outputs.write_history(history, str(tmp_path)).files
     assert [Path(p).name for p in written] == ["history.json", "training.html"]
     assert History.load(written[0]).to_dict() == history.to_dict()
+    assert Path(written[1]).read_text(encoding="utf-8") == page
+    with pytest.raises(TypeError, match="to_html takes a History, got MLP"):
+        replay.to_html(MLP(2, [1]))
 
 
 def wide() -> History:
@@ -144,7 +156,7 @@ def wide() -> History:
 
 def test_a_wide_model_draws_each_layers_largest_weights_and_says_so():
     history = wide()
-    page = history.to_html()
+    page = replay.to_html(history)
     data = page_data(page)
     model = history.model_at(len(history.frames) - 1)
     drawn = network.drawn_weights(model, replay.PAGE_LINES)
@@ -168,7 +180,7 @@ def test_a_wide_model_draws_each_layers_largest_weights_and_says_so():
 def test_a_long_run_of_a_large_model_shows_evenly_spaced_epochs(monkeypatch):
     history = run(MLP(2, [3, 1], seed=0), epochs=20, record_every=1)
     monkeypatch.setattr(replay, "PAGE_NUMBERS", 6 * (13 + 3 * 9 + len(TEST)))  # 6 frames
-    data = page_data(history.to_html())
+    data = page_data(replay.to_html(history))
     assert [f["epoch"] for f in data["frames"]] == [0, 4, 8, 12, 16, 20]
     assert data["note"] == ("This page shows 6 of the 21 recorded epochs, to stay small; "
                             "history.json holds them all.")
@@ -177,11 +189,120 @@ def test_a_long_run_of_a_large_model_shows_evenly_spaced_epochs(monkeypatch):
 
 
 def test_digits_page_is_small(digits):
-    page = digits.to_html()
+    page = replay.to_html(digits)
     assert len(page.encode("utf-8")) < DIGITS_BYTES
     data = page_data(page)
     assert data["kind"] == "image" and data["shape"] == [8, 8]
     assert len(data["images"]) == replay.IMAGE_SAMPLES
+
+
+def test_each_histogram_bar_is_coloured_by_its_activations_row():
+    counts = [1] * 20
+    bars = {name: replay._bars(Histogram(*(row.range or (0.0, 4.0)), counts), row)
+            for name, row in ACTIVATIONS.items()}
+    assert bars["relu"] == "o" + "." * 19  # the bar holding relu's 0s: off
+    assert bars["tanh"] == bars["sigmoid"] == "s" + "." * 18 + "s"  # reaching past 0.97
+    assert bars["linear"] == bars["leaky_relu"] == "." * 20
+    assert replay._bars(Histogram(0.0, 0.0, counts), ACTIVATIONS["relu"])[10] == "o"
+
+
+# -------------------------------------------------------------------- pictures
+
+
+def png_pixels(uri: str) -> tuple[int, int, bytes]:
+    """Width, height and RGB bytes of a PNG data: URI, read by the PNG specification."""
+    png = base64.b64decode(uri.split(",", 1)[1])
+    assert uri.startswith("data:image/png;base64,") and png[:8] == b"\x89PNG\r\n\x1a\n"
+    at, chunks = 8, {}
+    while at < len(png):
+        (length,) = struct.unpack(">I", png[at:at + 4])
+        kind, body = png[at + 4:at + 8], png[at + 8:at + 8 + length]
+        assert struct.unpack(">I", png[at + 8 + length:at + 12 + length])[0] == \
+            zlib.crc32(kind + body)
+        chunks[kind] = chunks.get(kind, b"") + body
+        at += 12 + length
+    width, height, depth, kind = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, kind) == (8, 2) and b"IEND" in chunks  # 8-bit RGB
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows = [raw[r * (3 * width + 1):(r + 1) * (3 * width + 1)] for r in range(height)]
+    assert len(raw) == height * (3 * width + 1) and {row[0] for row in rows} == {0}
+    return width, height, b"".join(row[1:] for row in rows)
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def colour_class(pixel, classes: int) -> int:
+    """Which of the first `classes` class colours a pixel is blended from (255 + t (colour -
+    255), t > 0)."""
+    away = [255 - p for p in pixel]
+
+    def alignment(k: int) -> float:
+        towards = [255 - c for c in rgb(POINT_COLOURS[k])]
+        dot = sum(a * b for a, b in zip(away, towards))
+        return dot / (sum(b * b for b in towards) ** 0.5 * (sum(a * a for a in away) ** 0.5 or 1))
+
+    return max(range(classes), key=alignment)
+
+
+def test_the_boundary_picture_holds_the_classes_python_predicts(demo):
+    data = page_data(replay.to_html(demo))
+    assert data["tile"] == 12 and all(f["picture"] for f in data["frames"])  # PLANE_WORK
+    x0, x1, y0, y1 = data["extent"]
+    for k in (0, 4, len(demo.frames) - 1):
+        picture = data["frames"][k]["picture"]
+        width, height, pixels = png_pixels(picture["boundary"])
+        assert width == height == plane.STRIDE * data["tile"]
+        classify = demo.classifier(k)
+        for r in range(height):
+            for c in range(width):
+                x, y = x0 + (c + 0.5) / width * (x1 - x0), y1 - (r + 0.5) / height * (y1 - y0)
+                at = 3 * (r * width + c)
+                assert colour_class(pixels[at:at + 3], 2) == classify([x, y]), (k, r, c)
+        assert picture["train"] == [classify(x) for x, _ in demo.train_set]
+
+
+def test_each_units_square_shows_its_output_over_the_plane():
+    history = run(MLP(2, [3, 2, 1], "tanh", seed=4), epochs=2, record_every=1)
+    data = page_data(replay.to_html(history))
+    tile = data["tile"]
+    x0, x1, y0, y1 = data["extent"]
+    model = history.model_at(2)
+    width, height, pixels = png_pixels(data["frames"][2]["picture"]["tiles"])
+    assert (width, height) == (tile * (2 + 3 + 2 + 1), tile)
+    for r in range(tile):
+        for c in range(tile):
+            x = [x0 + (c + 0.5) / tile * (x1 - x0), y1 - (r + 0.5) / tile * (y1 - y0)]
+            hidden = [v.data for v in model.layers[0].outputs(x)]
+            hidden += [v.data for v in model.layers[1].outputs(hidden)]
+            for n, v in enumerate(hidden):  # tanh: on its range, blue above 0, orange below
+                at = 3 * (r * width + (2 + n) * tile + c)
+                colour = network.POSITIVE if v >= 0 else network.NEGATIVE
+                want = [255 + 0.9 * abs(v) * (k - 255) for k in colour]
+                assert max(abs(p - w) for p, w in zip(pixels[at:at + 3], want)) <= 1
+            at = 3 * (r * width + 7 * tile + c)  # the output's square: the prediction
+            assert colour_class(pixels[at:at + 3], 2) == history.classifier(2)(x)
+
+
+def test_the_pictures_keep_to_their_bounds():
+    def work(plan, params, train):
+        return len(plan.frames) * ((plane.STRIDE * plan.tile) ** 2 + train) * params
+
+    demo = plane.plan(21, 337, 35, 80)
+    assert demo == plane.Plan(12, list(range(21)))
+    assert work(demo, 337, 80) <= plane.PLANE_WORK < work(plane.Plan(13, demo.frames), 337, 80)
+    wide = plane.plan(9, 6801, 163, 6)  # MLP(2, [80, 80, 1]): two frames, the first and last
+    assert wide == plane.Plan(plane.TILE_MIN, [0, 8]) and work(wide, 6801, 6) <= plane.PLANE_WORK
+    assert plane.plan(5, 195_801, 883, 80) == plane.Plan(plane.TILE_MIN, [])  # none fits
+    assert plane.evenly_spaced(21, 1) == [20] and plane.evenly_spaced(3, 5) == [0, 1, 2]
+
+
+def test_a_model_too_large_to_picture_shows_the_points_and_says_so(monkeypatch):
+    monkeypatch.setattr(plane, "PLANE_WORK", 1000)
+    data = page_data(replay.to_html(dead_units()))
+    assert all(f["picture"] is None for f in data["frames"])
+    assert data["pictureNote"].startswith("The model is too large to picture")
 
 
 # ------------------------------------------------------------------- in the browser
@@ -196,7 +317,7 @@ def browser(tmp_path_factory):
 
 
 def open_page(browser, history: History, path: Path) -> None:
-    history.to_html(path)
+    replay.to_html(history, path)
     browser.get(path.as_uri())
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
 
@@ -249,18 +370,53 @@ def test_the_loss_shown_for_each_epoch_is_the_files(browser, demo, tmp_path):
         assert epoch == f"epoch {frame['epoch']} of 100"
 
 
-def test_the_pages_predictions_are_pythons(browser, demo, tmp_path):
+def test_the_page_shows_pythons_boundary(browser, demo, tmp_path):
     open_page(browser, demo, tmp_path / "demo.html")
-    grid = [[-1.5 + 0.37 * i, -1.0 + 0.29 * j] for i in range(12) for j in range(9)]
-    points = [x for x, _ in demo.train_set + demo.test_set] + grid
+    data = page_data(replay.to_html(demo))
+    x0, x1, y0, y1 = data["extent"]
+    cells = plane.STRIDE * data["tile"]
+    points = [x for x, _ in demo.train_set + demo.test_set]
     for k in (0, 4, len(demo.frames) - 1):
-        got = browser.execute_script(
-            "return arguments[1].map((x) => replay.predict(arguments[0], x));", k, points)
-        net = float_network(demo.architecture, demo.frames[k].params)
-        classify = demo.classifier(k)
-        for x, shown in zip(points, got):
-            assert shown["cls"] == classify(x), (k, x)
-            assert shown["out"] == pytest.approx(forward(net, x)[-1], rel=1e-12, abs=1e-15)
+        browser.execute_script("replay.show(arguments[0])", k)
+        width, height, pixels = browser.execute_script(
+            "const c = document.getElementById('rp-boundary');"
+            "const copy = document.createElement('canvas');"  # read once: no readback warning
+            "[copy.width, copy.height] = [c.width, c.height];"
+            "const ctx = copy.getContext('2d', { willReadFrequently: true });"
+            "ctx.drawImage(c, 0, 0);"
+            "return [c.width, c.height, Array.from(ctx.getImageData(0, 0, c.width, c.height)"
+            ".data)];")
+        left, top = 34, 4  # replay.js's PAD_LEFT and top margin
+        plot_w, plot_h = width - left - 4, height - 22 - 4
+        classify, checked = demo.classifier(k), 0
+        centre = lambda r, c: [x0 + (c + 0.5) / cells * (x1 - x0),  # noqa: E731
+                               y1 - (r + 0.5) / cells * (y1 - y0)]
+        classes = [[classify(centre(r, c)) for c in range(cells)] for r in range(cells)]
+        for r in range(1, cells - 1):
+            for c in range(1, cells - 1):
+                around = {classes[r + i][c + j] for i in (-1, 0, 1) for j in (-1, 0, 1)}
+                px = round(left + (c + 0.5) / cells * plot_w - 0.5)
+                py = round(top + (r + 0.5) / cells * plot_h - 0.5)
+                if len(around) > 1 or any(  # a smoothed edge, or a point drawn there
+                        abs(px - (left + (a - x0) / (x1 - x0) * plot_w)) < 8 and
+                        abs(py - (top + (1 - (b - y0) / (y1 - y0)) * plot_h)) < 8
+                        for a, b in points):
+                    continue
+                at = 4 * (py * width + px)
+                assert colour_class(pixels[at:at + 3], 2) == classes[r][c], (k, r, c)
+                checked += 1
+        assert checked > cells * cells / 8
+    tiles = browser.execute_script(
+        "return [...document.querySelectorAll('#rp-network .rp-tile image')]"
+        ".map((i) => i.getAttribute('href'))")
+    assert len(tiles) == 2 + 16 + 16 + 1
+    assert set(tiles) == {data["frames"][-1]["picture"]["tiles"]}
+
+
+def test_the_page_script_computes_no_forward_pass():
+    script = page.asset("replay.js")
+    for word in [*ACTIVATIONS, "Math.exp", "Math.tanh", "softmax", "forward("]:
+        assert word not in script, word
 
 
 def test_dead_units_are_marked_exactly(browser, tmp_path, screenshots):
@@ -331,7 +487,7 @@ def test_switching_epochs_is_fast(browser, request, tmp_path, screenshots, make)
 def test_a_page_drawing_some_lines_restyles_them_for_each_epoch(browser, tmp_path):
     history = wide()
     open_page(browser, history, tmp_path / "wide.html")
-    data = page_data(history.to_html())
+    data = page_data(replay.to_html(history))
     for k in (0, len(history.frames) - 1):
         browser.execute_script("replay.show(arguments[0])", k)
         shown = browser.execute_script(
@@ -359,3 +515,4 @@ def test_a_page_without_a_plane_or_a_test_set_shows_the_rest(browser, tmp_path):
         f"train loss {history.frames[0].train_loss:.4g}\n"
         f"train accuracy {100 * history.frames[0].train_accuracy:.1f} %")
     assert browser.execute_script("return document.getElementById('rp-test-legend')") is None
+

@@ -15,12 +15,13 @@ from conftest import require_module
 from helpers import assert_all_close
 
 from micrograd_ann import MLP, Value, losses
+from micrograd_ann.activations import ACTIVATIONS, LEAKY_SLOPE
 from micrograd_ann.datasets import make_moons
 from micrograd_ann.extras import MissingExtraError
+from micrograd_ann.losses import LOSSES
 from micrograd_ann.optim import SGD, Adam
-from micrograd_ann.torch_bridge import (ACTIVATIONS, LEAKY_SLOPE, LOSSES, OPTIMIZERS, _resolve,
-                                        compare, from_torch, to_torch, torch_loss,
-                                        torch_optimizer)
+from micrograd_ann.torch_bridge import (OPTIMIZERS, _resolve, compare, from_torch, to_torch,
+                                        torch_loss, torch_optimizer)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -147,7 +148,8 @@ UNSUPPORTED = [
     ("gelu", lambda nn: [nn.Linear(2, 2), nn.GELU()], r"module 1 \(GELU\) has no MLP"),
     ("no bias", lambda nn: [nn.Linear(2, 2, bias=False)], r"module 0 \(Linear\) has no bias"),
     ("leaky slope", lambda nn: [nn.Linear(2, 2), nn.LeakyReLU(0.2)],
-     r"module 1 \(LeakyReLU\) has slope 0.2; nn's leaky_relu has slope 0.01"),
+     r"module 1 \(LeakyReLU\) has negative_slope 0.2; nn's leaky_relu has negative_slope "
+     r"0.01"),
     ("sizes", lambda nn: [nn.Linear(2, 3), nn.ReLU(), nn.Linear(4, 1)],
      r"module 2 \(Linear\) takes 4 inputs but the layer before gives 3"),
     ("activation first", lambda nn: [nn.ReLU(), nn.Linear(2, 1)],
@@ -249,7 +251,7 @@ def test_report_table_lists_every_parameter_and_marks_the_worst(torch):
 def test_compare_refuses_a_loss_without_counterpart_and_a_mismatched_model(torch):
     model = MLP(2, [3, 1], seed=0)
     with pytest.raises(ValueError, match="'softmax' has no torch counterpart here; use one "
-                                         "of losses.mse"):
+                                         "of losses.hinge, losses.binary_cross_entropy"):
         compare(model, losses.softmax, MOONS)
     with pytest.raises(TypeError, match="loss_fn must be a function, got str"):
         compare(model, "mse", MOONS)
@@ -333,12 +335,12 @@ def test_optimizer_table_lists_every_constructor_option():
 
 
 def test_table_paths_name_real_functions(torch):
-    for entry in LOSSES.values():
-        assert callable(_resolve(entry.path)), entry.path
+    for row in LOSSES.values():
+        assert callable(_resolve(row.torch)), row.torch
     for path, _ in OPTIMIZERS.values():
         assert issubclass(_resolve(path), torch.optim.Optimizer), path
-    for cls in ACTIVATIONS.values():
-        assert issubclass(getattr(torch.nn, cls), torch.nn.Module), cls
+    for row in ACTIVATIONS.values():
+        assert row.torch is None or issubclass(getattr(torch.nn, row.torch), torch.nn.Module)
 
 
 def _readme_rows() -> dict[str, tuple[str, str]]:
@@ -350,10 +352,11 @@ def _readme_rows() -> dict[str, tuple[str, str]]:
 
 def test_readme_table_mirrors_the_code_tables():
     rows = _readme_rows()
-    want = {f"losses.{fn.__name__}": entry.path.replace("micrograd_ann.", "")
-            for fn, entry in LOSSES.items()}
+    want = {f"losses.{row.function.__name__}": row.torch.replace("micrograd_ann.", "")
+            for row in LOSSES.values()}
     want.update({f"optim.{cls.__name__}": path for cls, (path, _) in OPTIMIZERS.items()})
-    want.update({f'"{name}"': f"torch.nn.{cls}" for name, cls in ACTIVATIONS.items()})
+    want.update({f'"{name}"': f"torch.nn.{row.torch}" for name, row in ACTIVATIONS.items()
+                 if row.torch})
     assert {first: second for first, (second, _) in rows.items()} == want
     for cls, (_, options) in OPTIMIZERS.items():
         assert rows[f"optim.{cls.__name__}"][1] == f"`{', '.join(options)}`"

@@ -1,22 +1,18 @@
-"""training: presets, batch losses against closed forms, the loop, progress and files."""
+"""training: presets, batch losses against closed forms, the loop and progress."""
 
 from __future__ import annotations
 
 import io
 import math
-import os
 import tracemalloc
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from micrograd_ann import MLP, Value, formatting, training
-from micrograd_ann.views import outputs
 from micrograd_ann.engine import topological_order
 from micrograd_ann.training import (
     MAX_PARAMETERS, MAX_SAMPLES, MAX_STEP_SIZE, PRESETS, DivergedError, Progress,
     TrainConfig, UnusedSettingError, batch_loss, predict, resolve, train,
-    write_outputs,
 )
 
 
@@ -145,46 +141,6 @@ def test_cross_entropy_scores_are_numbered():
     run = train(TrainConfig(dataset="spiral", samples=30, hidden=[3], epochs=1))
     labels = {node.label for node in topological_order(run.sample_loss)}
     assert {"score0", "score1", "score2"} <= labels
-
-
-def _written(run, folder: str, graph: str) -> outputs.Written:
-    """write_outputs' records, one per file as it is done, added up."""
-    total = outputs.Written()
-    for written in write_outputs(run, folder, graph):
-        total.add(written)
-    return total
-
-
-def test_write_outputs_saves_a_reloadable_model_and_svg_plots(tmp_path):
-    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
-    written = _written(run, str(tmp_path), "network")
-    assert {os.path.basename(p) for p in written.files} >= {
-        "params.json", "loss.svg", "boundary.svg", "network.svg"}
-    assert set(os.listdir(tmp_path)) == {os.path.basename(p) for p in written.files}
-    model = MLP.from_file(tmp_path / "params.json")
-    x = run.train_set[0][0]
-    assert model(x).data == run.model(x).data
-    for name in ("loss.svg", "boundary.svg", "network.svg"):
-        assert ET.parse(tmp_path / name).getroot().tag.endswith("svg")
-
-
-def test_graph_none_draws_nothing_and_a_bad_graph_is_refused(tmp_path):
-    run = train(TrainConfig(samples=20, hidden=[3], epochs=1))
-    names = {os.path.basename(p) for p in _written(run, str(tmp_path), "none").files}
-    assert "network.svg" not in names and "graph.svg" not in names
-    with pytest.raises(ValueError, match="unknown graph 'nodes'; choose one of auto, network"):
-        _written(run, str(tmp_path), "nodes")
-
-
-def test_a_skipped_loss_graph_offers_the_network_view(tmp_path):
-    """MLP(2, [64, 64, 1]) per neuron is 4,450 nodes and edges: over viz.MAX_NODES."""
-    run = train(TrainConfig(samples=20, hidden=[64, 64], epochs=1))
-    written = _written(run, str(tmp_path), "neuron")
-    (skipped,) = written.skipped
-    assert skipped.files == ("graph.svg", "backprop.html")
-    assert skipped.fits == ("layer", "network")
-    assert skipped.reason.startswith("the graph at the neuron level has 4,450 nodes and edges")
-    assert not (tmp_path / "graph.svg").exists() and (tmp_path / "network.svg").exists()
 
 
 # ------------------------------------------------------------------ limits

@@ -14,10 +14,13 @@ from typing import NamedTuple, Sequence
 
 from .. import formatting, markup
 from . import page
+from .colours import NEGATIVE, POSITIVE, ZERO
 from ..checks import check_int, is_number
-from ..engine import OPS, Value, topological_order
+from ..activations import ACTIVATIONS
+from ..engine import Value
 from ..files import write_atomic
 from ..nn import MLP
+from ..passes import Pass, forward_passes
 
 # Sizes are CSS px at the natural size. Layers of up to 32 neurons fit in HEIGHT, which a
 # 1366x768 browser window shows whole (its page area is about 1366x625).
@@ -31,8 +34,6 @@ CELL_MAX = 20
 DENSE = 100  # a layer with more weights than this draws its weak ones fainter (_stroke)
 SCALE_AT = 0.9  # lines of the layer's top 10 % of |w| are drawn at full strength
 
-POSITIVE, NEGATIVE = (0x1D, 0x5F, 0xB4), (0xE0, 0x62, 0x0D)  # blue, orange
-ZERO = (0x9C, 0xA3, 0xAF)
 INK, TEXT, MUTED = "#1f2937", "#374151", "#6b7280"  # title and numbers, captions, labels
 OFF_FILL = "#e5e7eb"  # as viz fills a ReLU that is off
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -67,67 +68,7 @@ class NetworkView:
 # ---------------------------------------------------------- reading the graph
 
 
-class _Pass(NamedTuple):
-    """One forward pass found in a graph: the input Values and each layer's outputs."""
-
-    inputs: list[Value]
-    layers: list[list[Value]]
-
-
-def forward_passes(model: MLP, roots: Sequence[Value]) -> list[_Pass]:
-    """Every complete forward pass of `model` in the graph of `roots`, in creation order.
-
-    A neuron's nodes carry its name (`module`); its output is the one of them that no
-    other of them uses, and its inputs are the operands of those nodes that are neither
-    tagged nor parameters, in creation order (x0..x(n-1) for a fused dot node and for
-    micrograd's chain of products alike).
-    """
-    nodes = {node: None for root in roots for node in topological_order(root)}
-    neurons = {n.name: n for layer in model.layers for n in layer.neurons}
-    params = set(model.parameters())
-    tagged = [v for v in sorted(nodes, key=_by_id) if v.module in neurons]
-    used_inside = {p for v in tagged for p in v.parents if p.module == v.module}
-    # For each neuron, {ids of its inputs: (inputs, output)}: one entry per application.
-    applied: dict[str, dict[tuple[int, ...], tuple[list[Value], Value]]] = {}
-    for out in (v for v in tagged if v not in used_inside):
-        inputs = [p for v in _own_nodes(out) for p in v.parents
-                  if p.module != out.module and p not in params]
-        if len(inputs) == neurons[out.module].nin:
-            applied.setdefault(out.module, {}).setdefault(_key(inputs), (inputs, out))
-    passes = []
-    for inputs, _ in applied.get(model.layers[0].neurons[0].name, {}).values():
-        layers, key = [], _key(inputs)
-        for layer in model.layers:
-            found = [applied.get(n.name, {}).get(key) for n in layer.neurons]
-            if None in found:
-                break
-            layers.append([out for _, out in found])
-            key = _key(layers[-1])
-        else:
-            passes.append(_Pass(inputs, layers))
-    return passes
-
-
-def _by_id(v: Value) -> int:
-    return v.id
-
-
-def _key(values: Sequence[Value]) -> tuple[int, ...]:
-    return tuple(v.id for v in values)
-
-
-def _own_nodes(out: Value) -> list[Value]:
-    """`out` and the nodes with its module tag that it was made from, in creation order."""
-    own, todo = {out}, [out]
-    while todo:
-        for p in todo.pop().parents:
-            if p.module == out.module and p not in own:
-                own.add(p)
-                todo.append(p)
-    return sorted(own, key=_by_id)
-
-
-def _choose(passes: list[_Pass], x: Sequence[float | Value] | None) -> _Pass:
+def _choose(passes: list[Pass], x: Sequence[float | Value] | None) -> Pass:
     """The pass whose inputs have the values of x, or the only one."""
     if not passes:
         raise ValueError("the loss's graph holds no complete forward pass of this model "
@@ -302,7 +243,7 @@ class _Column(NamedTuple):
 class _Drawing:
     """The columns laid out, and the SVG written from them."""
 
-    def __init__(self, model: MLP, found: _Pass | None, loss: Value | None,
+    def __init__(self, model: MLP, found: Pass | None, loss: Value | None,
                  precision: int, shape: tuple[int, int] | None, drawn: list[list[int]]):
         self.model, self.found, self.loss, self.shape = model, found, loss, shape
         self.drawn = drawn
@@ -363,7 +304,8 @@ class _Drawing:
         scale = max((abs(v.data) for v in outs if v and math.isfinite(v.data)), default=0.0)
         boxes = []
         for neuron, v in zip(self.model.layers[i].neurons, outs):
-            off = v is not None and v.op is OPS["relu"] and v.data == 0.0
+            activation = ACTIVATIONS[neuron.activation]
+            off = v is not None and activation.off is not None and v.data == activation.off
             tip = f"{neuron.name} ({neuron.activation}): "
             tip += f"{self._tip(v)}, " if v else ""
             tip += f"bias {neuron.b.data:.6g}"
@@ -373,7 +315,8 @@ class _Drawing:
                 parts = self._parts(v, "data")
             if off:
                 parts.insert(2, ("off", "note"))
-                tip += " -- a ReLU off for this x: output 0, so no gradient passes back"
+                tip += (f" -- a {activation.title} off for this x: output "
+                        f"{activation.off:g}, so no gradient passes back")
             fill = OFF_FILL if off else _tint(v.data, scale, 0.45) if v else "#ffffff"
             boxes.append(_Box(neuron.name, parts, tip, fill, off))
         return boxes

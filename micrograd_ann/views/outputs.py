@@ -1,4 +1,5 @@
-"""Output files: graphs, backprop players, the network view, plots and parameters.
+"""Output files: graphs, backprop players, the network view, plots, parameters, a run's
+history and its replay page, and all of a training run's files (write_run, for the CLI).
 
 Every file is written with files.write_atomic, so a reader sees the old file or the new
 one, never a torn one, and an interrupted run leaves no half-written file. What happened
@@ -11,22 +12,35 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 import os
 import re
 import tempfile
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 from .. import checkpoint, files
-from . import graph, network, player, plots
+from . import graph, network, player, plots, replay
 from ..engine import Value, topological_order
+from ..history import History
 from ..trace import preserved_grads
 from ..nn import MLP
+from ..training import Run, predict
 
 DOT_TIMEOUT = 60  # seconds: a drawing within graph.MAX_NODES that takes longer is given up
 SCREEN = 1366  # CSS px: the width a static drawing should fit (a laptop's screen)
 # A player page does work for every Value of its graph, drawn or boxed: 20,000 take a few
 # seconds, the 200,000 of MLP(2, [440, 440, 1])'s loss 40 s. Bigger graphs get no page.
 PLAYER_VALUES = 20_000
+# The decision boundary evaluates the model on a grid of up to 60 x 60 points, coarser for
+# big models, so that it costs at most ~BOUNDARY_WORK weight uses (seconds).
+BOUNDARY_WORK = 20_000_000
+
+# What a run's files draw of the hardest sample's backward pass (write_run's `graph`):
+# always the network view (network.svg, no Graphviz needed), and the loss graph (graph.svg)
+# and its backprop player (backprop.html) at a level: "layer", "neuron" or "ops", "auto"
+# (the clearest: a box per layer), or "network" (no graph.svg, the player a layer per
+# step). "none" draws nothing.
+GRAPHS = ("auto", "network", "layer", "neuron", "ops", "none")
 
 # The levels a loss graph is drawn at -- player.VIEWS: "layer", "neuron" (a box per nn
 # Layer or Neuron), "ops" (every Value), "network" (the player steps a layer at a time,
@@ -228,3 +242,38 @@ def _png(written: Written, path: str | None) -> Written:
     if path is not None:
         written.files.append(path)
     return written
+
+
+# ------------------------------------------------------------ a training run
+
+
+def write_history(history: History, folder: str) -> Written:
+    """history.json (History.save) and its replay page training.html (replay.to_html)."""
+    saved = history.save(os.path.join(folder, "history.json"))
+    page = os.path.join(folder, "training.html")
+    replay.to_html(history, page)
+    return Written([saved, page])
+
+
+def write_run(run: Run, folder: str, graph: str = "auto") -> Iterator[Written]:
+    """Write a training run's files into `folder`, yielding each one's record as it is done
+    (a caller listing them shows progress): params.json, the loss curve, for 2-D data the
+    decision boundary, the run's history.json and training.html when it was recorded
+    (train(history=True)), then what `graph` (one of GRAPHS) asks for: network.svg, the
+    hardest sample's network view, then graph.svg and its player backprop.html."""
+    if graph not in GRAPHS:
+        raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
+    yield write_params(run.model, folder)
+    yield write_loss_curve(run.losses, folder)
+    if run.model.nin == 2:
+        samples = run.train_set + run.test_set
+        side = math.isqrt(BOUNDARY_WORK // len(run.model.parameters()))
+        yield write_boundary(lambda a, b: predict(run.model([a, b])),
+                             [x for x, _ in samples], [y for _, y in samples], folder,
+                             resolution=max(10, min(60, side)), held_out=len(run.test_set))
+    if run.history is not None:
+        yield write_history(run.history, folder)
+    if graph == "none":
+        return
+    yield write_network(run.model, folder, x=run.train_set[run.worst][0], loss=run.sample_loss)
+    yield write_graph(run.sample_loss, folder, "graph", level=graph, page="backprop.html")

@@ -1,11 +1,14 @@
 """What every page and notebook output shares: its assets, data safe inside <script>, an
-iframe for Jupyter (with a note for an untrusted notebook) and pictures as <img>."""
+iframe for Jupyter (with a note for an untrusted notebook), pictures as <img> and images
+as PNG data."""
 
 from __future__ import annotations
 
 import base64
 import html
 import json
+import struct
+import zlib
 from importlib import resources
 
 JUPYTER_HEIGHT = 500  # px: a notebook at 1366x768 shows about 505 px of one output
@@ -50,3 +53,22 @@ def svg_image(svg: str) -> str:
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     return (f'<img src="data:image/svg+xml;base64,{data}" alt="the drawing" '
             'style="max-width: 100%">')
+
+
+def png_uri(width: int, height: int, rgb: bytes) -> str:
+    """A data: URI of a PNG image `width` x `height` px: `rgb` holds its rows, top first,
+    3 bytes (red, green, blue) per pixel. A page shows it as an image or draws it."""
+    if len(rgb) != 3 * width * height:
+        raise ValueError(f"{width}x{height} RGB pixels take {3 * width * height:,} bytes, "
+                         f"got {len(rgb):,}")
+    stride = 3 * width
+    rows = b"".join(b"\x00" + rgb[at:at + stride] for at in range(0, len(rgb), stride))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9))
+           + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -12,12 +12,7 @@ from xml.sax.saxutils import escape
 
 from ..extras import MissingExtraError, require
 from ..files import atomic_writer
-
-# Strong colours for points and lines, light ones for the regions behind them.
-POINT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-REGION_COLOURS = ("#c6dbef", "#fcbba1", "#c7e9c0", "#dadaeb", "#fdd0a2",
-                  "#e0cfc9", "#f7d3ea", "#e0e0e0", "#eeeeb0", "#c2eef2")
+from .colours import POINT_COLOURS, REGION_COLOURS
 
 WIDTH, HEIGHT = 480, 360
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 36, 44  # margins around the plotting area

@@ -1,6 +1,6 @@
-// Training replay: shows one recorded epoch of a History at a time. Every number comes from
-// replay.py's JSON; the only thing computed here is the network's output over the input
-// plane (boundary and neuron squares), from the stored weights, as model(x) computes it.
+// Training replay: shows one recorded epoch of a History at a time. Every number and picture
+// comes from replay.py's JSON (the plane's pictures are PNG images plane.py computed with the
+// recorder's own forward pass): this script draws them and computes no forward pass.
 // User text only ever goes through textContent.
 "use strict";
 (function () {
@@ -45,87 +45,19 @@
     return ticks;
   }
 
-  function rgb(hex) {
-    const n = parseInt(hex.slice(1), 16);
-    return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-  }
-  // White blended toward colour by t in [0, 1].
+  // White blended toward colour ([r, g, b]) by t in [0, 1].
   const mix = (colour, t) => colour.map((c) => Math.round(255 + t * (c - 255)));
-  const POSITIVE = rgb(data.colours.positive);
-  const NEGATIVE = rgb(data.colours.negative);
-  const CLASS = data.colours.points.map(rgb);
+  const POINTS = data.colours.points;
 
-  // --------------------------------------------------- the network, in floats
-
-  const ACTIVATIONS = {
-    relu: (a) => (a <= 0 ? 0 : a),
-    leaky_relu: (a) => (a <= 0 ? data.leakySlope * a : a),
-    tanh: Math.tanh,
-    sigmoid: (a) => {
-      if (a >= 0) return 1 / (1 + Math.exp(-a));
-      const e = Math.exp(a);
-      return e / (1 + e);
-    },
-    linear: null,
-  };
-
-  // The parameters (parameters() order: each neuron's w.0 .. w.(n-1), then b) as arrays.
-  function compile(params) {
-    const net = [];
-    let at = 0;
-    let nin = data.nin;
-    for (let i = 0; i < nLayers; i++) {
-      const n = data.sizes[i];
-      const W = new Float64Array(n * nin);
-      const B = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        for (let k = 0; k < nin; k++) W[j * nin + k] = params[at + k];
-        B[j] = params[at + nin];
-        at += nin + 1;
-      }
-      net.push({ W, B, nin, n, act: ACTIVATIONS[data.activations[i]],
-        out: new Float64Array(n) });
-      nin = n;
-    }
-    return net;
-  }
-
-  // The output for input x, summed in the order model(x) sums: w0*x0 + w1*x1 + ..., then b.
-  // Each layer writes into its own buffer (net[i].out), overwritten by the next call.
-  function forward(net, x) {
-    let input = x;
-    for (const layer of net) {
-      const { W, B, nin, n, act, out } = layer;
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        const row = j * nin;
-        for (let k = 0; k < nin; k++) s += W[row + k] * input[k];
-        s += B[j];
-        out[j] = act ? act(s) : s;
-      }
-      input = out;
-    }
-    return input;
-  }
-
-  // training.predict's rule: the sign of one output, else the first largest.
-  function predictClass(out) {
-    if (out.length === 1) return out[0] > 0 ? 1 : 0;
-    let best = 0;
-    for (let k = 1; k < out.length; k++) if (out[k] > out[best]) best = k;
+  // The frame whose pictures of the plane frame k shows: itself, or the nearest pictured
+  // (-1: a model too large to picture shows none).
+  const pictureOf = frames.map((_, k) => {
+    let best = -1;
+    frames.forEach((f, p) => {
+      if (f.picture && (best < 0 || Math.abs(p - k) < Math.abs(best - k))) best = p;
+    });
     return best;
-  }
-
-  // How sure the prediction is, 0 (a coin toss) to 1: from sigmoid(out), or the softmax.
-  function confidence(out) {
-    if (out.length === 1) return Math.abs(Math.tanh(out[0] / 2));
-    let top = -Infinity;
-    for (const v of out) top = Math.max(top, v);
-    let total = 0;
-    for (const v of out) total += Math.exp(v - top);
-    const c = out.length;
-    return (1 / total - 1 / c) / (1 - 1 / c); // 1 / total is the top class's softmax
-  }
+  });
 
   // ------------------------------------------------------------ small SVG kit
 
@@ -239,37 +171,30 @@
   const plotW = canvas.width - PAD_LEFT - 4, plotH = canvas.height - PAD_BOTTOM - 4;
   const toPx = (x) => PAD_LEFT + ((x - X0) / (X1 - X0)) * plotW;
   const toPy = (y) => 4 + (1 - (y - Y0) / (Y1 - Y0)) * plotH;
-  const cells = document.createElement("canvas");
-  cells.width = cells.height = CELLS;
+  // Each pictured frame's boundary as an image, decoded while the page loads.
+  const boundaries = frames.map((f) => {
+    if (!f.picture) return null;
+    const image = new Image();
+    image.src = f.picture.boundary;
+    return image;
+  });
 
-  // Paint pixel n of `pixels` with `colour` blended from white by t.
-  function paint(pixels, n, colour, t) {
-    pixels[4 * n] = 255 + t * (colour[0] - 255);
-    pixels[4 * n + 1] = 255 + t * (colour[1] - 255);
-    pixels[4 * n + 2] = 255 + t * (colour[2] - 255);
-    pixels[4 * n + 3] = 255;
-  }
-
-  // A prediction's colour: its class's, deeper the surer the network is.
-  function paintPrediction(pixels, n, out) {
-    paint(pixels, n, CLASS[predictClass(out) % CLASS.length], 0.1 + 0.45 * confidence(out));
-  }
-
-  function drawBoundary(net, frame) {
-    const image = cells.getContext("2d").createImageData(CELLS, CELLS);
-    const point = new Float64Array(2);
-    for (let r = 0; r < CELLS; r++) {
-      point[1] = Y1 - ((r + 0.5) / CELLS) * (Y1 - Y0);
-      for (let c = 0; c < CELLS; c++) {
-        point[0] = X0 + ((c + 0.5) / CELLS) * (X1 - X0);
-        paintPrediction(image.data, r * CELLS + c, forward(net, point));
-      }
-    }
-    cells.getContext("2d").putImageData(image, 0, 0);
+  function drawBoundary(k) {
+    const frame = frames[k];
+    const pictured = pictureOf[k] < 0 ? null : frames[pictureOf[k]];
+    const image = pictured && boundaries[pictureOf[k]];
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(cells, PAD_LEFT, 4, plotW, plotH);
+    if (!image) {
+      ctx.fillStyle = "#f9fafb";
+      ctx.fillRect(PAD_LEFT, 4, plotW, plotH);
+    } else if (image.complete) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(image, PAD_LEFT, 4, plotW, plotH);
+    } else { // drawn again once it has loaded, if still on show
+      image.addEventListener("load", () => { if (current === k) drawBoundary(k); },
+        { once: true });
+    }
     ctx.strokeStyle = "#9ca3af";
     ctx.strokeRect(PAD_LEFT + 0.5, 4.5, plotW, plotH);
     ctx.fillStyle = "#4b5563";
@@ -288,16 +213,17 @@
     ctx.textAlign = "right";
     ctx.fillText("x1 \u2192", 0, 0);
     ctx.restore();
-    // Train points are crossed by this page's prediction, so crosses and colours agree;
-    // the test predictions are Python's (the same, as the tests check).
-    const trained = data.train.map((x) => predictClass(forward(net, Float64Array.from(x))));
-    drawPoints(ctx, data.train, data.trainClasses, trained, false);
+    // Train points are crossed by the pictured model's predictions, so crosses and colours
+    // agree; test points by this epoch's.
+    drawPoints(ctx, data.train, data.trainClasses, pictured && pictured.picture.train, false);
     drawPoints(ctx, data.test, data.testClasses, frame.testPredictions, true);
+    byId("rp-plane-epoch").textContent = !pictured || pictured === frame ? ""
+      : `The plane as of epoch ${pictured.epoch}, the nearest pictured.`;
   }
 
   function drawPoints(ctx, points, classes, predicted, test) {
     points.forEach(([x, y], i) => {
-      const colour = data.colours.points[classes[i] % CLASS.length];
+      const colour = data.colours.points[classes[i] % POINTS.length];
       const cx = toPx(x), cy = toPy(y);
       ctx.beginPath();
       ctx.arc(cx, cy, test ? 4.2 : 3.6, 0, 2 * Math.PI);
@@ -306,7 +232,7 @@
       ctx.lineWidth = test ? 2.4 : 0.8;
       ctx.strokeStyle = test ? colour : "#111827";
       ctx.stroke();
-      if (predicted[i] !== classes[i]) { // a cross on what this epoch gets wrong
+      if (predicted && predicted[i] !== classes[i]) { // a cross on what this epoch gets wrong
         ctx.beginPath();
         ctx.moveTo(cx - 5, cy - 5);
         ctx.lineTo(cx + 5, cy + 5);
@@ -324,7 +250,7 @@
     for (let c = 0; c < data.classes; c++) {
       const dot = document.createElement("span");
       dot.className = "rp-dot";
-      dot.style.background = data.colours.points[c % CLASS.length];
+      dot.style.background = data.colours.points[c % POINTS.length];
       box.append(dot, `class ${c}`);
     }
     box.append(document.createElement("br"));
@@ -337,6 +263,7 @@
     box.append(train, "train", test, "test (held out)", "  \u00d7 wrong at this epoch");
     box.append(document.createElement("br"),
       "background: the class predicted there, deeper where the network is surer");
+    if (data.pictureNote) box.append(document.createElement("br"), data.pictureNote);
   }
 
   // ------------------------------------------------------------- the network
@@ -361,103 +288,51 @@
     if (text.textContent.startsWith("box:")) text.remove(); // the page's legend says it
   }
 
-  // The squares: each unit's output over the input plane, left of its box (2-D data). All
-  // squares are painted side by side on one sheet; each square shows its part of it.
-  const TILE_CELLS = 24;
+  // The squares: each unit's output over the input plane, left of its box (2-D data). One
+  // picture per frame holds every square side by side (the inputs, then each layer's units
+  // in order); each square shows its part of it.
   const tiles = [];
-  const sheet = document.createElement("canvas");
-  if (plane) {
+  if (plane && frames.some((f) => f.picture)) {
+    const T = data.tile;
+    const count = data.nin + data.sizes.reduce((a, b) => a + b, 0);
+    const first = [0];
+    data.sizes.forEach((n, i) => first.push(first[i] + n)); // each layer's first unit
     // From the boxes' attributes: in a notebook this can run in a frame of 0 x 0, where
     // every measured box is empty.
     const top = (group) => Number(group.querySelector("rect").getAttribute("y"));
     const pitch = (column) => (column.length > 1 ? Math.abs(top(column[1]) - top(column[0])) : 40);
-    const place = (group, kind, i, j, size) => {
+    const place = (group, slot, size) => {
       const rect = group.querySelector("rect");
       const x = Number(rect.getAttribute("x")) - size - 3;
       const y = Number(rect.getAttribute("y")) + Number(rect.getAttribute("height")) / 2 - size / 2;
-      const n = tiles.length;
       const view = el("svg", { x, y, width: size, height: size, class: "rp-tile",
-        viewBox: `${n * TILE_CELLS} 0 ${TILE_CELLS} ${TILE_CELLS}`,
-        preserveAspectRatio: "none" }, networkSvg);
-      const image = el("image", { x: 0, y: 0, height: TILE_CELLS }, view);
+        viewBox: `${slot * T} 0 ${T} ${T}`, preserveAspectRatio: "none" }, networkSvg);
+      tiles.push(el("image", { x: 0, y: 0, width: T * count, height: T }, view));
       el("rect", { x, y, width: size, height: size, fill: "none", stroke: "#9ca3af",
         "stroke-width": 0.6 }, networkSvg);
-      tiles.push({ image, kind, i, j });
       return x;
     };
-    const columns = [[...networkSvg.querySelectorAll("g.mg-input")]];
-    for (let i = 0; i < nLayers; i++) {
-      columns.push(boxes.filter((b) => b.layer === i).map((b) => b.box));
-    }
+    const inputs = [...networkSvg.querySelectorAll("g.mg-input")];
     let leftmost = 0;
-    columns.forEach((column, c) => {
-      const size = Math.max(12, Math.min(30, pitch(column) - 4));
-      column.forEach((group, j) => {
-        leftmost = Math.min(leftmost, place(group, c === 0 ? "input" : "unit", c - 1, j, size));
-      });
-    });
-    for (const tile of tiles) tile.image.setAttribute("width", TILE_CELLS * tiles.length);
-    sheet.width = TILE_CELLS * tiles.length;
-    sheet.height = TILE_CELLS;
+    const inputSize = Math.max(12, Math.min(30, pitch(inputs) - 4));
+    inputs.forEach((group, j) => { leftmost = Math.min(leftmost, place(group, j, inputSize)); });
+    for (let i = 0; i < nLayers; i++) {
+      const column = boxes.filter((b) => b.layer === i);
+      const size = Math.max(12, Math.min(30, pitch(column.map((b) => b.box)) - 4));
+      for (const b of column) {
+        leftmost = Math.min(leftmost, place(b.box, data.nin + first[i] + b.neuron, size));
+      }
+    }
     const [vx, vy, vw, vh] = networkSvg.getAttribute("viewBox").split(" ").map(Number);
     const grow = Math.max(0, vx - leftmost + 4);
     networkSvg.setAttribute("viewBox", `${vx - grow} ${vy} ${vw + grow} ${vh}`);
     networkSvg.setAttribute("width", vw + grow);
   }
 
-  // Every unit's outputs on a TILE_CELLS x TILE_CELLS grid, painted into the sheet.
-  function drawTiles(net) {
-    const cellsPerTile = TILE_CELLS * TILE_CELLS;
-    const values = tiles.map(() => new Float64Array(cellsPerTile));
-    const outputs = new Array(cellsPerTile);
-    const point = new Float64Array(2);
-    const last = net.length - 1;
-    for (let n = 0; n < cellsPerTile; n++) {
-      point[0] = X0 + ((n % TILE_CELLS + 0.5) / TILE_CELLS) * (X1 - X0);
-      point[1] = Y1 - ((Math.floor(n / TILE_CELLS) + 0.5) / TILE_CELLS) * (Y1 - Y0);
-      forward(net, point);
-      outputs[n] = Float64Array.from(net[last].out);
-      tiles.forEach((tile, t) => {
-        values[t][n] = tile.kind === "input" ? point[tile.j] : net[tile.i].out[tile.j];
-      });
-    }
-    const ctx = sheet.getContext("2d");
-    const image = ctx.createImageData(sheet.width, TILE_CELLS);
-    const several = data.sizes[last] > 1;
-    tiles.forEach((tile, t) => {
-      // tanh and sigmoid on their fixed ranges (a unit that hardly varies looks flat); the
-      // unbounded rest each on its own scale.
-      const activation = tile.kind === "unit" ? data.activations[tile.i] : "";
-      const centred = activation === "sigmoid" ? values[t].map((v) => 2 * v - 1) : values[t];
-      let scale = activation === "sigmoid" || activation === "tanh" ? 1 : 0;
-      if (!scale) for (const v of centred) scale = Math.max(scale, Math.abs(v));
-      for (let n = 0; n < cellsPerTile; n++) {
-        const pixel = Math.floor(n / TILE_CELLS) * sheet.width + t * TILE_CELLS + n % TILE_CELLS;
-        if (tile.kind === "unit" && tile.i === last && !several) {
-          paintPrediction(image.data, pixel, outputs[n]); // the boundary in miniature
-        } else if (tile.kind === "unit" && tile.i === last) {
-          const share = softmax(outputs[n], tile.j);
-          paint(image.data, pixel, CLASS[tile.j % CLASS.length], 0.85 * share);
-        } else if (scale > 0) {
-          const v = centred[n];
-          paint(image.data, pixel, v >= 0 ? POSITIVE : NEGATIVE, 0.9 * Math.abs(v) / scale);
-        } else {
-          paint(image.data, pixel, [220, 222, 226], 0.3);
-        }
-      }
-    });
-    ctx.putImageData(image, 0, 0);
-    const url = sheet.toDataURL();
-    for (const tile of tiles) tile.image.setAttribute("href", url);
-  }
-
-  // The softmax of `out` at class j.
-  function softmax(out, j) {
-    let top = -Infinity;
-    for (const v of out) top = Math.max(top, v);
-    let total = 0;
-    for (const v of out) total += Math.exp(v - top);
-    return Math.exp(out[j] - top) / total;
+  function drawTiles(k) {
+    if (!tiles.length) return;
+    const url = frames[pictureOf[k]].picture.tiles;
+    for (const image of tiles) image.setAttribute("href", url);
   }
 
   function showNetwork(frame) {
@@ -493,7 +368,8 @@
       const dead = isDead(frame, box.layer, box.neuron);
       box.title.textContent = `${box.box.dataset.name} (${data.activations[box.layer]}): ` +
         `bias ${g(weight(frame, box.layer, box.neuron, -1), 6)}` +
-        (dead ? " -- a dead ReLU this epoch: 0 for every training sample" : "");
+        (dead ? ` -- a dead ${data.layers[box.layer].title} this epoch: ` +
+          `${data.layers[box.layer].off} for every training sample` : "");
     }
   });
 
@@ -514,14 +390,9 @@
 
   function networkLegend() {
     const box = byId("rp-network-legend");
-    box.textContent = "box: a neuron and its bias b; grey dashed: a dead ReLU this epoch " +
-      "(0 for every training sample, so no gradient flows through it).";
-    if (plane) {
-      box.append(document.createElement("br"), "square: the unit's output over the input " +
-        "plane of the plot above: blue > 0, orange < 0, white 0 (sigmoid: blue 1, white " +
-        "0.5, orange 0; relu and linear units each on their own scale). The output's square " +
-        "is the prediction itself.");
-    }
+    box.textContent = "box: a neuron and its bias b; grey dashed: a dead unit this epoch " +
+      "(off for every training sample, so no gradient flows through it).";
+    if (tiles.length) box.append(document.createElement("br"), data.squaresLegend);
   }
 
   // -------------------------------------------------------------- diagnostics
@@ -553,8 +424,7 @@
   function histogram(hist, opts) {
     const svg = el("svg", { width: 190, height: 58, class: "rp-hist" });
     const counts = hist.counts;
-    const skip = opts.zeroBin ? 1 : 0; // relu's zeros would flatten every other bar
-    const tallest = Math.max(1, ...counts.slice(skip));
+    const tallest = Math.max(1, ...counts.filter((_, b) => !(opts.clipped || []).includes(b)));
     const barW = 180 / counts.length;
     counts.forEach((n, b) => {
       const h = Math.min(1, n / tallest) * 40;
@@ -572,6 +442,8 @@
     }
     return svg;
   }
+
+  const BAR_COLOURS = { o: "#9ca3af", s: "#d97706", ".": "#60a5fa" };
 
   // Which column of the layer table each kind of warning is about.
   const WARNED_COLUMN = { dead: 3, saturated: 3, vanishing: 4, "large steps": 5,
@@ -597,6 +469,7 @@
     frame.layers.forEach((stats, i) => {
       const name = `layers.${i}`;
       const activation = data.activations[i];
+      const info = data.layers[i];
       const row = table.insertRow();
       row.dataset.layer = String(i);
       const first = row.insertCell();
@@ -604,15 +477,12 @@
       first.querySelector("b").textContent = name;
       first.querySelector("b").style.color = LAYER_COLOURS[i % LAYER_COLOURS.length];
       first.querySelector("span").textContent = `${data.sizes[i]} ${activation}`;
+      // Python says what each bar is: "o" off (grey, left out of the scale), "s" saturated.
+      const offBars = [...stats.bars].flatMap((kind, b) => (kind === "o" ? [b] : []));
       row.insertCell().appendChild(histogram(stats.activations, {
-        zeroBin: activation === "relu",
-        note: activation === "relu" ? "grey: the 0s (off), clipped" : "",
-        colour: (v, b) => {
-          if (activation === "relu" && b === 0) return "#9ca3af";
-          const tail = activation === "sigmoid" ? Math.abs(2 * v - 1) : Math.abs(v);
-          const saturating = activation === "tanh" || activation === "sigmoid";
-          return saturating && tail > data.saturation ? "#d97706" : "#60a5fa";
-        },
+        clipped: offBars,
+        note: info.histogramNote,
+        colour: (v, b) => BAR_COLOURS[stats.bars[b]],
       }));
       row.insertCell().appendChild(histogram(stats.gradients, {
         colour: () => "#a78bfa", note: "",
@@ -629,7 +499,7 @@
       if (stats.dead !== null) {
         line(`dead: ${stats.dead.length} of ${data.sizes[i]}`, "rp-dead-count");
         if (stats.dead.length) line(`neurons ${stats.dead.join(", ")}`, "rp-sub rp-dead-units");
-        line(`off (0) for ${percent(stats.flat)} of outputs`, "rp-sub");
+        line(`off (${info.off}) for ${percent(stats.flat)} of outputs`, "rp-sub");
       } else if (stats.flat !== null) {
         line(`saturated: ${percent(stats.flat)}`, "rp-saturated");
       } else {
@@ -734,7 +604,6 @@
     k = Math.max(0, Math.min(frames.length - 1, k));
     current = k;
     const frame = frames[k];
-    const net = compile(frame.params);
     slider.value = String(k);
     byId("rp-epoch").textContent = `epoch ${frame.epoch} of ${frames[frames.length - 1].epoch}`;
     showReadout(frame);
@@ -743,8 +612,8 @@
     markNorm(k);
     markRatio(k);
     if (plane) {
-      drawBoundary(net, frame);
-      drawTiles(net);
+      drawBoundary(k);
+      drawTiles(k);
     } else if (data.kind === "image") {
       showDigits(frame);
       showConfusion(frame);
@@ -801,14 +670,10 @@
     event.preventDefault();
   });
 
-  // For tests and the curious: the page's own forward pass and the epoch on show.
+  // For tests and the curious: show an epoch, and which is on show.
   const api = {
     show,
     get frame() { return current; },
-    predict(k, x) {
-      const out = forward(compile(frames[k].params), Float64Array.from(x));
-      return { cls: predictClass(out), out: Array.from(out) };
-    },
     lastMs: 0,
   };
   window.replay = api;
