@@ -23,7 +23,7 @@ from micrograd_ann.optim import SGD, Adam
 from micrograd_ann.torch_bridge import (OPTIMIZERS, _resolve, compare, from_torch, to_torch,
                                         torch_loss, torch_optimizer)
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TORCH_PAGE = Path(__file__).resolve().parents[1] / "docs" / "torch.md"
 
 
 @pytest.fixture(scope="module")
@@ -343,15 +343,15 @@ def test_table_paths_name_real_functions(torch):
         assert row.torch is None or issubclass(getattr(torch.nn, row.torch), torch.nn.Module)
 
 
-def _readme_rows() -> dict[str, tuple[str, str]]:
-    """The "Moving to PyTorch" table: first cell -> (second cell, notes), backticks dropped."""
-    section = README.read_text().split("## Moving to PyTorch", 1)[1].split("\n## ", 1)[0]
+def _docs_rows() -> dict[str, tuple[str, str]]:
+    """docs/torch.md's table: first cell -> (second cell, notes), backticks dropped."""
+    section = TORCH_PAGE.read_text()
     rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|([^|]*)\|", section, re.M)
     return {first: (second, notes.strip()) for first, second, notes in rows}
 
 
-def test_readme_table_mirrors_the_code_tables():
-    rows = _readme_rows()
+def test_the_docs_table_mirrors_the_code_tables():
+    rows = _docs_rows()
     want = {f"losses.{row.function.__name__}": row.torch.replace("micrograd_ann.", "")
             for row in LOSSES.values()}
     want.update({f"optim.{cls.__name__}": path for cls, (path, _) in OPTIMIZERS.items()})
