@@ -20,7 +20,7 @@ import math
 import os
 from typing import Any, Mapping, NamedTuple
 
-from .checks import check_number
+from .checks import check_keys, check_number
 from .files import RefusedFileError, read_limited, write_atomic
 from .limits import MAX_PARAMETERS
 
@@ -225,13 +225,10 @@ def _parameter_count(architecture: dict[str, Any]) -> int | None:
 
 
 def _check_keys(where: str, what: str, obj: object, keys: tuple[str, ...]) -> None:
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{where}: {what} must be a JSON object, got {type(obj).__name__}")
-    missing = [key for key in keys if key not in obj]
-    extra = [key for key in obj if key not in keys]
-    if missing or extra:
-        raise CheckpointError(f"{where}: {what} must have exactly the keys {', '.join(keys)}; "
-                              f"missing: {missing}, unexpected: {extra}")
+    try:
+        check_keys(what, obj, keys)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

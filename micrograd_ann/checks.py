@@ -92,6 +92,26 @@ def check_int(what: str, x: object, minimum: int = 0, maximum: int | None = None
     return int(x)
 
 
+def shown(value: object) -> str:
+    """A value for a one-line message: its repr (so unprintable text comes escaped), cut
+    short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_keys(field: str, obj: object, keys: tuple[str, ...]) -> dict:
+    """`obj` itself if it is a dict with exactly `keys` (a JSON object read from a file):
+    else a TypeError or ValueError naming `field`, what is missing and what is not wanted."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"{field}: expected an object, got {shown(obj)}")
+    missing = [key for key in keys if key not in obj]
+    extra = [key for key in obj if key not in keys]
+    if missing or extra:
+        raise ValueError(f"{field}: missing {shown(missing)}, unexpected {shown(extra)}; "
+                         f"expected exactly {', '.join(keys)}")
+    return obj
+
+
 def check_str(what: str, x: object) -> str:
     """`x` itself if it is a str, else a TypeError naming `what`."""
     if not isinstance(x, str):

@@ -33,10 +33,9 @@ import sys
 from array import array
 from typing import Sequence
 
-from .checks import is_number
+from .checks import check_keys, is_number, shown
 from .files import RefusedFileError, read_limited
 from .limits import BINS, MAX_PARAMETERS, MAX_SAMPLES
-from .markup import printable
 from .activations import ACTIVATIONS, of_layers
 
 FORMAT = "micrograd_ann.history"
@@ -169,13 +168,13 @@ def check(doc: object) -> None:
     """Raise TypeError or ValueError, one line naming the field, unless `doc` is a history
     as save() writes it -- sizes first, so nothing large is looked at before it is known
     to be within the limits."""
-    _keys("the file", doc, _KEYS)
+    check_keys("the file", doc, _KEYS)
     if doc["format"] != FORMAT:
-        raise ValueError(f"format: {_shown(doc['format'])}, not {FORMAT!r}: not a history")
+        raise ValueError(f"format: {shown(doc['format'])}, not {FORMAT!r}: not a history")
     version = doc["version"]
     if type(version) is not int or version != VERSION:
         newer = "newer" if type(version) is int and version > VERSION else "another"
-        raise ValueError(f"version: {_shown(version)}, written by {newer} micrograd_ann; "
+        raise ValueError(f"version: {shown(version)}, written by {newer} micrograd_ann; "
                          f"this one reads version {VERSION}")
     nin, nouts = _architecture(doc["architecture"])
     n_params = parameter_count(nin, nouts)
@@ -201,7 +200,7 @@ def check(doc: object) -> None:
 
 
 def _architecture(arch: object) -> tuple[int, list[int]]:
-    _keys("architecture", arch, _ARCHITECTURE_KEYS)
+    check_keys("architecture", arch, _ARCHITECTURE_KEYS)
     nin = _int("architecture.nin", arch["nin"], 1, MAX_PARAMETERS)
     nouts = _list("architecture.nouts", arch["nouts"])
     if not nouts or len(nouts) > MAX_PARAMETERS:
@@ -211,11 +210,11 @@ def _architecture(arch: object) -> tuple[int, list[int]]:
         _int(f"architecture.nouts[{i}]", n, 1, MAX_PARAMETERS)
     count = parameter_count(nin, nouts)
     if count > MAX_PARAMETERS:
-        raise ValueError(f"architecture: MLP({nin}, {_shown(nouts)}) has {count:,} parameters; "
+        raise ValueError(f"architecture: MLP({nin}, {shown(nouts)}) has {count:,} parameters; "
                          f"a history holds at most {MAX_PARAMETERS:,} (limits.MAX_PARAMETERS)")
     for key in ("activation", "output_activation"):
         if not isinstance(arch[key], str) or arch[key] not in ACTIVATIONS:
-            raise ValueError(f"architecture.{key}: {_shown(arch[key])}, not one of "
+            raise ValueError(f"architecture.{key}: {shown(arch[key])}, not one of "
                              f"{', '.join(ACTIVATIONS)}")
     return nin, nouts
 
@@ -243,7 +242,7 @@ def _json_data(field: str, value: object, depth: int) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"{field}: key {_shown(key)} is not a str")
+                raise TypeError(f"{field}: key {shown(key)} is not a str")
             _json_data(f"{field}[{key!r}]", item, depth + 1)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
@@ -274,11 +273,11 @@ def check_samples(train: object, test: object, nin: int, n_classes: int) -> None
             field = f"{name}[{i}]"
             if not isinstance(sample, (list, tuple)) or len(sample) != 2:
                 raise TypeError(f"{field}: expected a pair [inputs, class], got "
-                                f"{_shown(sample)}")
+                                f"{shown(sample)}")
             x, y = sample
             if not isinstance(x, (list, tuple)) or len(x) != nin:
                 raise ValueError(f"{field}: expected {nin} inputs (the model's nin), got "
-                                 f"{_shown(x)}")
+                                 f"{shown(x)}")
             for j, v in enumerate(x):
                 _number(f"{field} input {j}", v)
             _int(f"{field} class", y, 0, n_classes - 1)
@@ -287,7 +286,7 @@ def check_samples(train: object, test: object, nin: int, n_classes: int) -> None
 def _frame(field: str, frame: object, after: int, n_params: int, n_test: int,
            nouts: list[int], doc: dict) -> int:
     """Check one frame (its epoch later than `after`); its epoch."""
-    _keys(field, frame, _FRAME_KEYS)
+    check_keys(field, frame, _FRAME_KEYS)
     epoch = _int(f"{field}.epoch", frame["epoch"], 0 if after < 0 else after + 1)
     if after < 0 and epoch != 0:
         raise ValueError(f"{field}.epoch: {epoch}; the first frame is epoch 0")
@@ -327,7 +326,7 @@ def _layers(field: str, layers: object, nouts: list[int], arch: dict) -> None:
         raise ValueError(f"{field}: {len(layers)} layers, the architecture has {len(nouts)}")
     for i, (stats, width, activation) in enumerate(zip(layers, nouts, of_layers(arch))):
         at = f"{field}[{i}]"
-        _keys(at, stats, _LAYER_KEYS)
+        check_keys(at, stats, _LAYER_KEYS)
         for key in ("activations", "gradients"):
             _histogram(f"{at}.{key}", stats[key])
         dead = stats["dead"]
@@ -346,7 +345,7 @@ def _layers(field: str, layers: object, nouts: list[int], arch: dict) -> None:
 
 
 def _histogram(field: str, hist: object) -> None:
-    _keys(field, hist, _HISTOGRAM_KEYS)
+    check_keys(field, hist, _HISTOGRAM_KEYS)
     lo = _number(f"{field}.lo", hist["lo"])
     _number(f"{field}.hi", hist["hi"], lo)
     counts = _list(f"{field}.counts", hist["counts"])
@@ -359,29 +358,19 @@ def _histogram(field: str, hist: object) -> None:
 # ---------------------------------------------------------------- field checks
 
 
-def _keys(field: str, obj: object, keys: tuple[str, ...]) -> None:
-    if not isinstance(obj, dict):
-        raise TypeError(f"{field}: expected an object, got {_shown(obj)}")
-    missing = [key for key in keys if key not in obj]
-    extra = [key for key in obj if key not in keys]
-    if missing or extra:
-        raise ValueError(f"{field}: missing {_shown(missing)}, unexpected {_shown(extra)}; "
-                         f"expected exactly {', '.join(keys)}")
-
-
 def _list(field: str, value: object) -> list:
     if not isinstance(value, list):
-        raise TypeError(f"{field}: expected a list, got {_shown(value)}")
+        raise TypeError(f"{field}: expected a list, got {shown(value)}")
     return value
 
 
 def _int(field: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{field}: expected an int, got {_shown(value)}")
+        raise TypeError(f"{field}: expected an int, got {shown(value)}")
     value = int(value)
     if value < low or (high is not None and value > high):
         upto = f" to {high:,}" if high is not None else " or more"
-        raise ValueError(f"{field}: {_shown(value)}, expected {low:,}{upto}")
+        raise ValueError(f"{field}: {shown(value)}, expected {low:,}{upto}")
     return value
 
 
@@ -389,7 +378,7 @@ def _number(field: str, value: object, low: float = -math.inf,
             high: float = math.inf) -> float:
     """A finite number (not a bool) in [low, high]."""
     if not is_number(value):
-        raise TypeError(f"{field}: expected a number, got {_shown(value)}")
+        raise TypeError(f"{field}: expected a number, got {shown(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{field}: {value} is not a finite number")
@@ -402,9 +391,3 @@ def _metric(field: str, value: object, low: float = -math.inf, high: float = mat
     """A finite number in [low, high], or null for nan."""
     if value is not None:
         _number(field, value, low, high)
-
-
-def _shown(value: object) -> str:
-    """A value for a one-line message: its repr, cut short, printable."""
-    text = repr(value)
-    return printable(text if len(text) <= 60 else text[:57] + "...")

@@ -90,3 +90,33 @@ def headless_chromium(profile: Path, width: int = 1400, height: int = 900):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(chromedriver), options=options)
+
+
+# ------------------------------------------------------------- damaged JSON files
+# The fuzzers of files the package reads (checkpoints, histories) damage a valid file
+# two ways: bytes overwritten with junk, or one value somewhere replaced.
+
+
+def edited_bytes(draw, text: str, junk) -> bytes:
+    """`text` with 1 to 6 runs of its bytes replaced by `junk` (a strategy of bytes)."""
+    from hypothesis import strategies as st
+
+    data = bytearray(text.encode())
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data)))
+        data[at:at + draw(st.integers(0, 20))] = draw(junk)
+    return bytes(data)
+
+
+def value_replaced(draw, text: str, places: list[tuple], values) -> bytes:
+    """The JSON `text` with the value at one of `places` (a path of keys and indexes)
+    replaced by one drawn from `values`."""
+    from hypothesis import strategies as st
+
+    doc = json.loads(text)
+    *keys, last = draw(st.sampled_from(places))
+    holder = doc
+    for key in keys:
+        holder = holder[key]
+    holder[last] = draw(values)
+    return json.dumps(doc).encode()

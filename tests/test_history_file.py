@@ -17,6 +17,7 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from helpers import edited_bytes, value_replaced
 
 from micrograd_ann import MLP, history_file, training
 from micrograd_ann.history import History, HistoryError
@@ -352,20 +353,9 @@ VALID = _valid_text()
 @st.composite
 def damaged_files(draw) -> bytes:
     if draw(st.booleans()):
-        data = bytearray(VALID.encode())
-        for _ in range(draw(st.integers(1, 6))):
-            at = draw(st.integers(0, len(data)))
-            junk = draw(st.binary(max_size=4) | st.sampled_from(
-                [b"[", b"{", b'"', b"-", b"e9", b"NaN", b"1e999", b"null", b"0"]))
-            data[at:at + draw(st.integers(0, 20))] = junk
-        return bytes(data)
-    doc = json.loads(VALID)
-    *keys, last = draw(st.sampled_from(PLACES))
-    holder = doc
-    for key in keys:
-        holder = holder[key]
-    holder[last] = draw(JSON)
-    return json.dumps(doc).encode()
+        return edited_bytes(draw, VALID, st.binary(max_size=4) | st.sampled_from(
+            [b"[", b"{", b'"', b"-", b"e9", b"NaN", b"1e999", b"null", b"0"]))
+    return value_replaced(draw, VALID, PLACES, JSON)
 
 
 @settings(max_examples=400, deadline=None,
