@@ -37,7 +37,7 @@ class CompileError(ValueError):
 
 def compile(fn: Callable[..., object], params: Sequence[Value], *example_args: object,
             loss: Callable[..., Value] | None = None, constants: Sequence[Value] = (),
-            check: bool | int = False) -> CompiledStep:
+            check: bool | int = False, watch: bool = False) -> CompiledStep:
     """Trace fn(*example_args) once on Values; return a step that reruns it on floats.
 
     `example_args` are numbers or (nested) lists of numbers (arrays too, through their
@@ -48,9 +48,11 @@ def compile(fn: Callable[..., object], params: Sequence[Value], *example_args: o
     gradient), or made inside fn: a number fn turns into a Value is part of the program.
     Like jax.jit, Python `if`s on values inside fn are fixed at trace time (relu's branch
     is not); check=True (or N) traces again every 100th (Nth) call and raises
-    CompileError if the graph changed.
+    CompileError if the graph changed. With watch=True fn returns one more item, nodes it
+    computed (in nested lists) whose numbers and gradients every call returns too: e.g.
+    (outputs, watched) with loss=.
     """
-    return CompiledStep(fn, params, example_args, loss, constants, check)
+    return CompiledStep(fn, params, example_args, loss, constants, check, watch)
 
 
 class CompiledStep:
@@ -59,19 +61,24 @@ class CompiledStep:
     Adds each parameter's gradient into its .grad (zero them between steps, as with
     backward()) and returns the loss -- or (loss, outputs' numbers in their nesting) when
     fn returns (loss, outputs) or compile() had loss=, whose extra arguments follow fn's:
-    step(xs, ys) is fn(xs) and loss(outputs, ys). The numbers are those of fn(*args) on
+    step(xs, ys) is fn(xs) and loss(outputs, ys). With watch=True two more follow: the
+    watched nodes' numbers and their gradients after backward(), in fn's nesting (a node
+    backward() does not reach has gradient 0). The numbers are those of fn(*args) on
     Values and backward(), bit for bit. A call where some value is not finite (an overflow,
     which the engine reports as an OpError; inf or nan in the data) or a parameter's grad
     is -0.0 runs exactly that on the engine. `source` is the generated code.
     """
 
     def __init__(self, fn: Callable, params: Sequence[Value], example_args: tuple,
-                 loss: Callable | None, constants: Sequence[Value], check: bool | int):
+                 loss: Callable | None, constants: Sequence[Value], check: bool | int,
+                 watch: bool = False):
         if not callable(fn):
             raise TypeError(f"compile needs a function, got {type(fn).__name__}")
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be a function of the outputs, got {type(loss).__name__}")
-        self.fn, self.loss = fn, loss
+        if not isinstance(watch, bool):
+            raise TypeError(f"watch must be True or False, got {watch!r}")
+        self.fn, self.loss, self.watch = fn, loss, watch
         self.params = _values("params", params)
         self.constants = _values("constants", constants)
         for where, v in enumerate(self.params):
@@ -98,15 +105,17 @@ class CompiledStep:
         """Trace fn, write its step's source, and keep what calls of it need."""
         g = _Graph(self, args)
         self._fingerprint = g.fingerprint() if self.check_every else None
-        self._output_shape = g.shape
+        self._has_outputs, self._output_shape = g.has_outputs, g.shape
         sample_of, self._samples = _samples(self._shapes)
         exported = {g.index[v] for v in g.outputs}
-        needs = _needs(g, exported if g.root is None else {g.index[g.root]})
+        watched = list(dict.fromkeys(g.index[v] for v in g.watched)) if self.watch else None
+        needs = _needs(g, exported if g.root is None else {g.index[g.root]}, watched or ())
         if g.root is not None:
             exported.add(g.index[g.root])
         loop = _loop(g, sample_of, self._samples, exported, needs)
         self.looped = loop is not None
-        written = _Source(g, loop, needs, len(self._inputs), len(sample_of), self.loss is not None)
+        written = _Source(g, loop, needs, len(self._inputs), len(sample_of),
+                          self.loss is not None, watched)
         self._used = [self.params[g.slots[k]] for k in written.used]
         self._ones = [1.0] * len(self._used)
         position = {k: i for i, k in enumerate(written.outputs)}
@@ -114,6 +123,8 @@ class CompiledStep:
         self._out_params = [v if self._slots.get(v, ("",))[0] == PARAM else None
                             for v in (g.nodes[k] for k in written.outputs)]
         self._gather, self._extra, self._width = _rows(g, loop, len(sample_of))
+        self._watch_shape = g.watch_shape
+        self._watch_at = [written.watched_at(g.index[v]) for v in g.watched]
         return written.source, written.helpers.namespace
 
     @property
@@ -123,7 +134,7 @@ class CompiledStep:
 
     # -- calling it -------------------------------------------------------------------
 
-    def __call__(self, *args: object) -> float | tuple[float, object]:
+    def __call__(self, *args: object) -> float | tuple:
         n = len(self._shapes)
         if len(args) < n or (self.loss is None and len(args) > n):
             more = " (then the loss's)" if self.loss is not None else ""
@@ -150,7 +161,7 @@ class CompiledStep:
         if outputs is None:
             return self._on_engine(args)
         if self.loss is None:
-            loss, grads = run.send((None, grads))
+            loss, grads, *watched = run.send((None, grads))
         else:
             before = [p.grad for p in self.params]
             loss, seeds = self._head(outputs, args[n:])
@@ -159,13 +170,29 @@ class CompiledStep:
                     p.grad = grad
                 return self._on_engine(args)
             # NOTE: the loss may add into the parameters' grads (a regulariser): read after
-            _, grads = run.send((seeds, [p.grad for p in used]))
+            _, grads, *watched = run.send((seeds, [p.grad for p in used]))
         for p, grad in zip(used, grads):
             p.grad = grad
-        if self._output_shape is None:
-            return loss
-        ordered = [outputs[i] for i in self._out_order]
-        return loss, _unflatten(iter(ordered), self._output_shape)
+        nested = None
+        if self._has_outputs:
+            nested = _unflatten(iter([outputs[i] for i in self._out_order]), self._output_shape)
+        return self._result(loss, nested, self._watched(*watched) if self.watch else ())
+
+    def _result(self, loss: float, outputs: object, watched: tuple) -> float | tuple:
+        """What a call returns: the loss, then the outputs' numbers if fn has outputs, then
+        the watched nodes' numbers and gradients with watch=True."""
+        parts = (loss, outputs) if self._has_outputs else (loss,)
+        parts += watched
+        return parts if len(parts) > 1 else loss
+
+    def _watched(self, outside: tuple, rows: list[tuple]) -> tuple[object, object]:
+        """The watched nodes' numbers and gradients, in fn's nesting, from what the
+        generated step yields (_Source.watched_at says where each node's are)."""
+        numbers = [*outside, *itertools.chain.from_iterable(rows)]
+        data = [numbers[i] for i, _ in self._watch_at]
+        grads = [numbers[i] for _, i in self._watch_at]
+        return (_unflatten(iter(data), self._watch_shape),
+                _unflatten(iter(grads), self._watch_shape))
 
     def _head(self, outputs: tuple, more: tuple) -> tuple[float, list[float] | None]:
         """loss(outputs, *more) on the engine, the outputs made leaves (a parameter stays
@@ -194,29 +221,37 @@ class CompiledStep:
             loss.backward()
         return loss
 
-    def _on_engine(self, args: tuple) -> float | tuple[float, object]:
+    def _on_engine(self, args: tuple) -> float | tuple:
         """The call as the engine runs it: fn on Values, then backward()."""
         n = len(self._shapes)
-        root, _, _, result = self._call(tuple(_listed(a) for a in args[:n]), [])
+        called = self._call(tuple(_listed(a) for a in args[:n]), [])
         if self.loss is not None:
-            return self._engine_loss(result, args[n:]).data, _numbers(result)
-        with _kept_grads(self.constants):
-            root.backward()
-        if self._output_shape is None:
-            return root.data
-        return root.data, _numbers(result[1])
+            loss = self._engine_loss(called.outputs, args[n:]).data
+        else:
+            with _kept_grads(self.constants):
+                called.root.backward()
+            loss = called.root.data
+        watched = called.watched
+        return self._result(loss, _numbers(called.outputs),
+                            (_numbers(watched), _numbers(watched, "grad")) if self.watch else ())
 
-    def _call(self, args: tuple, made: list[Value]) -> tuple[Value | None, list, object, object]:
-        """fn on Values made from args (collected in `made`): its loss (None with loss=),
-        its outputs in order, their nesting, and what fn returned."""
+    def _call(self, args: tuple, made: list[Value]) -> _Called:
+        """fn on Values made from args (collected in `made`): its loss, outputs and
+        watched nodes."""
         result = self.fn(*[_as_values(a, made) for a in args])
+        watched = None
+        if self.watch:
+            if not isinstance(result, tuple) or len(result) < 2:
+                raise CompileError(f"with watch=True, {_fn_name(self.fn)} must return (..., "
+                                   f"watched nodes), got {type(result).__name__}")
+            *result, watched = result
+            result = result[0] if len(result) == 1 else tuple(result)
         if self.loss is not None:
-            return None, _leaves_of(result), _shape(result, "outputs", Value), result
+            return _Called(None, result, watched)
         if isinstance(result, Value):
-            return result, [], None, result
+            return _Called(result, None, watched)
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
-            outputs = result[1]
-            return result[0], _leaves_of(outputs), _shape(outputs, "outputs", Value), result
+            return _Called(result[0], result[1], watched)
         raise CompileError(f"{_fn_name(self.fn)} must return a Value (the loss) or (loss, "
                            f"outputs), got {type(result).__name__}")
 
@@ -232,6 +267,15 @@ class CompiledStep:
 # ----------------------------------------------------------------------- the trace
 
 
+class _Called(NamedTuple):
+    """What one call of fn gave: the loss (None with loss=), the outputs and the watched
+    nodes, each in fn's nesting (None when fn gave none)."""
+
+    root: Value | None
+    outputs: object
+    watched: object
+
+
 class _Graph:
     """One call of fn on Values: its nodes in creation order and what each leaf is.
 
@@ -243,8 +287,16 @@ class _Graph:
     def __init__(self, step: CompiledStep, args: tuple):
         made: list[Value] = []
         before = Value(0.0).id  # ids count creations: fn's Values come after this one
-        self.root, self.outputs, self.shape, _ = step._call(args, made)
-        roots = ([] if self.root is None else [self.root]) + list(dict.fromkeys(self.outputs))
+        called = step._call(args, made)
+        self.root = called.root
+        self.has_outputs = called.outputs is not None
+        self.outputs = _leaves_of(called.outputs) if self.has_outputs else []
+        self.shape = _shape(called.outputs, "outputs", Value) if self.has_outputs else None
+        self.watched = [] if called.watched is None else _leaves_of(called.watched)
+        self.watch_shape = (None if called.watched is None
+                            else _shape(called.watched, "watched", Value))
+        roots = ([] if self.root is None else [self.root]) + list(
+            dict.fromkeys(self.outputs + self.watched))
         self.nodes = _collect(roots, step._slots, before, step.fn)
         self.index = {v: k for k, v in enumerate(self.nodes)}
         index = self.index
@@ -265,6 +317,12 @@ class _Graph:
                 self.parents.append(())
             self.kinds.append(kind)
             self.slots.append(slot)
+        for i, v in enumerate(self.watched):
+            if self.kinds[index[v]] != NODE:
+                kind = self.kinds[index[v]]
+                raise CompileError(f"watched node {i} ({v!r}) is a leaf ({kind}), not computed "
+                                   f"by {_fn_name(step.fn)}: watch nodes it computes (a "
+                                   "parameter's gradient is its .grad)")
 
     def fingerprint(self) -> int:
         """What compile fixes, as one number: every node's op, params and inputs by
@@ -493,19 +551,23 @@ class _Source:
     `step(_P, _A, _R)` takes the parameters' and constants' data, the arguments' numbers
     and the rows of per-sample numbers; it yields the outputs' values (None when a value
     is not finite, so that the engine runs instead), is sent (seeds of the outputs' grads
-    or None, the parameters' grads), and yields (the loss, the parameters' new grads).
+    or None, the parameters' grads), and yields (the loss, the parameters' new grads) --
+    with `watched` nodes, then also the numbers and grads of those outside the loop and a
+    list of rows, one per sample from the last, of those in it (watched_at: where each is).
     """
 
     def __init__(self, g: _Graph, loop: _Loop | None, needs: list[bool], n_inputs: int,
-                 n_flat: int, seeded: bool):
+                 n_flat: int, seeded: bool, watched: list[int] | None):
         self.g, self.loop, self.needs = g, loop, needs
         self.helpers = Helpers(checked=True)
         self.helpers.namespace["_isfinite"] = math.isfinite
         kinds = g.kinds
         self.member = {}  # node -> its position in its sample
+        self.sample = {}  # node -> its sample
         if loop is not None:
-            for m in loop.members:
+            for s, m in enumerate(loop.members):
                 self.member.update((k, i) for i, k in enumerate(m))
+                self.sample.update(dict.fromkeys(m, s))
         self.outputs = list(dict.fromkeys(g.index[v] for v in g.outputs))
         loop_out = [] if loop is None else [m[i] for m in loop.members for i in loop.exported]
         # NOTE: outputs computed in the loop and used by nothing after it (a model's
@@ -514,6 +576,11 @@ class _Source:
             self.outputs)
         if self.direct:
             self.outputs = loop_out
+        self.watched = watched
+        self.watch_out = [k for k in watched or () if k not in self.member]
+        self.watch_in = sorted({self.member[k] for k in watched or () if k in self.member})
+        self._row_at = {i: c for c, i in enumerate(self.watch_in)}  # position -> column
+        self._out_at = {k: c for c, k in enumerate(self.watch_out)}
         self.used = sorted((k for k in range(len(g.nodes)) if kinds[k] == PARAM),
                            key=lambda k: g.slots[k])
         root = None if g.root is None else g.index[g.root]
@@ -545,7 +612,13 @@ class _Source:
         for k in reversed(pre):
             body += self._backward(k)
         grads = "".join(f"g{k}, " for k in self.used)
-        body.append(f"yield {'None' if root is None else self.value(root)}, ({grads})")
+        watched = ""
+        if self.watched is not None:
+            outside = [self.value(k) for k in self.watch_out]
+            outside += [self.grad_or_zero(k) for k in self.watch_out]
+            rows = "_W" if self.watch_in else "()"
+            watched = f", ({''.join(f'{x}, ' for x in outside)}), {rows}"
+        body.append(f"yield {'None' if root is None else self.value(root)}, ({grads}){watched}")
         self.source = "def step(_P, _A, _R):\n" + "".join(f"    {line}\n" for line in body)
 
     # -- names --------------------------------------------------------------------
@@ -563,6 +636,22 @@ class _Source:
 
     def grad(self, k: int, inside: bool = False) -> str:
         return f"gs{self.member[k]}" if inside and k in self.member else f"g{k}"
+
+    def grad_or_zero(self, k: int, inside: bool = False) -> str:
+        """Node k's gradient, or 0.0 for a node backward() does not reach."""
+        return self.grad(k, inside) if self.needs[k] else "0.0"
+
+    def watched_at(self, k: int) -> tuple[int, int]:
+        """Where watched node k's number and gradient are in what the step yields for the
+        watched nodes, laid end to end: those outside the loop (numbers, then grads), then
+        each sample's row (numbers, then grads), the last sample's first."""
+        if k in self.member:
+            samples, width = len(self.loop.members), len(self.watch_in)
+            at = 2 * len(self.watch_out) + 2 * width * (samples - 1 - self.sample[k])
+            at += self._row_at[self.member[k]]
+            return at, at + width
+        at = self._out_at[k]
+        return at, at + len(self.watch_out)
 
     def node(self, k: int, inside: bool = False) -> NodeSource:
         v = self.g.nodes[k]
@@ -629,6 +718,10 @@ class _Source:
         lines = [" = ".join(chunk) + " = 0.0" for chunk in chunks(zeros, 16)]
         for k in reversed(first):
             lines += self._backward(k, inside=True)
+        if self.watch_in:
+            row = [f"s{i}" for i in self.watch_in]
+            row += [self.grad_or_zero(first[i], inside=True) for i in self.watch_in]
+            lines.append(f"_W.append(({''.join(f'{x}, ' for x in row)}))")
         self.state = sorted(set(re.findall(r"\b(?:s|ds)\d+\b", "\n".join(lines))),
                             key=lambda name: (name[0], int(name.lstrip("ds"))))
         state = "".join(f"{name}, " for name in self.state)
@@ -646,7 +739,8 @@ class _Source:
                 "(" + "".join(f"g{m[i]}, " for i in seeds) + "), "
                 for m in reversed(loop.members))
             head = f"for ({state}), ({targets}) in zip(reversed(_S), ({per_sample})):"
-        return [head, *(f"    {line}" for line in lines or ["pass"])]
+        start = ["_W = []"] if self.watch_in else []
+        return [*start, head, *(f"    {line}" for line in lines or ["pass"])]
 
     def _sample_forward(self) -> list[str]:
         """The loop over samples, first to last: their forward lines, what backward reads
@@ -737,17 +831,20 @@ def _samples(shapes: list[object]) -> tuple[list[int], int]:
     return sample_of, count
 
 
-def _needs(g: _Graph, seeded: set[int]) -> list[bool]:
-    """Whether each node's gradient is needed: it leads to a parameter (or is one), and
-    backward() reaches it from the seeded nodes (the loss, or the outputs under loss=).
-    An output outside the loss's graph is never reached: nothing of it runs backward."""
+def _needs(g: _Graph, seeded: set[int], watched: Iterable[int]) -> list[bool]:
+    """Whether each node's gradient is needed: it leads to a parameter or a watched node
+    (or is one), and backward() reaches it from the seeded nodes (the loss, or the outputs
+    under loss=). An output outside the loss's graph is never reached: nothing of it runs
+    backward."""
     reached = set(seeded)
     for k in reversed(range(len(g.nodes))):
         if k in reached:
             reached.update(g.parents[k])
+    watched = set(watched)
     needs: list[bool] = []
     for k, (kind, parents) in enumerate(zip(g.kinds, g.parents)):
-        needs.append(k in reached and (kind == PARAM or any(map(needs.__getitem__, parents))))
+        needs.append(k in reached and (kind == PARAM or k in watched
+                                       or any(map(needs.__getitem__, parents))))
     return needs
 
 
@@ -814,11 +911,12 @@ def _unflatten(items: Iterator, shape: object) -> object:
     return [_unflatten(items, sub) for sub in shape]
 
 
-def _numbers(x: object) -> object:
-    """Values in nested lists as their numbers, in the same nesting (lists for tuples)."""
+def _numbers(x: object, field: str = "data") -> object:
+    """Values in nested lists as their numbers (or grads), in the same nesting (lists for
+    tuples); None stays None."""
     if isinstance(x, (list, tuple)):
-        return [_numbers(item) for item in x]
-    return x.data
+        return [_numbers(item, field) for item in x]
+    return None if x is None else getattr(x, field)
 
 
 class _kept_grads:

@@ -1,7 +1,8 @@
 """A training run, epoch by epoch: losses, parameters and per-layer diagnostics.
 
 `History` watches a training loop -- `on_batch(loss, outputs, targets)` after each
-backward() and before the optimiser's step, `on_epoch()` after each epoch -- and keeps a
+backward() and before the optimiser's step (or `on_numbers`, the same in numbers, after a
+compiled step), `on_epoch()` after each epoch -- and keeps a
 `Frame` for epoch 0 (before training) and every `record_every`-th epoch: train and test
 loss and accuracy, every parameter, and per layer what makemore part 3 plots to tell a
 healthy network from a stuck one (diagnostics.py: activation and gradient histograms, dead
@@ -10,8 +11,9 @@ Saved as JSON (the format, its checks and its limits are history_file.py's); dra
 views (views.replay.to_html: the replay page; views.plots).
 
 Recording is cheap by construction: the training loss, the activations and the gradients
-are read from the graphs the training steps built anyway (passes.layer_outputs), and the
-test set is evaluated with a plain-float forward pass that calls the op table's own forward
+are read from the graphs the training steps built anyway (passes.layer_outputs), or taken
+as a compiled step returns them (compiler.compile's watch=True), and the test set is
+evaluated with a plain-float forward pass that calls the op table's own forward
 functions (passes.forward: no graph, no second formula).
 """
 
@@ -115,21 +117,45 @@ class History:
     def on_batch(self, loss: Value, outputs: Sequence[Output], targets: Sequence[int]) -> None:
         """After `loss.backward()` and before the optimiser's step: in a recorded epoch,
         read this batch's loss, predictions, activations and gradients from its graph."""
-        if self._model is None:
-            raise ValueError("this History was loaded from a file; it records nothing")
+        self._check_batch("on_batch", outputs, targets)
         if not self._recording:
             return
-        if len(outputs) != len(targets):
-            raise ValueError(f"on_batch got {len(outputs)} outputs for {len(targets)} targets")
+        layers = passes.layer_outputs(self._model, outputs)
+        self.on_numbers(loss.data, [_numbers(out) for out in outputs], targets,
+                        [[[v.data for v in layer] for layer in sample] for sample in layers],
+                        [[[v.grad for v in layer] for layer in sample] for sample in layers])
+
+    def on_numbers(self, loss: float, outputs: Sequence[float | Sequence[float]],
+                   targets: Sequence[int], data: Sequence[Sequence[Sequence[float]]],
+                   grads: Sequence[Sequence[Sequence[float]]]) -> None:
+        """on_batch given numbers instead of a graph (after a compiled step, which returns
+        them): the batch's mean loss, each sample's outputs and class, and per sample
+        each layer's outputs (`data`) and their gradients (`grads`), as on_batch finds
+        them in the graph (passes.layer_outputs); parameters' grads are read as there."""
+        self._check_batch("on_numbers", outputs, targets)
+        if not self._recording:
+            return
+        if not len(data) == len(grads) == len(outputs):
+            raise ValueError(f"on_numbers got {len(outputs)} outputs, {len(data)} samples' "
+                             f"layer outputs and {len(grads)} samples' gradients")
         self._before = [p.data for p in self._params]
         self._grads = [p.grad for p in self._params]
-        self._loss_total += loss.data * len(outputs)  # as training totals its epoch's loss
+        self._loss_total += loss * len(outputs)  # as training totals its epoch's loss
         self._seen += len(outputs)
-        self._right += sum(predict(_numbers(out)) == y for out, y in zip(outputs, targets))
-        for layers in passes.layer_outputs(self._model, loss, outputs):
-            for i, outs in enumerate(layers):
-                self._data[i].extend([v.data for v in outs])
-                self._grad_at[i].extend([v.grad for v in outs])
+        self._right += sum(predict(out if isinstance(out, (list, tuple)) else [out]) == y
+                           for out, y in zip(outputs, targets))
+        for layers, layer_grads in zip(data, grads):
+            for i, (outs, outs_grads) in enumerate(zip(layers, layer_grads)):
+                self._data[i].extend(outs)
+                self._grad_at[i].extend(outs_grads)
+
+    def _check_batch(self, method: str, outputs: Sequence, targets: Sequence[int]) -> None:
+        """ValueError if this History cannot record (loaded from a file) or the batch's
+        outputs and targets do not pair up."""
+        if self._model is None:
+            raise ValueError("this History was loaded from a file; it records nothing")
+        if len(outputs) != len(targets):
+            raise ValueError(f"{method} got {len(outputs)} outputs for {len(targets)} targets")
 
     def on_epoch(self) -> None:
         """After an epoch's last step: record it if it is one of the recorded epochs."""

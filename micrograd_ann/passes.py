@@ -67,18 +67,19 @@ class Pass(NamedTuple):
     layers: list[list[Value]]
 
 
-def layer_outputs(model: Model, loss: Value,
+def layer_outputs(model: Model,
                   outputs: Sequence[Value | list[Value]]) -> list[list[list[Value]]]:
-    """Per forward pass in the loss's graph, each layer's output Values.
+    """Per model output (one per forward pass: a Value or a list), each layer's outputs.
 
-    From the model's `outputs` the layers are found by walking down one fused dot node
-    per layer; for a graph not built so (an unfused model) forward_passes searches the
-    whole graph, which finds the same passes more slowly.
+    The layers are found by walking down one fused dot node per layer; for a graph not
+    built so (an unfused model) forward_passes searches the outputs' graphs, which finds
+    the same passes more slowly.
     """
     walked = [_walk_down(model, out) for out in outputs]
     if None not in walked:
         return walked
-    return [found.layers for found in forward_passes(model, [loss])]
+    roots = [v for out in outputs for v in (out if isinstance(out, list) else [out])]
+    return [found.layers for found in forward_passes(model, roots)]
 
 
 def _walk_down(model: Model, output: Value | list[Value]) -> list[list[Value]] | None:

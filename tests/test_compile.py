@@ -17,7 +17,7 @@ from test_engine_fuzz import PYTHON_OPS, recipes
 
 import micrograd_ann
 from micrograd_ann import (MLP, OPS, Op, OpDomainError, OpError, OpOverflowError,
-                           OpZeroDivisionError, Value, apply, compiler, losses,
+                           OpZeroDivisionError, Value, apply, compiler, losses, passes,
                            sum_values)
 from micrograd_ann.compiler import CompileError
 from micrograd_ann.datasets import make_moons
@@ -134,9 +134,10 @@ def test_a_grad_of_minus_zero_gives_the_engines_sign(on_engine):
     assert same_bits(got, w.grad) and on_engine
 
 
-def _recipe_fn(recipe, n_params):
+def _recipe_fn(recipe, n_params, watch=False):
     """The recipe as a function of its leaves: the first n_params are parameters (made
-    here), the rest the step's argument; the last output is the loss, the others outputs."""
+    here), the rest the step's argument; the last output is the loss, the others outputs;
+    with `watch`, every node it computes is returned too, as a third item."""
     params = [Value(x, f"p{i}") for i, x in enumerate(recipe.leaves[:n_params])]
 
     def fn(args):
@@ -149,7 +150,10 @@ def _recipe_fn(recipe, n_params):
             else:
                 nodes.append(PYTHON_OPS[step.name](*operands))
         outputs = [nodes[i] for i in recipe.sinks() if isinstance(nodes[i], Value)]
-        return (outputs[-1], outputs[:-1]) if outputs else (nodes[-1], [])
+        result = (outputs[-1], outputs[:-1]) if outputs else (nodes[-1], [])
+        if not watch:
+            return result
+        return (*result, [v for v in nodes if isinstance(v, Value) and v.parents])
 
     return fn, params
 
@@ -174,20 +178,23 @@ def _numbers(x: object) -> object:
 
 def _both_ways(step, fn, params: list[Value], args: list, values) -> tuple:
     """The compiled step's outcome and backward()'s on the same numbers, from zero grads:
-    (loss, outputs' numbers, grads) each, or the error class it raised. `values(args)`
-    makes fn's arguments of Values."""
+    (loss, outputs' numbers, grads) each -- with watch=True then the watched nodes'
+    numbers and grads -- or the error class it raised. `values(args)` makes fn's
+    arguments of Values."""
     def compiled():
         for p in params:
             p.grad = 0.0
-        loss, outputs = step(args)
-        return loss, outputs, [p.grad for p in params]
+        loss, outputs, *watched = step(args)
+        return loss, outputs, [p.grad for p in params], *watched
 
     def backward():
         for p in params:
             p.grad = 0.0
-        loss, outputs = fn(values(args))
+        loss, outputs, *watched = fn(values(args))
         loss.backward()
-        return loss.data, _numbers(outputs), [p.grad for p in params]
+        grads = [[v.grad for v in nodes] for nodes in watched]
+        return (loss.data, _numbers(outputs), [p.grad for p in params],
+                *[_numbers(nodes) for nodes in watched], *grads)
 
     return _outcome(compiled), _outcome(backward)
 
@@ -196,13 +203,15 @@ def _both_ways(step, fn, params: list[Value], args: list, values) -> tuple:
 @given(recipes(), st.data())
 def test_random_graphs_compiled_equal_backward_bit_for_bit(recipe, data):
     """Compiled on one set of leaf values, run on another, NaN and inf included: the loss,
-    outputs and grads are backward()'s, or the step raises the engine's error."""
+    outputs and grads are backward()'s, or the step raises the engine's error. Watching
+    every node, each node's number and grad are backward()'s too."""
     n_params = data.draw(st.integers(0, len(recipe.leaves)))
     numbers = st.one_of(st.floats(-3, 3), SPECIAL)
-    fn, params = _recipe_fn(recipe, n_params)
+    watch = data.draw(st.booleans())
+    fn, params = _recipe_fn(recipe, n_params, watch)
     example = list(recipe.leaves[n_params:])
     try:
-        step = compiler.compile(fn, params, example)
+        step = compiler.compile(fn, params, example, watch=watch)
     except (OpError, ArithmeticError, ValueError):
         return  # the trace itself refused these numbers
     except CompileError as exc:
@@ -215,8 +224,8 @@ def test_random_graphs_compiled_equal_backward_bit_for_bit(recipe, data):
     if isinstance(want, type):
         assert got is want
         return
-    assert same_bits(got[0], want[0])
-    assert all(map(same_bits, got[1], want[1])) and all(map(same_bits, got[2], want[2]))
+    assert same_bits(got[0], want[0]) and len(got) == len(want) == 3 + 2 * watch
+    assert all(all(map(same_bits, a, b)) for a, b in zip(got[1:], want[1:]))
 
 
 @settings(max_examples=150, deadline=None)
@@ -225,19 +234,23 @@ def test_random_graphs_per_sample_compile_to_a_loop_with_backwards_numbers(recip
     """The recipe run on every sample of a batch (its first leaves the parameters, the
     others the sample's numbers), the losses summed: one loop, backward()'s numbers."""
     n_params = data.draw(st.integers(1, len(recipe.leaves)))
-    fn, params = _recipe_fn(recipe, n_params)
+    watch = data.draw(st.booleans())
+    fn, params = _recipe_fn(recipe, n_params, watch)
     width = len(recipe.leaves) - n_params
     rows = [[data.draw(st.floats(-3, 3)) for _ in range(width)] for _ in range(4)]
     builtin = data.draw(st.booleans())
 
     def batch(xs):
         results = [fn(x) for x in xs]
-        losses_ = [loss for loss, _ in results]
+        losses_ = [loss for loss, *_ in results]
         total = sum(losses_) if builtin else sum_values(losses_)
-        return total, [outputs for _, outputs in results]
+        outputs = [outputs for _, outputs, *_ in results]
+        if not watch:
+            return total, outputs
+        return total, outputs, [total, *(v for *_, nodes in results for v in nodes)]
 
     try:
-        step = compiler.compile(batch, params, rows)
+        step = compiler.compile(batch, params, rows, watch=watch)
     except (OpError, ArithmeticError, ValueError, TypeError):
         return  # refused numbers, or a recipe whose loss is a number
     for p in params:
@@ -251,6 +264,8 @@ def test_random_graphs_per_sample_compile_to_a_loop_with_backwards_numbers(recip
         return
     assert same_bits(got[0], want[0]) and all(map(same_bits, got[2], want[2]))
     assert all(map(same_bits, sum(got[1], []), sum(want[1], [])))
+    assert len(got) == len(want) == 3 + 2 * watch
+    assert all(all(map(same_bits, a, b)) for a, b in zip(got[3:], want[3:]))
 
 
 # ------------------------------------------------------------- the leaves it reads
@@ -395,6 +410,74 @@ def test_a_step_returns_outputs_in_their_nesting():
 
     step = compiler.compile(loss, [w], [1.0, 3.0])
     assert step([2.0, 5.0]) == (14.0, [4.0, [10.0], 4.0]) and w.grad == 7.0
+
+
+def test_one_output_is_returned_as_a_number_compiled_or_on_the_engine():
+    w = Value(2.0, "w")
+    step = compiler.compile(lambda x: w * x, [w], 3.0, loss=lambda out: out * out)
+    assert step(3.0) == (36.0, 6.0) == step._on_engine((3.0,))
+    pair = compiler.compile(lambda x: (w * x * x, w * x), [w], 3.0)
+    assert pair(3.0) == (18.0, 6.0) == pair._on_engine((3.0,))
+
+
+def test_watched_layer_outputs_come_back_with_backwards_grads_from_the_loop(on_engine):
+    """An MLP's layer outputs watched (passes.layer_outputs), the loss on the engine: per
+    sample and layer, the numbers and grads backward() leaves in those nodes."""
+    models = [MLP(2, [4, 3, 3], seed=6) for _ in range(2)]
+    X = moons(8, seed=2)[0]
+    ys = [i % 3 for i in range(8)]
+
+    def forward(xs):
+        outs = [models[1](x) for x in xs]
+        return outs, passes.layer_outputs(models[1], outs)
+
+    step = compiler.compile(forward, models[1].parameters(), X, watch=True,
+                            loss=lambda outs, ys: losses.cross_entropy(outs, ys))
+    assert step.looped and "_W.append((" in step.source
+    loss, outs, data, grads = step(X, ys)
+    want_outs = [models[0](x) for x in X]
+    want = losses.cross_entropy(want_outs, ys)
+    want.backward()
+    layers = passes.layer_outputs(models[0], want_outs)
+    assert (loss, outs) == (want.data, _numbers(want_outs))
+    assert data == [[_numbers(layer) for layer in sample] for sample in layers]
+    assert grads == [[[v.grad for v in layer] for layer in sample] for sample in layers]
+    assert 0.0 in sum(sum(data, []), [])  # a relu that is off: its edges skipped
+    assert len(set(sum(sum(grads, []), []))) == 8 * (4 + 3 + 3)
+    assert [p.grad for p in models[0].parameters()] == [p.grad for p in models[1].parameters()]
+    assert not on_engine
+    models[1].zero_grad()  # a call the engine runs returns the same
+    assert step._on_engine((X, ys)) == (loss, outs, data, grads)
+
+
+def test_a_watched_node_gets_backwards_grad_reached_or_not():
+    """A node the loss does not reach keeps grad 0; one that leads to no parameter still
+    gets its gradient (the loss's own node, 1.0, too)."""
+    w = Value(2.0, "w")
+
+    def fn(x):
+        h = w * x
+        off, k = h.exp(), x * 3.0
+        loss = h * k
+        return loss, [off, [k, h], loss]
+
+    step = compiler.compile(fn, [w], 1.5, watch=True)
+    want = (24.0, [math.exp(4.0), [6.0, 4.0], 24.0], [0.0, [4.0, 6.0], 1.0])
+    assert step(2.0) == want and w.grad == 12.0
+    assert step._on_engine((2.0,)) == want and w.grad == 24.0
+
+
+def test_only_nodes_fn_computes_can_be_watched():
+    w = Value(2.0, "w")
+    for watched, kind in (([w], "param"), (None, "argument")):
+        with pytest.raises(CompileError, match=rf"node 0 .* is a leaf \({kind}\), not computed"):
+            compiler.compile(lambda x: (w * x, watched or [x]), [w], 1.0, watch=True)
+    with pytest.raises(CompileError, match=r"with watch=True, '<lambda>' must return \(\.\.\., "):
+        compiler.compile(lambda x: w * x, [w], 1.0, watch=True)
+    with pytest.raises(CompileError, match=r"watched\[1\] must be Values"):
+        compiler.compile(lambda x: (w * x, [w * x, 2.0]), [w], 1.0, watch=True)
+    with pytest.raises(TypeError, match="watch must be True or False, got 1"):
+        compiler.compile(lambda x: w * x, [w], 1.0, watch=1)
 
 
 def test_check_mode_finds_a_graph_or_a_number_that_changed():

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import require_module
 from helpers import assert_all_close
-from micrograd_ann import MLP, SGD, training
+import micrograd_ann
+from micrograd_ann import MLP, SGD, passes, training
 from micrograd_ann.activations import SATURATION
 from micrograd_ann.diagnostics import Histogram, LayerStats
 from micrograd_ann.engine import topological_order
@@ -276,6 +277,8 @@ def test_a_loaded_history_records_nothing(tmp_path):
     path = History(MLP(2, [3, 1], seed=0), POINTS, loss_fn=bce).save(tmp_path / "h.json")
     with pytest.raises(ValueError, match="loaded from a file"):
         History.load(path).on_epoch()
+    with pytest.raises(ValueError, match="loaded from a file"):
+        History.load(path).on_numbers(0.5, [0.25], [1], [[[0.5], [0.25]]], [[[0.1], [1.0]]])
 
 
 @pytest.mark.parametrize("call, error, message", [
@@ -289,6 +292,42 @@ def test_a_loaded_history_records_nothing(tmp_path):
 def test_bad_arguments_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_a_compiled_loop_records_with_on_numbers_what_on_batch_records(activation):
+    """Your own loop with a compiled step: watch=True returns each sample's layer outputs
+    and their gradients, on_numbers records them: the History on_batch records from the
+    engine's graphs, to the bit."""
+    model = MLP(2, [4, 3, 1], activation, seed=5)
+    history = History(model, POINTS, TEST, loss_fn=bce, epochs=6, record_every=2)
+    xs, ys = [x for x, _ in POINTS], [y for _, y in POINTS]
+
+    def forward(xs):
+        outputs = [model(x) for x in xs]
+        return outputs, passes.layer_outputs(model, outputs)
+
+    step = micrograd_ann.compile(forward, model.parameters(), xs, loss=bce, watch=True)
+    optimizer = SGD(model.parameters(), lr=0.5)
+    for _ in range(6):
+        optimizer.zero_grad()
+        loss, outputs, data, grads = step(xs, ys)
+        history.on_numbers(loss, outputs, ys, data, grads)
+        optimizer.step()
+        history.on_epoch()
+    engine = run(MLP(2, [4, 3, 1], activation, seed=5), epochs=6, lr=0.5, record_every=2)
+    assert step.looped and [f.epoch for f in history.frames] == [0, 2, 4, 6]
+    assert history.to_dict() == engine.to_dict()
+    assert sum(history.frames[-1].layers[1].gradients.counts) == 3 * len(POINTS)
+
+
+def test_on_numbers_refuses_a_batch_that_does_not_pair_up():
+    history = History(MLP(2, [3, 1], seed=0), POINTS, loss_fn=bce, record_every=1)
+    with pytest.raises(ValueError, match="on_numbers got 2 outputs for 3 targets"):
+        history.on_numbers(0.5, [0.25, 1.0], [0, 1, 0], [], [])
+    with pytest.raises(ValueError, match="on_numbers got 1 outputs, 1 samples' layer outputs "
+                                         "and 0 samples' gradients"):
+        history.on_numbers(0.5, [0.25], [1], [[[0.5, 0.0, 1.0], [0.25]]], [])
 
 
 def test_recording_reads_graphs_without_changing_them():

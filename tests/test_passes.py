@@ -27,7 +27,7 @@ def test_the_fast_walk_finds_the_passes_the_search_finds():
     model = MLP(2, [4, 3, 2], "tanh", seed=1)
     outputs = [model(x) for x, _ in POINTS]
     loss = batch_loss("cross_entropy", outputs, [y for _, y in POINTS])
-    walked = layer_outputs(model, loss, outputs)
+    walked = layer_outputs(model, outputs)
     searched = [p.layers for p in forward_passes(model, [loss])]
     assert len(walked) == len(POINTS)
     assert [[list(map(id, layer)) for layer in p] for p in walked] == \
@@ -38,6 +38,6 @@ def test_an_unfused_model_is_read_by_searching_the_graph():
     model = MLP(2, [3, 1], "relu", seed=2, fused=False)  # micrograd's chains: no dot nodes
     outputs = [model(x) for x, _ in POINTS]
     loss = bce(outputs, [y for _, y in POINTS])
-    found = layer_outputs(model, loss, outputs)
+    found = layer_outputs(model, outputs)
     assert [layers[-1][0] for layers in found] == outputs
     assert found == [p.layers for p in forward_passes(model, [loss])]
