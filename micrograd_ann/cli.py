@@ -480,11 +480,11 @@ def _train_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--seed", type=_integer, default=0,
                      help="data, split, init and shuffling (default: %(default)s)")
     cmd.add_argument("--compile", action=argparse.BooleanOptionalAction,
-                     help="run steps as generated Python (codegen): the same numbers, "
-                     "faster. Default: compile when at least "
-                     f"{training.COMPILE_AFTER} steps would run compiled and the model has "
-                     f"at most {training.COMPILE_MAX_PARAMETERS:,} parameters; recorded "
-                     "epochs (training.html) run on the engine")
+                     help="run steps as generated Python (codegen): the same numbers "
+                     "(losses, weights, training.html), faster. Default: compile when at "
+                     f"least {training.COMPILE_AFTER} full-size batches would run and the "
+                     f"model has at most {training.COMPILE_MAX_PARAMETERS:,} parameters; a "
+                     "smaller last batch runs on the engine")
     cmd.add_argument("--graph", choices=outputs.GRAPHS, default="auto",
                      help="what to draw of the hardest sample's backward pass: always "
                      "network.svg, and graph.svg and backprop.html a box per layer or per "

@@ -14,7 +14,7 @@ import random
 import time
 from typing import Sequence, TextIO
 
-from . import compiler, datasets, formatting, losses
+from . import compiler, datasets, formatting, losses, passes
 from .checks import OpError
 from .engine import Value, topological_order
 from .history import History
@@ -34,9 +34,9 @@ EXPLODING = 10.0  # a loss rising this many times above its first epoch's is rep
 
 # When train() compiles its step (compiler.compile): compiling costs a few plain steps
 # (at most ten) and a compiled step a fraction of one (a tenth to a fifth), so it pays
-# once COMPILE_AFTER full-size batches would run compiled (epochs a History records run
-# on the engine: it reads their graphs). The generated code holds a line or two per
-# weight and Python needs a few KB per line to compile it, so models with more than
+# once COMPILE_AFTER full-size batches would run compiled (recorded epochs too: the step
+# returns what a History reads). The generated code holds a line or two per weight and
+# Python needs a few KB per line to compile it, so models with more than
 # COMPILE_MAX_PARAMETERS parameters are not compiled.
 COMPILE_AFTER = 20
 COMPILE_MAX_PARAMETERS = 20_000
@@ -245,8 +245,9 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     code, the loss on the engine) where that pays: with `compiled=None`, when at least
     COMPILE_AFTER full-size batches would run compiled and the model has at most
     COMPILE_MAX_PARAMETERS parameters; `compiled=True` compiles whenever a batch can use it,
-    False never. The numbers are the engine's, bit for bit, for every loss. Epochs a
-    History records, and a last batch smaller than the others, run on the engine.
+    False never. The numbers are the engine's, bit for bit, for every loss, and so is
+    what a History records (the step returns each layer's outputs and their gradients:
+    History.on_numbers). A last batch smaller than the others runs on the engine.
     """
     c = resolve(config)
     loader = datasets.DATASETS[c.dataset]
@@ -268,7 +269,8 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
     bar = Progress(c.epochs, progress)
     run_losses, run_accs, steps, compiled_steps = [], [], 0, 0
     start = time.perf_counter()
-    step = _compiled_step(model, c.loss, train_set, batch, c.epochs, recorder, compiled)
+    step = _compiled_step(model, c.loss, train_set, batch, c.epochs, recorder is not None,
+                          compiled)
     compile_seconds = time.perf_counter() - start if step is not None else 0.0
     if step is not None and progress is not None:
         progress.write(f"compiled the training step in {compile_seconds:.2f} s\n")
@@ -278,21 +280,24 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
             order = list(train_set)
             if batch < len(order):
                 order_rng.shuffle(order)
-            engine = step is None or _recorded(recorder, epoch)
             total, correct = 0.0, 0
             for i in range(0, len(order), batch):
                 chunk = order[i:i + batch]
                 xs, ys = [x for x, _ in chunk], [y for _, y in chunk]
                 optimizer.zero_grad()
-                if engine or len(chunk) < batch:
+                if step is None or len(chunk) < batch:
                     scores = [model(x) for x in xs]
                     loss = batch_loss(c.loss, scores, ys)
                     loss.backward()
                     loss_value = loss.data
                     if recorder is not None:
                         recorder.on_batch(loss, scores, ys)
-                else:
+                elif recorder is None:
                     loss_value, scores = step(xs, ys)
+                    compiled_steps += 1
+                else:
+                    loss_value, scores, data, grads = step(xs, ys)
+                    recorder.on_numbers(loss_value, scores, ys, data, grads)
                     compiled_steps += 1
                 optimizer.step()
                 steps += 1
@@ -322,27 +327,25 @@ def train(config: TrainConfig, progress: TextIO | None = None, *, history: bool 
                compiled_steps, compile_seconds)
 
 
-def _recorded(recorder: History | None, epoch: int) -> bool:
-    """Whether `recorder` records this epoch (History's rule: every record_every-th and
-    the last); such an epoch runs on the engine, whose graphs it reads."""
-    return recorder is not None and (epoch % recorder.record_every == 0
-                                     or epoch == recorder.epochs)
-
-
 def _compiled_step(model: MLP, loss: str, samples: Sequence, batch: int, epochs: int,
-                   recorder: History | None, compiled: bool | None) -> compiler.CompiledStep | None:
+                   watch: bool, compiled: bool | None) -> compiler.CompiledStep | None:
     """The model's forward over a batch compiled, its loss on the engine:
-    step(xs, targets) -> (loss, outputs); None where train()'s rule says it does not pay."""
+    step(xs, targets) -> (loss, outputs), and with `watch` also each sample's layer outputs
+    (passes.layer_outputs) as numbers and their gradients; None where train()'s rule says
+    it does not pay."""
     if compiled is not None and not isinstance(compiled, bool):
         raise TypeError(f"compiled must be True, False or None, got {compiled!r}")
-    full = len(samples) // batch  # full-size batches per epoch
-    runs = full * sum(not _recorded(recorder, e) for e in range(1, epochs + 1))
-    if compiled is False or not runs or (compiled is None and (
+    runs = len(samples) // batch * epochs  # full-size batches
+    if compiled is False or (compiled is None and (
             runs < COMPILE_AFTER or len(model.parameters()) > COMPILE_MAX_PARAMETERS)):
         return None
-    return compiler.compile(lambda xs: [model(x) for x in xs], model.parameters(),
-                           [list(x) for x, _ in samples[:batch]],
-                           loss=lambda outputs, ys: batch_loss(loss, outputs, ys))
+
+    def forward(xs: list) -> list | tuple[list, list]:
+        outputs = [model(x) for x in xs]
+        return (outputs, passes.layer_outputs(model, outputs)) if watch else outputs
+
+    return compiler.compile(forward, model.parameters(), [list(x) for x, _ in samples[:batch]],
+                            loss=lambda outputs, ys: batch_loss(loss, outputs, ys), watch=watch)
 
 
 def _worst_and_accuracy(model: MLP, loss: str, samples: Sequence) -> tuple[int, float]:

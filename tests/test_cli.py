@@ -218,13 +218,16 @@ def test_a_diverging_run_ends_with_one_line_naming_the_epoch(tmp_path, args, whe
     assert os.listdir(tmp_path) == ["empty-bin"]  # nothing written
 
 
-@pytest.mark.slow  # the digits preset as it is: 250 steps of MLP(64, [32, 10])
-def test_digits_reaches_90_percent_test_accuracy(tmp_path):
+@pytest.mark.slow  # the digits preset as it is: 250 steps of MLP(64, [32, 10]), twice
+def test_digits_trains_compiled_to_90_percent_printing_what_no_compile_prints(tmp_path):
     require_module("sklearn")
-    done = run("train", "--dataset", "digits", "--out", str(tmp_path),
-               env=without_dot(tmp_path))
-    assert done.returncode == 0, done.stderr
-    assert accuracy(done.stdout, "test") >= 90.0
+    compiled = run("train", "--dataset", "digits", "--graph", "none", "--out",
+                   str(tmp_path / "a"))
+    plain = run("train", "--dataset", "digits", "--graph", "none", "--out",
+                str(tmp_path / "b"), "--no-compile")
+    assert compiled.returncode == 0 and plain.returncode == 0, compiled.stderr + plain.stderr
+    assert accuracy(compiled.stdout, "test") >= 90.0
+    assert_same_training(compiled, plain, tmp_path, steps=250)
 
 
 # ------------------------------------------------------------------------ neuron
@@ -578,16 +581,26 @@ def test_an_unwritable_out_is_found_before_training(capsys):
 
 
 def test_train_compiles_by_default_and_prints_the_losses_it_prints_without(tmp_path):
-    """The moons preset: 80 of its 100 steps compiled (the 20 recorded epochs run on the
-    engine), every loss and accuracy printed as with --no-compile, to the digit."""
+    """The moons preset: all its 100 steps compiled (the 20 recorded epochs too), every
+    loss and accuracy printed, and every file written, as with --no-compile."""
     compiled = run("train", "--graph", "none", "--out", str(tmp_path / "a"))
     plain = run("train", "--graph", "none", "--out", str(tmp_path / "b"), "--no-compile")
     assert compiled.returncode == 0 and plain.returncode == 0, compiled.stderr + plain.stderr
+    assert_same_training(compiled, plain, tmp_path, steps=100)
+
+
+def assert_same_training(compiled: subprocess.CompletedProcess,
+                         plain: subprocess.CompletedProcess, tmp_path, steps: int) -> None:
+    """`compiled` ran all its `steps` compiled (its files in tmp_path/a), `plain` none (in
+    tmp_path/b), and both printed the same progress and accuracies, and wrote the same
+    parameters, history and replay page, byte for byte."""
     assert compiled.stderr.startswith("compiled the training step in ")
     assert compiled.stderr.splitlines()[1:] == plain.stderr.splitlines()
-    assert compiled.stdout.splitlines()[3].endswith("; 80 steps ran compiled)")
+    assert compiled.stdout.splitlines()[3].endswith(f"; {steps} steps ran compiled)")
     assert "compil" not in plain.stdout.splitlines()[3]
-    assert (tmp_path / "a" / "training.html").exists()
+    assert compiled.stdout.splitlines()[:3] == plain.stdout.splitlines()[:3]
+    for name in ("params.json", "history.json", "training.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 @pytest.mark.slow

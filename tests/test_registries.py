@@ -51,10 +51,13 @@ def browser(tmp_path_factory):
 
 
 def trained(**settings) -> training.Run:
-    """Four epochs on 40 moons, epochs 2 and 4 recorded (so 1 and 3 run compiled)."""
+    """Four epochs on 40 moons, all compiled, epochs 2 and 4 recorded: the history the
+    engine records, to the bit."""
     config = training.TrainConfig(samples=40, hidden=[4], epochs=4, **settings)
     run = training.train(config, history=True, record_every=2, compiled=True)
-    assert run.compiled_steps == 2 and [f.epoch for f in run.history.frames] == [0, 2, 4]
+    engine = training.train(config, history=True, record_every=2, compiled=False)
+    assert run.compiled_steps == 4 and [f.epoch for f in run.history.frames] == [0, 2, 4]
+    assert run.history.to_dict() == engine.history.to_dict()
     assert run.history.frames[-1].params == [p.data for p in run.model.parameters()]
     return run
 

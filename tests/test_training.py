@@ -233,12 +233,32 @@ def test_compiled_training_gives_the_engines_numbers_for_every_loss(config):
     assert compiled.train_accuracy == engine.train_accuracy
 
 
+@pytest.mark.parametrize("config", [
+    TrainConfig(epochs=25),  # relu, bce, full batch
+    TrainConfig(dataset="spiral", samples=60, epochs=25, activation="tanh"),  # 3 outputs
+    TrainConfig(samples=55, epochs=25, batch_size=10, loss="hinge"),  # a smaller last batch
+], ids=["bce", "cross_entropy", "last batch"])
+def test_a_history_recorded_from_compiled_steps_is_the_engines(config):
+    """Recorded epochs run compiled too: the step returns the layer outputs and their
+    gradients, and every frame (histograms, dead units, grad norms, update ratios) is the
+    one recorded from the engine's graphs, to the bit."""
+    compiled = train(config, history=True, record_every=3)
+    engine = train(config, history=True, record_every=3, compiled=False)
+    full = len(compiled.train_set) // (config.batch_size or len(compiled.train_set))
+    assert compiled.compiled_steps == 25 * full and engine.compiled_steps == 0
+    assert _same_run(compiled, engine)
+    assert compiled.history.to_dict() == engine.history.to_dict()
+    assert all(frame.layers for frame in compiled.history.frames[1:])
+
+
 def test_digits_compiles_by_default_and_gives_the_engines_numbers():
     pytest.importorskip("sklearn")
     config = TrainConfig(dataset="digits", samples=200, epochs=4)
-    compiled, engine = train(config), train(config, compiled=False)
+    compiled = train(config, history=True)
+    engine = train(config, history=True, compiled=False)
     assert compiled.compiled_steps == 4 * 5  # 160 training samples, batches of 32
     assert _same_run(compiled, engine)
+    assert compiled.history.to_dict() == engine.history.to_dict()
 
 
 def test_train_compiles_only_where_it_pays_and_says_what_it_cost():
@@ -249,14 +269,15 @@ def test_train_compiles_only_where_it_pays_and_says_what_it_cost():
     assert forced.summary().splitlines()[-1].endswith(
         f"compiling included ({forced.compile_seconds:.2f} s; 3 steps ran compiled)")
     stream = io.StringIO()
-    recorded = train(TrainConfig(epochs=40), progress=stream, history=True)
-    assert recorded.compiled_steps == 40 - 20  # History records every 2nd epoch: the engine
+    recorded = train(TrainConfig(epochs=20), progress=stream, history=True)
+    assert recorded.compiled_steps == 20  # recorded epochs (here every one) run compiled too
     assert stream.getvalue().startswith("compiled the training step in ")
     assert len(recorded.history.frames) == 21 and recorded.history.frames[-1].layers
     samples = [([0.5, -0.5], 0)] * 8
     big, small = MLP(2, [150, 150, 1]), MLP(2, [16, 16, 1])  # 23,101 and 337 parameters
     assert len(big.parameters()) > training.COMPILE_MAX_PARAMETERS
-    assert training._compiled_step(big, "bce", samples, 8, 25, None, None) is None
-    assert training._compiled_step(small, "bce", samples, 8, 25, None, None) is not None
+    assert training._compiled_step(big, "bce", samples, 8, 25, False, None) is None
+    assert training._compiled_step(small, "bce", samples, 8, 25, False, None) is not None
+    assert training._compiled_step(small, "bce", samples, 8, 19, True, None) is None
     with pytest.raises(TypeError, match="compiled must be True, False or None"):
         train(TrainConfig(epochs=1), compiled="yes")
