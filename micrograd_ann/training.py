@@ -188,9 +188,9 @@ class Run:
             return None
         at = self.losses.index(peak) + 1
         ending = "" if at == len(self.losses) else f", ending at {formatting.loss(last)}"
-        return (f"the loss grew from {formatting.loss(first)} (epoch 1) to {formatting.loss(peak)} (epoch "
-                f"{at}){ending}; the learning rate is probably too large (try a smaller lr, "
-                f"e.g. {self.config.lr / 10:g})")
+        return (f"the loss grew from {formatting.loss(first)} (epoch 1) to "
+                f"{formatting.loss(peak)} (epoch {at}){ending}; the learning rate is probably "
+                f"too large (try a smaller lr, e.g. {self.config.lr / 10:g})")
 
 
 # ------------------------------------------------------------------ loss and labels
