@@ -180,11 +180,12 @@ def _adjoints(position: int, graph: list[Value]) -> Adjoints | None:
 
 
 def _backward_error(graph: list[Value], grads: list[float], slopes: list[float]) -> float:
-    """First-order rounding error of a leaf's gradient: every partial, and every += into
-    an input, is off by half an ulp (at least the subnormal spacing); that error reaches
-    the leaf through d(input)/d(leaf), the `slopes` of each node."""
+    """First-order rounding error of a leaf's gradient: every contribution grad * partial,
+    and every += of it into an input, is off by half an ulp or, where it underflows, by up
+    to the subnormal spacing (a product that vanishes to 0 loses all of itself); that
+    error reaches the leaf through d(input)/d(leaf), the `slopes` of each node."""
     position = {node: n for n, node in enumerate(graph)}
-    return sum(slopes[position[parent]] * abs(grad) * (2 * EPS * abs(partial) + TINY)
+    return sum(slopes[position[parent]] * (2 * EPS * abs(grad * partial) + TINY)
                for node, grad in zip(graph, grads)
                for parent, partial in zip(node.parents, node.partials))
 
