@@ -93,6 +93,7 @@ def _entry_points() -> list[list[str]]:
     return [[sys.executable, "-m", "micrograd_ann"], *([[script]] if script else [])]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT")
 @pytest.mark.parametrize("entry", _entry_points(), ids=lambda argv: os.path.basename(argv[-1]))
 def test_ctrl_c_from_the_first_instruction_is_one_line_and_exit_130(tmp_path, entry):

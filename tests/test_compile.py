@@ -570,6 +570,7 @@ def test_a_big_batch_compiles_without_a_line_per_sample():
     assert len(outs) == 3200 and math.isfinite(loss)
 
 
+@pytest.mark.slow
 def test_compiling_needs_memory_in_proportion_to_one_engine_step():
     """MLP(2, [100, 100, 1]) on 80 samples: compiling peaks at a few times what one plain
     step's graph holds (it once took over 2 GiB), and keeps a fraction of it."""

@@ -457,6 +457,7 @@ def test_gradgradcheck_at_a_kink_and_on_a_model():
 DEEP = 100_000
 
 
+@pytest.mark.slow
 def test_second_order_through_100000_nodes_needs_no_recursion():
     assert sys.getrecursionlimit() <= 10_000  # a recursive walk would fail long before
     w, x = Value(1.0, "w"), Value(0.75, "x")
