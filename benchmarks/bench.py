@@ -5,6 +5,8 @@ section and PASS/FAIL per target; always exits 0: it is a report, not a test. Ou
 step is timed three ways: as micrograd's notebook writes it (builtin sum, number
 constants: "user-written"), with sum_values, and the user-written loss compiled
 (micrograd_ann.compile), whose compile time is measured in user-written plain steps.
+Section 5 unpacks engine.py's earlier versions from git (the commits in ENGINE_HISTORY)
+and times each in a fresh process beside micrograd and the floor (engine_child.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from __future__ import annotations
 import gc
 import importlib.metadata
 import importlib.util
+import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -294,6 +299,45 @@ def hooks_rows() -> list[list[str]] | None:
     return rows
 
 
+# ------------------------------------------- 5. the plain engine, before and after
+
+ENGINE_HISTORY = [  # (commit, what its engine was); each is measured in this run
+    ("db978d4", "before the speed work (one dot per neuron, slots)"),
+    ("e16635f", "folded neurons, zero-skipping (the last round's)"),
+    (None, "the reference interpreter (this code)"),
+]
+
+
+def engine_rows() -> list[list[str]]:
+    """Each engine of ENGINE_HISTORY timed by engine_child.py; a commit this clone lacks
+    (a shallow clone) gets a row saying so."""
+    root = ENGINE.parents[1]
+    child = Path(__file__).with_name("engine_child.py")
+    rows = []
+    for commit, label in ENGINE_HISTORY:
+        with tempfile.TemporaryDirectory() as tmp:
+            package = root
+            if commit is not None:
+                archive = subprocess.run(["git", "-C", str(root), "archive", commit,
+                                          "micrograd_ann"], capture_output=True)
+                if archive.returncode != 0:
+                    rows.append([label, commit, "not in this clone", "", ""])
+                    continue
+                subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+                package = Path(tmp)
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                [str(package), str(child.parent)])}
+            out = subprocess.run([sys.executable, str(child)], env=env, capture_output=True,
+                                 text=True, check=True)
+            ms = json.loads(out.stdout)
+            source = package / "micrograd_ann" / "engine.py"
+            assert Path(ms["engine.py"]).resolve() == source.resolve(), ms["engine.py"]
+            lines = sum(1 for _ in open(source, encoding="utf-8"))
+        rows.append([label, commit or "HEAD", f"{ms['micrograd'] / ms['engine']:.1f}",
+                     f"{ms['engine'] / ms['floor']:.1f}", str(lines)])
+    return rows
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -337,14 +381,10 @@ def main() -> None:
     mg, user, floor = (ms[name] for name in (MICROGRAD, USER, FLOOR))
     mg_mem, user_mem, ours_mem = (mem[name][1] for name in (MICROGRAD, USER, SUM_VALUES))
     ours_big = [row[4] for row in big[1:]]
-    print("  The plain engine before and after this round's rewrite (the first two rows were "
-          "recorded\n  in earlier runs on the same kind of machine, not in this one):")
-    table(["engine", "x micrograd", "x floor", "engine.py lines"],
-          [["before the speed work (one dot per neuron, slots)", "53-62", "4.0-4.3", "736"],
-           ["folded neurons, zero-skipping (the last round's)", "88-98", "2.7-2.9", "998"],
-           ["the reference interpreter (this code, this run)",
-            f"{mg[True] / user[True]:.1f}", f"{user[True] / floor[True]:.1f}",
-            str(sum(1 for _ in open(ENGINE, encoding="utf-8")))]])
+    print("5. The plain engine before and after this round's rewrite: each engine.py in a fresh\n"
+          "   process beside micrograd and the floor (micrograd's speed differs between\n"
+          "   processes, so compare the x columns within a row)")
+    table(["engine", "commit", "x micrograd", "x floor", "engine.py lines"], engine_rows())
     targets = [  # the plain engine is the reference; speed is the compiler's (issues 26, 28)
         (f"plain engine, user-written step >= 50x micrograd, GC on ({mg[True] / user[True]:.1f}x)",
          mg[True] / user[True] >= 50),
