@@ -310,7 +310,7 @@ ENGINE_HISTORY = [  # (commit, what its engine was); each is measured in this ru
 
 def engine_rows() -> list[list[str]]:
     """Each engine of ENGINE_HISTORY timed by engine_child.py; a commit this clone lacks
-    (a shallow clone) gets a row saying so."""
+    (a shallow clone, or no git) gets a row saying so."""
     root = ENGINE.parents[1]
     child = Path(__file__).with_name("engine_child.py")
     rows = []
@@ -318,9 +318,12 @@ def engine_rows() -> list[list[str]]:
         with tempfile.TemporaryDirectory() as tmp:
             package = root
             if commit is not None:
-                archive = subprocess.run(["git", "-C", str(root), "archive", commit,
-                                          "micrograd_ann"], capture_output=True)
-                if archive.returncode != 0:
+                try:
+                    archive = subprocess.run(["git", "-C", str(root), "archive", commit,
+                                              "micrograd_ann"], capture_output=True)
+                except OSError:  # no git
+                    archive = None
+                if archive is None or archive.returncode != 0:
                     rows.append([label, commit, "not in this clone", "", ""])
                     continue
                 subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
