@@ -120,3 +120,10 @@ def value_replaced(draw, text: str, places: list[tuple], values) -> bytes:
         holder = holder[key]
     holder[last] = draw(values)
     return json.dumps(doc).encode()
+
+
+def assert_file_error(exc: Exception, path) -> None:
+    """What a fuzzer accepts of a refused file: one printable line that names the file."""
+    message = str(exc)
+    assert message.startswith(f"{path}: ") and "\n" not in message, message
+    message.encode("utf-8")  # printable: no lone surrogates

@@ -14,7 +14,7 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import edited_bytes, value_replaced
+from helpers import assert_file_error, edited_bytes, value_replaced
 
 from micrograd_ann import MLP, Value, checkpoint, training
 from micrograd_ann.checkpoint import MAX_BYTES, CheckpointError
@@ -555,9 +555,7 @@ def test_fuzz_only_checkpoint_errors_escape(tmp_path, content):
         try:
             load()
         except CheckpointError as exc:
-            message = str(exc)
-            assert message.startswith(f"{path}: ") and "\n" not in message, message
-            message.encode("utf-8")  # printable: no lone surrogates
+            assert_file_error(exc, path)
             assert target.state_dict() == before
 
 

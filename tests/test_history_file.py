@@ -17,7 +17,7 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import edited_bytes, value_replaced
+from helpers import assert_file_error, edited_bytes, value_replaced
 
 from micrograd_ann import MLP, history_file, training
 from micrograd_ann.history import History, HistoryError
@@ -367,9 +367,7 @@ def test_fuzz_only_history_errors_escape(tmp_path, content):
     try:
         loaded = History.load(path)
     except HistoryError as exc:
-        message = str(exc)
-        assert message.startswith(f"{path}: ") and "\n" not in message, message
-        message.encode("utf-8")  # printable: no lone surrogates
+        assert_file_error(exc, path)
     else:  # what loads is whole: it saves, draws and answers questions
         replay.to_html(loaded)
         loaded.hints(len(loaded.frames) - 1)
