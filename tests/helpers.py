@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import re
 from pathlib import Path
 from typing import Iterable
@@ -91,6 +92,17 @@ def headless_chromium(profile: Path, width: int = 1400, height: int = 900):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(chromedriver), options=options)
 
+
+# The player's legibility sweep (tests/player_sweep.js), run in a page by execute_script.
+PLAYER_SWEEP = (Path(__file__).resolve().parent / "player_sweep.js").read_text(encoding="utf-8")
+
+
+def save_screenshot(browser, folder: Path, name: str) -> None:
+    """NAME.png in the screenshots folder (see conftest), and docs/NAME.png too with
+    MICROGRAD_ANN_DOCS_IMAGES=1."""
+    browser.save_screenshot(str(folder / f"{name}.png"))
+    if os.environ.get("MICROGRAD_ANN_DOCS_IMAGES") == "1":
+        browser.save_screenshot(str(Path(__file__).resolve().parents[1] / "docs" / f"{name}.png"))
 
 # ------------------------------------------------------------- damaged JSON files
 # The fuzzers of files the package reads (checkpoints, histories) damage a valid file

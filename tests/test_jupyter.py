@@ -9,6 +9,7 @@ and the picture. Slow (JupyterLab starts in ~10 s); needs the `notebooks` extra.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from conftest import require_module
-from helpers import headless_chromium
+from helpers import PLAYER_SWEEP, headless_chromium, save_screenshot
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = (Path(__file__).resolve().parent / "player_sweep.js").read_text(encoding="utf-8")
 KERNEL = "micrograd-ann-test"
 CELLS = [
     "from micrograd_ann import MLP, Value, datasets, dot, training\n"
@@ -40,7 +40,6 @@ CELLS = [
     # the demo's training run, replayed
     "replay.Replay(training.train(training.TrainConfig(), history=True).history)",
 ]
-PLAYERS = (1, 2)  # the cells (after the imports) whose output is a player; 3 is the replay
 
 
 def _free_port() -> int:
@@ -106,6 +105,8 @@ SHOWN = ("return [document.getElementById('mg-position').textContent,"
 
 def _wait_for_frames(browser, count: int, seconds: float = 60) -> list:
     """The page's output iframes, once `count` of them have a size and a loaded player."""
+    from selenium.common.exceptions import WebDriverException
+
     deadline = time.monotonic() + seconds
     while True:
         frames = [f for f in browser.find_elements("tag name", "iframe")
@@ -115,7 +116,7 @@ def _wait_for_frames(browser, count: int, seconds: float = 60) -> list:
                 if all(_in_frame(browser, f, "return document.readyState") == "complete"
                        for f in frames):
                     return frames
-            except Exception:  # a frame replaced while JupyterLab renders
+            except WebDriverException:  # a frame replaced while JupyterLab renders
                 pass
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(frames)} sized output frames after {seconds} s, "
@@ -124,18 +125,19 @@ def _wait_for_frames(browser, count: int, seconds: float = 60) -> list:
 
 
 def _check_players(browser, frames) -> None:
-    """The tutorial neuron's player at its last step, then the demo's mid-way: 0 sweep
-    problems, the neuron's 7 edge labels spread beside their edges, the step followed."""
+    """The tutorial neuron's player: its 7 edge labels spread beside their edges, no sweep
+    problem, the step followed; the demo's: step 37, every step but the known one legible;
+    the replay at epoch 50."""
     neuron, demo, history = frames
     position, tops = _in_frame(browser, neuron, SLIDE + SHOWN, "mg-slider", 99)
     assert position.startswith("backward step ")
     assert len(tops) == 7 and max(tops) - min(tops) > 50, tops  # not piled at one edge
-    assert _in_frame(browser, neuron, SWEEP, {})["bad"] == 0
+    assert _in_frame(browser, neuron, PLAYER_SWEEP, {})["bad"] == 0
     first, _ = _in_frame(browser, neuron, SLIDE + SHOWN, "mg-slider", 1)
     assert first.startswith("backward step 1 / ") and first != position  # it follows
     middle, _ = _in_frame(browser, demo, SLIDE + SHOWN, "mg-slider", 37)
     assert middle.startswith("backward step 37 / ")
-    found = _in_frame(browser, demo, SWEEP, {})
+    found = _in_frame(browser, demo, PLAYER_SWEEP, {})
     # Known and documented (docs/players.md): a notebook's frame leaves the graph 600-710 px
     # beside the panel (860 in a 1366 px browser window), too narrow for the demo's first
     # step at a readable size -- the loss's add, whose input mul#405 is drawn ~900 px to
@@ -145,13 +147,6 @@ def _check_players(browser, frames) -> None:
     epoch = _in_frame(browser, history, SLIDE + "return document.getElementById("
                       "'rp-epoch').textContent;", "rp-slider", 10)
     assert epoch == "epoch 50 of 100"  # frame 10 of 21: every 5th epoch, from 0
-
-
-def _save(browser, folder: Path, name: str) -> None:
-    """NAME.png among the screenshots, and in docs/ with MICROGRAD_ANN_DOCS_IMAGES=1."""
-    browser.save_screenshot(str(folder / f"{name}.png"))
-    if os.environ.get("MICROGRAD_ANN_DOCS_IMAGES") == "1":
-        browser.save_screenshot(str(ROOT / "docs" / f"{name}.png"))
 
 
 def test_an_nbconvert_export_runs_the_players(jupyter, browser, screenshots):
@@ -168,7 +163,8 @@ def test_an_nbconvert_export_runs_the_players(jupyter, browser, screenshots):
 
 @pytest.fixture(scope="module")
 def lab(jupyter):
-    """A JupyterLab server on a free local port, serving the notebook's folder."""
+    """A JupyterLab server on a free local port, serving the notebook's folder: the address
+    a notebook's name is appended to."""
     folder, env, notebook = jupyter
     port = _free_port()
     server = subprocess.Popen(
@@ -176,11 +172,11 @@ def lab(jupyter):
          "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.root_dir={folder}"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}"
+    url = f"http://127.0.0.1:{port}/lab/tree/"
     try:
         for _ in range(120):
             try:
-                urllib.request.urlopen(url, timeout=1)
+                urllib.request.urlopen(url + notebook.name, timeout=1)
                 break
             except OSError:
                 time.sleep(0.5)
@@ -207,7 +203,7 @@ def _outputs(browser, count: int, seconds: float = 90) -> list:
 def test_jupyterlab_untrusted_shows_the_note_and_the_picture(jupyter, lab, browser,
                                                             screenshots):
     """As a shared notebook opens: no iframe runs, each player says how to trust it."""
-    browser.get(lab)
+    browser.get(lab + jupyter[2].name + "?reset")  # a fresh workspace: this tab alone
     outputs = _outputs(browser, len(CELLS) - 1)
     assert len(outputs) == len(CELLS) - 1
     time.sleep(2)  # JupyterLab finishes laying the cells out
@@ -215,20 +211,22 @@ def test_jupyterlab_untrusted_shows_the_note_and_the_picture(jupyter, lab, brows
     assert len(notes) == 3 and all("trust" in n.text.lower() for n in notes)
     assert browser.find_elements("tag name", "iframe") == []
     browser.execute_script("arguments[0].scrollIntoView()", outputs[1])
-    _save(browser, screenshots, "jupyterlab-untrusted")
+    save_screenshot(browser, screenshots, "jupyterlab-untrusted")
 
 
 def test_jupyterlab_trusted_runs_the_players(jupyter, lab, browser, screenshots):
     _, env, notebook = jupyter
-    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(notebook)], env=env,
+    trusted = notebook.with_name("trusted.ipynb")  # a copy: the untrusted test keeps its own
+    shutil.copyfile(notebook, trusted)
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(trusted)], env=env,
                    check=True, capture_output=True)
-    browser.get(lab)
+    browser.get(lab + trusted.name + "?reset")
     _outputs(browser, len(CELLS) - 1)
     frames = _wait_for_frames(browser, 3, seconds=90)
     _check_players(browser, frames)
     _in_frame(browser, frames[1], SLIDE, "mg-slider", 37)  # the sweep ended at the last
     time.sleep(0.5)
-    _save(browser, screenshots, "jupyterlab-player")
+    save_screenshot(browser, screenshots, "jupyterlab-player")
     browser.execute_script("arguments[0].scrollIntoView()", frames[2])
     time.sleep(0.5)
-    _save(browser, screenshots, "jupyterlab-replay")
+    save_screenshot(browser, screenshots, "jupyterlab-replay")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -19,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_module, require_tool
-from helpers import (SVG_NS, TUTORIAL_SLOPE, assert_all_close, grads_by_node,
-                     headless_chromium, player_data, tutorial_leaves)
+from helpers import (PLAYER_SWEEP, SVG_NS, TUTORIAL_SLOPE, assert_all_close, grads_by_node,
+                     headless_chromium, player_data, save_screenshot, tutorial_leaves)
 from micrograd_ann import MLP, Value, datasets, dot, formatting, topological_order
 from micrograd_ann.nn import tutorial_neuron
 from micrograd_ann.views import graph
@@ -29,8 +28,6 @@ from micrograd_ann.views.player import Player, render_html, to_html
 from micrograd_ann.trace import backward_steps
 from micrograd_ann.training import labelled_loss
 
-ROOT = Path(__file__).resolve().parent.parent
-SWEEP = (Path(__file__).resolve().parent / "player_sweep.js").read_text(encoding="utf-8")
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT_END = '</script><script>document.title="pwned"</script><!--'
 PRECISION = 12  # grad texts with 12 significant digits compare tightly with floats
@@ -386,14 +383,6 @@ def _states(root: Value) -> list[list[str]]:
     return states
 
 
-def _screenshot(browser, folder: Path, name: str) -> None:
-    """NAME.png in the screenshots folder (see conftest), and docs/NAME.png too with
-    MICROGRAD_ANN_DOCS_IMAGES=1."""
-    browser.save_screenshot(str(folder / f"{name}.png"))
-    if os.environ.get("MICROGRAD_ANN_DOCS_IMAGES") == "1":
-        browser.save_screenshot(str(ROOT / "docs" / f"{name}.png"))
-
-
 @pytest.fixture(scope="module")
 def seed_page(tmp_path_factory):
     """The seed neuron's page, and the grads backward_steps() gives after each step."""
@@ -547,7 +536,7 @@ def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, screens
     path, _, states, _ = pages(name, view)
     _open(browser, path)
     drill = view == "auto" and name != "neuron"
-    found = browser.execute_script(SWEEP, {"drill": drill, "view": view})
+    found = browser.execute_script(PLAYER_SWEEP, {"drill": drill, "view": view})
     assert found["problems"] == [] and found["bad"] == 0, found
     if view != "network":
         assert found["perView"][view][0] == len(states)  # every step
@@ -559,7 +548,7 @@ def test_every_step_of_every_view_is_legible_at_1366x768(browser, pages, screens
             ".findIndex((stop, k) => 2 * k >= arguments[0] && stop[3].length > 0);",
             len(states))
         _slide(browser, labelled)
-        _screenshot(browser, screenshots, f"player-{name}-{view}")
+        save_screenshot(browser, screenshots, f"player-{name}-{view}")
 
 
 @pytest.mark.parametrize("name", ["neuron", "demo"])
@@ -598,7 +587,7 @@ def test_drilling_into_a_neuron_shows_its_own_steps_and_escape_comes_back(browse
         assert shown == [states[g][v] for v in values], (k, g)
         assert _text(browser, "position") == \
             f"layers.1.neurons.4 step {k} / 2 (backward step {g} / 71)"
-    _screenshot(browser, screenshots, "player-demo-neuron")
+    save_screenshot(browser, screenshots, "player-demo-neuron")
     _press(browser, Keys.ESCAPE)  # up: the layer view, exactly as it was left
     after = [_text(browser, "position"), _text(browser, "crumbs"),
              browser.find_element("id", "mg-slider").get_attribute("value"), _viewbox(browser)]
@@ -661,7 +650,7 @@ def test_text_size_and_presentation_mode_keep_every_step_readable(browser, pages
     _click(browser, "larger", 2)  # 150 %
     assert _text(browser, "size") == "150%"
     assert browser.execute_script(panel) == pytest.approx(19.5)
-    found = browser.execute_script(SWEEP, {"minPx": 16.5, "view": "layer"})
+    found = browser.execute_script(PLAYER_SWEEP, {"minPx": 16.5, "view": "layer"})
     # Larger text fits less: every step is still at least 16.5 px, and in the pane unless
     # it cannot be (then it is shown at the coarser level or panned to its node).
     assert not [p for p in found["problems"] if p[1] in ("small text", "small label",
@@ -672,7 +661,7 @@ def test_text_size_and_presentation_mode_keep_every_step_readable(browser, pages
     assert "mg-present" in browser.find_element("tag name", "body").get_attribute("class")
     assert _text(browser, "size") == "150%"
     assert not browser.find_element("id", "mg-legend").is_displayed()
-    _screenshot(browser, screenshots, "player-demo-present")
+    save_screenshot(browser, screenshots, "player-demo-present")
     _press(browser, "p")  # and back
     assert _text(browser, "size") == "100%"
     assert browser.find_element("id", "mg-legend").is_displayed()
@@ -738,7 +727,7 @@ def test_jupyter_iframe_runs_the_player_and_the_wheel_scrolls_the_notebook(brows
         assert _viewbox(browser)[2] > box[2]
     finally:
         browser.switch_to.default_content()
-    _screenshot(browser, screenshots, "player-in-a-notebook")
+    save_screenshot(browser, screenshots, "player-in-a-notebook")
 
 
 def test_a_player_mounted_at_zero_size_measures_once_it_has_one(browser, tmp_path):
@@ -755,7 +744,7 @@ def test_a_player_mounted_at_zero_size_measures_once_it_has_one(browser, tmp_pat
     try:
         assert browser.find_element("id", "mg-position").text.startswith("backward step 0 / ")
         _click(browser, "last")  # n = dot(...): its seven labels beside their edges
-        found = browser.execute_script(SWEEP, {})
+        found = browser.execute_script(PLAYER_SWEEP, {})
         assert found["bad"] == 0, found
         spread = browser.execute_script(
             "const xs = [...document.querySelectorAll('.mg-elabel')].filter((l) => l.textContent)"
